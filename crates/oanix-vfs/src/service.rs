@@ -1,0 +1,270 @@
+//! The `FileService` and `FileHandle` traits, and the contract every
+//! implementation keeps.
+//!
+//! # The contract
+//!
+//! Paths are parsed with [`path::parse`](crate::path::parse) first, so a
+//! malformed path fails with `InvalidPath` or `Escape` before anything else
+//! and changes nothing. A path written with a trailing `/` (or `/.`) must name
+//! a directory. Then, per operation, the first rule that applies decides:
+//!
+//! **Looking up a path** walks its parents: a missing parent gives
+//! `NotFound`, a parent that is a file gives `NotADirectory`.
+//!
+//! **`open(path, flags)`**
+//! 1. `truncate` without `write`/`append`, or `directory` together with
+//!    `write`/`append`/`create`/`create_new`/`truncate`: `InvalidInput`
+//!    ([`check_open_flags`]).
+//! 2. A read-only service, and flags that write, create or truncate: `ReadOnly`.
+//! 3. The path exists: `create_new` gives `AlreadyExists`; a directory opened
+//!    for writing gives `IsADirectory`, otherwise a directory handle (reads
+//!    fail with `IsADirectory`); a file with `directory` (or a trailing `/`)
+//!    gives `NotADirectory`; `truncate` empties the file.
+//! 4. The path is missing: with `create`/`create_new` the file is created
+//!    (a trailing `/` gives `IsADirectory`); otherwise `NotFound`.
+//!
+//! **`mkdir(path)`**: the root or an existing path gives `AlreadyExists`
+//! (after `ReadOnly` on read-only services); the parent must exist.
+//!
+//! **`remove(path)`**: removes a file or an empty directory. The root gives
+//! `PermissionDenied`; a directory with entries gives `NotEmpty`. Open handles
+//! of a removed file keep working on its data.
+//!
+//! **`rename(from, to)`** follows POSIX `rename(2)`:
+//! 1. either path is the root: `PermissionDenied`;
+//! 2. `from` must exist;
+//! 3. `to` strictly inside a directory `from`: `InvalidInput`;
+//! 4. `from == to`: nothing happens;
+//! 5. the parent of `to` must exist;
+//! 6. if `to` exists: a file over a directory gives `IsADirectory`, a
+//!    directory over a file gives `NotADirectory`, a directory over a
+//!    non-empty directory gives `NotEmpty`; otherwise `to` is replaced.
+//!
+//! **`readdir(path)`** lists a directory without `.` and `..`; the services of
+//! this project return the entries sorted by name. A file gives `NotADirectory`.
+//!
+//! **Handles**: reading a handle not opened for reading, or writing one not
+//! opened for writing, gives `BadHandle`; reads and writes on a directory
+//! handle give `IsADirectory`; seeking before 0 gives `InvalidInput`; writing
+//! past the end fills the gap with zeros; with `append` every write goes to
+//! the end. `read_at`/`write_at` do not move the handle's position.
+//!
+//! The `oanix-conformance` crate checks all of this against every
+//! implementation in the project.
+
+use std::io::SeekFrom;
+use std::sync::Arc;
+
+use crate::error::{FsError, Result};
+use crate::types::{DirEntry, Metadata, OpenFlags, Timestamp};
+
+/// An open file (or directory), as returned by [`FileService::open`].
+///
+/// Handles are synchronous and owned by one caller at a time; they are
+/// `Send` so a runtime can keep them in a descriptor table.
+pub trait FileHandle: Send {
+    /// Reads into `buf` from the current position; `Ok(0)` at the end.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize>;
+
+    /// Writes `buf` at the current position (at the end with `append`).
+    ///
+    /// For capability files, each call is one message.
+    fn write(&mut self, buf: &[u8]) -> Result<usize>;
+
+    /// Moves the position; returns the new position.
+    fn seek(&mut self, pos: SeekFrom) -> Result<u64>;
+
+    /// Makes written data durable where the service has such a notion.
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The metadata of the open file.
+    fn stat(&self) -> Result<Metadata>;
+
+    /// Cuts or extends (with zeros) the file to `len` bytes.
+    fn set_len(&mut self, len: u64) -> Result<()>;
+
+    /// Reads at `offset` without moving the position.
+    ///
+    /// The default seeks there and back; services override it when they can
+    /// do better.
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        let saved = self.seek(SeekFrom::Current(0))?;
+        self.seek(SeekFrom::Start(offset))?;
+        let result = self.read(buf);
+        self.seek(SeekFrom::Start(saved))?;
+        result
+    }
+
+    /// Writes at `offset` without moving the position.
+    ///
+    /// The default seeks there and back; services override it when they can
+    /// do better.
+    fn write_at(&mut self, buf: &[u8], offset: u64) -> Result<usize> {
+        let saved = self.seek(SeekFrom::Current(0))?;
+        self.seek(SeekFrom::Start(offset))?;
+        let result = self.write(buf);
+        self.seek(SeekFrom::Start(saved))?;
+        result
+    }
+}
+
+/// A file service: anything that can be mounted in a [`Namespace`](crate::Namespace).
+///
+/// Synchronous and object-safe on purpose (see `docs/ARCHITECTURE.md`). All
+/// paths are virtual and relative to the service's own root. Implementations
+/// keep the [contract](self#the-contract).
+pub trait FileService: Send + Sync {
+    /// Opens a file or directory.
+    fn open(&self, path: &str, flags: OpenFlags) -> Result<Box<dyn FileHandle>>;
+
+    /// Lists a directory.
+    fn readdir(&self, path: &str) -> Result<Vec<DirEntry>>;
+
+    /// Metadata of a path.
+    fn stat(&self, path: &str) -> Result<Metadata>;
+
+    /// Creates a directory (its parent must exist).
+    fn mkdir(&self, path: &str) -> Result<()>;
+
+    /// Removes a file or an empty directory.
+    fn remove(&self, path: &str) -> Result<()>;
+
+    /// Renames a file or directory, replacing `to` as POSIX `rename` does.
+    fn rename(&self, from: &str, to: &str) -> Result<()>;
+
+    /// Sets access and/or modification times. Services without times answer
+    /// `Unsupported` (the default).
+    fn set_times(
+        &self,
+        path: &str,
+        accessed: Option<Timestamp>,
+        modified: Option<Timestamp>,
+    ) -> Result<()> {
+        let _ = (accessed, modified);
+        Err(FsError::unsupported(path, "set_times"))
+    }
+
+    /// A short name for the kind of service (`"memfs"`, `"taskfs"`...), used
+    /// as the default source name in a printed mount table.
+    fn fs_type(&self) -> &'static str {
+        "custom"
+    }
+}
+
+/// Checks the combinations of [`OpenFlags`] that no service accepts
+/// (rule 1 of `open` in the [contract](self#the-contract)).
+pub fn check_open_flags(path: &str, flags: OpenFlags) -> Result<()> {
+    if flags.truncate && !flags.can_write() {
+        return Err(FsError::invalid_input(
+            path,
+            "`truncate` needs `write` or `append`",
+        ));
+    }
+    if flags.directory && flags.mutates() {
+        return Err(FsError::invalid_input(
+            path,
+            "a directory cannot be opened for writing, creation or truncation",
+        ));
+    }
+    Ok(())
+}
+
+macro_rules! forward_service {
+    ($($ty:ty),*) => {$(
+        impl<T: FileService + ?Sized> FileService for $ty {
+            fn open(&self, path: &str, flags: OpenFlags) -> Result<Box<dyn FileHandle>> {
+                (**self).open(path, flags)
+            }
+            fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
+                (**self).readdir(path)
+            }
+            fn stat(&self, path: &str) -> Result<Metadata> {
+                (**self).stat(path)
+            }
+            fn mkdir(&self, path: &str) -> Result<()> {
+                (**self).mkdir(path)
+            }
+            fn remove(&self, path: &str) -> Result<()> {
+                (**self).remove(path)
+            }
+            fn rename(&self, from: &str, to: &str) -> Result<()> {
+                (**self).rename(from, to)
+            }
+            fn set_times(
+                &self,
+                path: &str,
+                accessed: Option<Timestamp>,
+                modified: Option<Timestamp>,
+            ) -> Result<()> {
+                (**self).set_times(path, accessed, modified)
+            }
+            fn fs_type(&self) -> &'static str {
+                (**self).fs_type()
+            }
+        }
+    )*};
+}
+
+forward_service!(Arc<T>, Box<T>, &T);
+
+/// A handle on a directory: what `open` returns for a directory. Reads and
+/// writes fail with `IsADirectory`; `stat` answers the metadata given.
+#[derive(Debug, Clone)]
+pub struct DirHandle {
+    path: String,
+    metadata: Metadata,
+}
+
+impl DirHandle {
+    /// A handle on the directory at `path` with `metadata`.
+    pub fn new(path: impl Into<String>, metadata: Metadata) -> Self {
+        Self {
+            path: path.into(),
+            metadata,
+        }
+    }
+
+    /// The same, boxed as a `FileHandle`.
+    pub fn boxed(path: impl Into<String>, metadata: Metadata) -> Box<dyn FileHandle> {
+        Box::new(Self::new(path, metadata))
+    }
+}
+
+impl FileHandle for DirHandle {
+    fn read(&mut self, _buf: &mut [u8]) -> Result<usize> {
+        Err(FsError::is_a_directory(&self.path))
+    }
+    fn write(&mut self, _buf: &[u8]) -> Result<usize> {
+        Err(FsError::is_a_directory(&self.path))
+    }
+    fn seek(&mut self, _pos: SeekFrom) -> Result<u64> {
+        Ok(0)
+    }
+    fn stat(&self) -> Result<Metadata> {
+        Ok(self.metadata.clone())
+    }
+    fn set_len(&mut self, _len: u64) -> Result<()> {
+        Err(FsError::is_a_directory(&self.path))
+    }
+    fn read_at(&mut self, _buf: &mut [u8], _offset: u64) -> Result<usize> {
+        Err(FsError::is_a_directory(&self.path))
+    }
+    fn write_at(&mut self, _buf: &[u8], _offset: u64) -> Result<usize> {
+        Err(FsError::is_a_directory(&self.path))
+    }
+}
+
+/// Computes the position a seek leads to from `current` in a file of `len`
+/// bytes; seeking before 0 is `InvalidInput`. Shared by the handles of every
+/// service so that they all agree.
+pub fn seek_position(path: &str, pos: SeekFrom, current: u64, len: u64) -> Result<u64> {
+    let (base, offset) = match pos {
+        SeekFrom::Start(n) => return Ok(n),
+        SeekFrom::End(off) => (len, off),
+        SeekFrom::Current(off) => (current, off),
+    };
+    base.checked_add_signed(offset)
+        .ok_or_else(|| FsError::invalid_input(path, "seek before the start of the file"))
+}
