@@ -1,1 +1,49 @@
-//! placeholder
+//! OANIX's primitive file systems, from which every other service is built.
+//!
+//! - [`MemFs`]: an in-memory read/write tree, fast and safe to share
+//!   between threads (one lock for the tree's shape, one per file's bytes).
+//! - [`MapFs`]: an immutable tree built once from paths and bytes, without
+//!   copying static data (`include_bytes!`).
+//! - [`FuncFs`]: files computed on read and handled on write by closures,
+//!   the building block of control and capability files.
+//! - [`CowFs`]: a copy-on-write overlay of any service, with
+//!   [`CowFs::changes`] reporting what was added, modified and deleted
+//!   relative to the base, and [`CowFs::discard`] to throw it all away.
+//!
+//! All four keep the [`FileService` contract](oanix_vfs::service#the-contract),
+//! which the `oanix-conformance` suite checks.
+//!
+//! # Where it sits
+//!
+//! Depends only on `oanix-vfs`, and does no I/O: it compiles for the browser.
+//! `oanix-services` builds the task, logs and workspace services on top.
+//!
+//! # Example
+//!
+//! A reproducible fixture, overlaid so an agent's writes never reach it:
+//!
+//! ```
+//! use oanix_prims::{CowFs, MapFs, MemFs};
+//! use oanix_vfs::{Namespace, read_to_string, write_file};
+//!
+//! let fixture = MapFs::builder().file("/src/lib.rs", "pub fn answer() -> u32 { 41 }").build();
+//! let ns = Namespace::builder()
+//!     .mount("/workspace", CowFs::new(fixture.clone()))
+//!     .mount("/tmp", MemFs::new())
+//!     .build();
+//! write_file(&ns, "/workspace/src/lib.rs", "pub fn answer() -> u32 { 42 }")?;
+//! write_file(&ns, "/tmp/scratch", "notes")?;
+//! assert!(read_to_string(&ns, "/workspace/src/lib.rs")?.contains("42"));
+//! assert!(read_to_string(&fixture, "/src/lib.rs")?.contains("41"));
+//! # Ok::<(), oanix_vfs::FsError>(())
+//! ```
+
+mod cowfs;
+mod funcfs;
+mod mapfs;
+mod memfs;
+
+pub use cowfs::{Change, ChangeKind, CowFs, EntryInfo};
+pub use funcfs::{FuncFs, FuncFsBuilder};
+pub use mapfs::{MapData, MapFs, MapFsBuilder};
+pub use memfs::{MemFs, MemLimits};

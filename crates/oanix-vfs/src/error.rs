@@ -94,6 +94,22 @@ pub enum FsError {
         /// The path concerned.
         path: String,
     },
+    /// A file would grow past the largest size the service allows.
+    #[error("file too large: {path} (the limit is {limit} bytes)")]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// The largest size allowed, in bytes.
+        limit: u64,
+    },
+    /// The service has no room left for more data.
+    #[error("no space left: {path} (capacity {capacity} bytes)")]
+    NoSpace {
+        /// The file being written.
+        path: String,
+        /// The service's capacity, in bytes.
+        capacity: u64,
+    },
     /// A blocking operation gave up waiting.
     #[error("timed out: {path}")]
     TimedOut {
@@ -155,6 +171,10 @@ pub enum FsErrorKind {
     BadHandle,
     /// See [`FsError::WouldBlock`].
     WouldBlock,
+    /// See [`FsError::TooLarge`].
+    TooLarge,
+    /// See [`FsError::NoSpace`].
+    NoSpace,
     /// See [`FsError::TimedOut`].
     TimedOut,
     /// See [`FsError::CrossDevice`].
@@ -230,6 +250,20 @@ impl FsError {
     pub fn timed_out(path: impl Into<String>) -> Self {
         Self::TimedOut { path: path.into() }
     }
+    /// `TooLarge` for `path`, with the limit.
+    pub fn too_large(path: impl Into<String>, limit: u64) -> Self {
+        Self::TooLarge {
+            path: path.into(),
+            limit,
+        }
+    }
+    /// `NoSpace` for `path`, with the capacity.
+    pub fn no_space(path: impl Into<String>, capacity: u64) -> Self {
+        Self::NoSpace {
+            path: path.into(),
+            capacity,
+        }
+    }
     /// `CrossDevice` for a rename from `from` to `to`.
     pub fn cross_device(from: impl Into<String>, to: impl Into<String>) -> Self {
         Self::CrossDevice {
@@ -267,6 +301,8 @@ impl FsError {
             Self::InvalidInput { .. } => FsErrorKind::InvalidInput,
             Self::BadHandle { .. } => FsErrorKind::BadHandle,
             Self::WouldBlock { .. } => FsErrorKind::WouldBlock,
+            Self::TooLarge { .. } => FsErrorKind::TooLarge,
+            Self::NoSpace { .. } => FsErrorKind::NoSpace,
             Self::TimedOut { .. } => FsErrorKind::TimedOut,
             Self::CrossDevice { .. } => FsErrorKind::CrossDevice,
             Self::Unsupported { .. } => FsErrorKind::Unsupported,
@@ -290,6 +326,8 @@ impl FsError {
             | Self::BadHandle { path, .. }
             | Self::WouldBlock { path }
             | Self::TimedOut { path }
+            | Self::TooLarge { path, .. }
+            | Self::NoSpace { path, .. }
             | Self::Unsupported { path, .. }
             | Self::Io { path, .. } => path,
             Self::CrossDevice { from, .. } => from,
@@ -313,6 +351,8 @@ impl FsError {
             | Self::BadHandle { path, .. }
             | Self::WouldBlock { path }
             | Self::TimedOut { path }
+            | Self::TooLarge { path, .. }
+            | Self::NoSpace { path, .. }
             | Self::Unsupported { path, .. }
             | Self::Io { path, .. } => *path = f(path),
             Self::CrossDevice { from, to } => {

@@ -175,8 +175,11 @@ struct Member {
 
 #[derive(Clone)]
 struct MountPoint {
-    path: String,
+    path: Arc<str>,
     members: Vec<Member>,
+    /// Whether other mount points lie below this one (only then can a path
+    /// inside it be a synthetic directory).
+    has_mounts_below: bool,
 }
 
 #[derive(Clone, Default)]
@@ -193,8 +196,14 @@ impl Table {
         self.mounts
             .sort_by(|a, b| b.path.len().cmp(&a.path.len()).then(a.path.cmp(&b.path)));
         let mut synthetic: HashMap<String, BTreeSet<String>> = HashMap::new();
+        let paths: Vec<Arc<str>> = self.mounts.iter().map(|mp| Arc::clone(&mp.path)).collect();
+        for mp in &mut self.mounts {
+            mp.has_mounts_below = paths
+                .iter()
+                .any(|other| path::is_strict_descendant(other, &mp.path));
+        }
         for mp in &self.mounts {
-            let mut child = mp.path.as_str();
+            let mut child: &str = &mp.path;
             while let Some((parent, name)) = path::split(child) {
                 synthetic
                     .entry(parent.to_owned())
@@ -269,7 +278,7 @@ impl Namespace {
             .table
             .mounts
             .iter()
-            .map(|mp| (mp.path.clone(), mp.members.len()))
+            .map(|mp| (mp.path.to_string(), mp.members.len()))
             .collect()
     }
 
@@ -294,6 +303,14 @@ impl Namespace {
 
     fn is_synthetic(&self, path: &str) -> bool {
         self.inner.table.synthetic.contains_key(path)
+    }
+
+    /// `is_synthetic`, skipping the lookup when the route rules it out.
+    fn synthetic_at(&self, route: Option<&Route<'_, '_>>, path: &str) -> bool {
+        match route {
+            Some(r) if !r.mount.has_mounts_below => false,
+            _ => self.is_synthetic(path),
+        }
     }
 
     /// The union member that has `route.inner` (first hit), if any.
@@ -337,7 +354,7 @@ impl Namespace {
     }
 
     fn outer_error(route: &Route<'_, '_>, err: FsError) -> FsError {
-        let mount = route.mount.path.as_str();
+        let mount: &str = &route.mount.path;
         err.map_paths(|p| outer_path(mount, p))
     }
 
@@ -354,7 +371,8 @@ impl Namespace {
 
     fn stat_parsed(&self, p: &VPath<'_>) -> Result<Metadata> {
         let path = p.as_str();
-        let result = match self.route(path) {
+        let route = self.route(path);
+        let result = match &route {
             Some(route) => {
                 let mut result = Err(FsError::not_found(path));
                 for m in &route.mount.members {
@@ -366,7 +384,7 @@ impl Namespace {
                         }
                         Err(e) if e.kind() == FsErrorKind::NotFound => {}
                         Err(e) => {
-                            result = Err(Self::outer_error(&route, e));
+                            result = Err(Self::outer_error(route, e));
                             break;
                         }
                     }
@@ -377,7 +395,7 @@ impl Namespace {
         };
         let result = match result {
             Ok(md) if md.is_dir() => return Ok(md),
-            other if self.is_synthetic(path) => {
+            other if self.synthetic_at(route.as_ref(), path) => {
                 drop(other);
                 return Ok(self.synthetic_meta(path));
             }
@@ -390,12 +408,11 @@ impl Namespace {
     }
 
     /// Refuses to modify a mount point or a synthetic directory.
-    fn check_not_structural(&self, path: &str) -> Result<()> {
-        let is_mount = self.inner.table.mounts.iter().any(|mp| mp.path == path);
-        if is_mount {
+    fn check_not_structural(&self, route: Option<&Route<'_, '_>>, path: &str) -> Result<()> {
+        if route.is_some_and(|r| r.inner == "/") {
             return Err(FsError::permission_denied(path, "is a mount point"));
         }
-        if self.is_synthetic(path) {
+        if self.synthetic_at(route, path) {
             return Err(FsError::permission_denied(
                 path,
                 "is a directory of mount points",
@@ -407,7 +424,7 @@ impl Namespace {
     fn wrap(route: &Route<'_, '_>, member: &Member, handle: Box<dyn FileHandle>) -> Box<dyn FileHandle> {
         Box::new(NsHandle {
             inner: handle,
-            mount: route.mount.path.clone(),
+            mount: Arc::clone(&route.mount.path),
             device: member.device,
         })
     }
@@ -451,7 +468,8 @@ impl FileService for Namespace {
         let p = path::parse(path)?;
         let full = p.as_str();
         check_open_flags(full, flags)?;
-        if self.is_synthetic(full) && !self.service_has_dir(full) {
+        let route = self.route(full);
+        if self.synthetic_at(route.as_ref(), full) && !self.service_has_dir(full) {
             // A directory of mount points that no service provides.
             {
                 let md = self.synthetic_meta(full);
@@ -464,7 +482,7 @@ impl FileService for Namespace {
                 return Ok(DirHandle::boxed(full, md));
             }
         }
-        let Some(route) = self.route(full) else {
+        let Some(route) = route else {
             return Err(FsError::not_found(full));
         };
         let member = match self.pick_member(&route) {
@@ -487,11 +505,22 @@ impl FileService for Namespace {
     fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
         let p = path::parse(path)?;
         let full = p.as_str();
+        let route = self.route(full);
+        if let Some(r) = &route
+            && r.mount.members.len() == 1
+            && !r.mount.has_mounts_below
+        {
+            // One service and no mount points below: its listing as it is.
+            return r.mount.members[0]
+                .service
+                .readdir(r.inner)
+                .map_err(|e| Self::outer_error(r, e));
+        }
         let synthetic = self.inner.table.synthetic.get(full);
         let mut merged: BTreeMap<String, DirEntry> = BTreeMap::new();
         let mut found = false;
         let mut first_err = None;
-        if let Some(route) = self.route(full) {
+        if let Some(route) = &route {
             for m in &route.mount.members {
                 match m.service.readdir(route.inner) {
                     Ok(entries) => {
@@ -506,7 +535,7 @@ impl FileService for Namespace {
                     Err(e) if e.kind() == FsErrorKind::NotFound => {}
                     Err(e) => {
                         if first_err.is_none() {
-                            first_err = Some(Self::outer_error(&route, e));
+                            first_err = Some(Self::outer_error(route, e));
                         }
                         break;
                     }
@@ -551,10 +580,12 @@ impl FileService for Namespace {
     fn mkdir(&self, path: &str) -> Result<()> {
         let p = path::parse(path)?;
         let full = p.as_str();
-        if self.is_synthetic(full) || self.inner.table.mounts.iter().any(|mp| mp.path == full) {
+        let route = self.route(full);
+        if route.as_ref().is_some_and(|r| r.inner == "/") || self.synthetic_at(route.as_ref(), full)
+        {
             return Err(FsError::already_exists(full));
         }
-        let Some(route) = self.route(full) else {
+        let Some(route) = route else {
             return Err(self.no_service(full));
         };
         let member = if route.mount.members.len() == 1 {
@@ -576,8 +607,9 @@ impl FileService for Namespace {
         if p.is_root() {
             return Err(FsError::permission_denied(full, "cannot remove the root"));
         }
-        self.check_not_structural(full)?;
-        let Some(route) = self.route(full) else {
+        let route = self.route(full);
+        self.check_not_structural(route.as_ref(), full)?;
+        let Some(route) = route else {
             return Err(FsError::not_found(full));
         };
         let Some(member) = self.pick_member(&route) else {
@@ -604,9 +636,10 @@ impl FileService for Namespace {
                 "cannot rename the root",
             ));
         }
-        self.check_not_structural(f)?;
-        self.check_not_structural(t)?;
-        let (Some(rf), Some(rt)) = (self.route(f), self.route(t)) else {
+        let (route_f, route_t) = (self.route(f), self.route(t));
+        self.check_not_structural(route_f.as_ref(), f)?;
+        self.check_not_structural(route_t.as_ref(), t)?;
+        let (Some(rf), Some(rt)) = (route_f, route_t) else {
             return match self.route(f) {
                 None => Err(FsError::not_found(f)),
                 Some(_) => Err(self.no_service(t)),
@@ -681,7 +714,7 @@ impl Namespace {
 /// `stat` carries the mount's device number.
 struct NsHandle {
     inner: Box<dyn FileHandle>,
-    mount: String,
+    mount: Arc<str>,
     device: u64,
 }
 
@@ -971,7 +1004,7 @@ impl NamespaceBuilder {
             create: flags.create,
             device: self.next_device,
         };
-        let existing = self.table.mounts.iter().position(|mp| mp.path == target);
+        let existing = self.table.mounts.iter().position(|mp| &*mp.path == target);
         match (flags.mode, existing) {
             (BindMode::Replace, Some(i)) => self.table.mounts[i].members = vec![member],
             (BindMode::Before, Some(i)) => self.table.mounts[i].members.insert(0, member),
@@ -993,8 +1026,9 @@ impl NamespaceBuilder {
                     }
                 }
                 self.table.mounts.push(MountPoint {
-                    path: target.to_owned(),
+                    path: Arc::from(target),
                     members,
+                    has_mounts_below: false,
                 });
                 self.table.rebuild_synthetic();
             }

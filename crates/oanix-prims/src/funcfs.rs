@@ -1,0 +1,421 @@
+//! `FuncFs`: files whose content is computed on read and whose writes are
+//! handled by closures — the building block of control and capability files.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::SeekFrom;
+use std::sync::Arc;
+
+use oanix_vfs::path;
+use oanix_vfs::{
+    DirEntry, DirHandle, FileHandle, FileKind, FileService, FsError, Metadata, OpenFlags, Result,
+    check_open_flags, seek_position,
+};
+
+type ReadFn = Arc<dyn Fn() -> Result<Vec<u8>> + Send + Sync>;
+type WriteFn = Arc<dyn Fn(&[u8]) -> Result<()> + Send + Sync>;
+
+struct FuncFile {
+    id: u64,
+    read: Option<ReadFn>,
+    write: Option<WriteFn>,
+}
+
+enum Node {
+    File(FuncFile),
+    Dir { id: u64, entries: Vec<DirEntry> },
+}
+
+/// A file system of computed files.
+///
+/// - A **read** function runs when a handle first reads (and again on the
+///   first read after a write through that handle); the handle then reads
+///   that snapshot, so a reader sees consistent content across its reads.
+/// - A **write** function receives each `write` call's bytes as one message;
+///   its error fails that write. Truncation is accepted and ignored.
+///
+/// The set of files is fixed when built: creating, removing or renaming
+/// answers `PermissionDenied`, and writing a file without a write function
+/// answers `ReadOnly`. `stat` reports size 0 for computed files, as Plan 9
+/// and `/proc` do, so that it never runs a read function.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use oanix_prims::FuncFs;
+/// use oanix_vfs::{read_to_string, write_file};
+///
+/// let level = Arc::new(Mutex::new(String::from("info")));
+/// let (r, w) = (level.clone(), level.clone());
+/// let fs = FuncFs::builder()
+///     .read_only("/version", || Ok(b"1.0\n".to_vec()))
+///     .read_write(
+///         "/ctl/level",
+///         move || Ok(r.lock().unwrap().clone().into_bytes()),
+///         move |msg| {
+///             *w.lock().unwrap() = String::from_utf8_lossy(msg).trim().to_owned();
+///             Ok(())
+///         },
+///     )
+///     .build();
+/// write_file(&fs, "/ctl/level", "debug\n")?;
+/// assert_eq!(read_to_string(&fs, "/ctl/level")?, "debug");
+/// assert_eq!(read_to_string(&fs, "/version")?, "1.0\n");
+/// # Ok::<(), oanix_vfs::FsError>(())
+/// ```
+#[derive(Clone)]
+pub struct FuncFs {
+    nodes: Arc<HashMap<String, Node>>,
+}
+
+impl std::fmt::Debug for FuncFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FuncFs")
+            .field("entries", &self.nodes.len())
+            .finish()
+    }
+}
+
+/// Builds a [`FuncFs`]; see [`FuncFs::builder`].
+#[derive(Default)]
+pub struct FuncFsBuilder {
+    files: BTreeMap<String, (Option<ReadFn>, Option<WriteFn>)>,
+    dirs: Vec<String>,
+    errors: Vec<FsError>,
+}
+
+impl std::fmt::Debug for FuncFsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FuncFsBuilder")
+            .field("files", &self.files.keys().collect::<Vec<_>>())
+            .field("dirs", &self.dirs)
+            .finish()
+    }
+}
+
+impl FuncFsBuilder {
+    fn add(mut self, path: &str, read: Option<ReadFn>, write: Option<WriteFn>) -> Self {
+        match path::normalize(path) {
+            Ok(p) if p == "/" => self.errors.push(FsError::is_a_directory("/")),
+            Ok(p) => {
+                self.files.insert(p.into_owned(), (read, write));
+            }
+            Err(e) => self.errors.push(e),
+        }
+        self
+    }
+
+    /// A file computed on read.
+    #[must_use]
+    pub fn read_only(
+        self,
+        path: &str,
+        read: impl Fn() -> Result<Vec<u8>> + Send + Sync + 'static,
+    ) -> Self {
+        self.add(path, Some(Arc::new(read)), None)
+    }
+
+    /// A file that only accepts writes (reading it answers `BadHandle`).
+    #[must_use]
+    pub fn write_only(
+        self,
+        path: &str,
+        write: impl Fn(&[u8]) -> Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.add(path, None, Some(Arc::new(write)))
+    }
+
+    /// A file computed on read that also accepts writes.
+    #[must_use]
+    pub fn read_write(
+        self,
+        path: &str,
+        read: impl Fn() -> Result<Vec<u8>> + Send + Sync + 'static,
+        write: impl Fn(&[u8]) -> Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.add(path, Some(Arc::new(read)), Some(Arc::new(write)))
+    }
+
+    /// An (empty) directory; parents of files are implied.
+    #[must_use]
+    pub fn dir(mut self, path: &str) -> Self {
+        match path::normalize(path) {
+            Ok(p) => self.dirs.push(p.into_owned()),
+            Err(e) => self.errors.push(e),
+        }
+        self
+    }
+
+    /// Builds the file system, or names the first invalid entry.
+    pub fn try_build(self) -> Result<FuncFs> {
+        if let Some(e) = self.errors.into_iter().next() {
+            return Err(e);
+        }
+        let mut dirs: BTreeMap<String, Vec<DirEntry>> = BTreeMap::new();
+        let mut wanted: Vec<String> = self.dirs;
+        wanted.push("/".to_owned());
+        wanted.extend(
+            self.files
+                .keys()
+                .filter_map(|f| path::parent(f).map(str::to_owned)),
+        );
+        for d in &wanted {
+            let mut cur = d.as_str();
+            loop {
+                dirs.entry(cur.to_owned()).or_default();
+                match path::parent(cur) {
+                    Some(p) => cur = p,
+                    None => break,
+                }
+            }
+        }
+        if let Some(clash) = self.files.keys().find(|f| dirs.contains_key(*f)) {
+            return Err(FsError::invalid_input(
+                clash.clone(),
+                "given both as a file and as a directory",
+            ));
+        }
+        let mut id = 0u64;
+        let mut nodes = HashMap::new();
+        for (p, (read, write)) in self.files {
+            id += 1;
+            if let Some((parent, name)) = path::split(&p)
+                && let Some(list) = dirs.get_mut(parent)
+            {
+                list.push(DirEntry::new(name, FileKind::File, 0, id));
+            }
+            nodes.insert(p, Node::File(FuncFile { id, read, write }));
+        }
+        let mut dir_ids = HashMap::new();
+        for d in dirs.keys() {
+            id += 1;
+            dir_ids.insert(d.clone(), id);
+        }
+        let dir_paths: Vec<String> = dirs.keys().cloned().collect();
+        for d in &dir_paths {
+            if let Some((parent, name)) = path::split(d)
+                && let Some(list) = dirs.get_mut(parent)
+            {
+                let did = dir_ids.get(d).copied().unwrap_or(0);
+                list.push(DirEntry::new(name, FileKind::Directory, 0, did));
+            }
+        }
+        for (d, mut entries) in dirs {
+            entries.sort_by(|a, b| a.name.cmp(&b.name));
+            let did = dir_ids.get(&d).copied().unwrap_or(0);
+            nodes.insert(d, Node::Dir { id: did, entries });
+        }
+        Ok(FuncFs {
+            nodes: Arc::new(nodes),
+        })
+    }
+
+    /// Builds the file system; entries with malformed paths or clashing with
+    /// directories are left out (use [`try_build`](Self::try_build) to have
+    /// them reported).
+    pub fn build(mut self) -> FuncFs {
+        self.errors.clear();
+        let dirs = self.dirs.clone();
+        let files: Vec<String> = self.files.keys().cloned().collect();
+        self.files.retain(|f, _| {
+            !dirs.iter().any(|d| path::starts_with(d, f))
+                && !files.iter().any(|o| path::is_strict_descendant(o, f))
+        });
+        self.try_build().unwrap_or_else(|_| FuncFs {
+            nodes: Arc::new(HashMap::new()),
+        })
+    }
+}
+
+impl FuncFs {
+    /// Starts building a `FuncFs`.
+    pub fn builder() -> FuncFsBuilder {
+        FuncFsBuilder::default()
+    }
+
+    fn lookup(&self, p: &str) -> Result<&Node> {
+        if let Some(n) = self.nodes.get(p) {
+            return Ok(n);
+        }
+        let mut cur = p;
+        while let Some(parent) = path::parent(cur) {
+            if let Some(Node::File(_)) = self.nodes.get(parent) {
+                return Err(FsError::not_a_directory(p));
+            }
+            cur = parent;
+        }
+        Err(FsError::not_found(p))
+    }
+}
+
+fn fixed(p: &str) -> FsError {
+    FsError::permission_denied(p, "the files of this service are fixed")
+}
+
+fn metadata(node: &Node) -> Metadata {
+    match node {
+        Node::File(f) => Metadata::file(f.id, 0).with_readonly(f.write.is_none()),
+        Node::Dir { id, .. } => Metadata::directory(*id).with_readonly(true),
+    }
+}
+
+impl FileService for FuncFs {
+    fn open(&self, path: &str, flags: OpenFlags) -> Result<Box<dyn FileHandle>> {
+        let p = path::parse(path)?;
+        let full = p.as_str();
+        check_open_flags(full, flags)?;
+        let node = match self.lookup(full) {
+            Ok(n) => n,
+            Err(e) if flags.creates() && e.kind() == oanix_vfs::FsErrorKind::NotFound => {
+                return Err(fixed(full));
+            }
+            Err(e) => return Err(e),
+        };
+        if flags.create_new {
+            return Err(FsError::already_exists(full));
+        }
+        match node {
+            Node::Dir { .. } if flags.can_write() => Err(FsError::is_a_directory(full)),
+            Node::Dir { .. } => Ok(DirHandle::boxed(full, metadata(node))),
+            Node::File(_) if flags.directory || p.is_dir_syntax() => {
+                Err(FsError::not_a_directory(full))
+            }
+            Node::File(f) => {
+                if flags.can_write() && f.write.is_none() {
+                    return Err(FsError::read_only(full));
+                }
+                Ok(Box::new(FuncHandle {
+                    id: f.id,
+                    path: full.to_owned(),
+                    read: if flags.can_read() {
+                        f.read.clone()
+                    } else {
+                        None
+                    },
+                    write: if flags.can_write() {
+                        f.write.clone()
+                    } else {
+                        None
+                    },
+                    snapshot: None,
+                    pos: 0,
+                }))
+            }
+        }
+    }
+
+    fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let p = path::parse(path)?;
+        match self.lookup(p.as_str())? {
+            Node::Dir { entries, .. } => Ok(entries.clone()),
+            Node::File(_) => Err(FsError::not_a_directory(p.as_str())),
+        }
+    }
+
+    fn stat(&self, path: &str) -> Result<Metadata> {
+        let p = path::parse(path)?;
+        match self.lookup(p.as_str())? {
+            Node::File(_) if p.is_dir_syntax() => Err(FsError::not_a_directory(p.as_str())),
+            node => Ok(metadata(node)),
+        }
+    }
+
+    fn mkdir(&self, path: &str) -> Result<()> {
+        let p = path::parse(path)?;
+        Err(fixed(p.as_str()))
+    }
+
+    fn remove(&self, path: &str) -> Result<()> {
+        let p = path::parse(path)?;
+        Err(fixed(p.as_str()))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let pf = path::parse(from)?;
+        path::parse(to)?;
+        Err(fixed(pf.as_str()))
+    }
+
+    fn fs_type(&self) -> &'static str {
+        "funcfs"
+    }
+}
+
+/// An open computed file.
+struct FuncHandle {
+    id: u64,
+    path: String,
+    read: Option<ReadFn>,
+    write: Option<WriteFn>,
+    snapshot: Option<Vec<u8>>,
+    pos: u64,
+}
+
+impl FuncHandle {
+    fn content(&mut self) -> Result<&[u8]> {
+        let Some(read) = &self.read else {
+            return Err(FsError::bad_handle(&self.path, "not opened for reading"));
+        };
+        if self.snapshot.is_none() {
+            self.snapshot = Some(read()?);
+        }
+        Ok(self.snapshot.as_deref().unwrap_or_default())
+    }
+
+    fn read_from(&mut self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        let data = self.content()?;
+        let Some(rest) = usize::try_from(offset).ok().and_then(|o| data.get(o..)) else {
+            return Ok(0);
+        };
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    }
+}
+
+impl FileHandle for FuncHandle {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let n = self.read_from(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    fn write(&mut self, buf: &[u8]) -> Result<usize> {
+        let Some(write) = &self.write else {
+            return Err(FsError::bad_handle(&self.path, "not opened for writing"));
+        };
+        write(buf)?;
+        // The next read sees what the write changed.
+        self.snapshot = None;
+        self.pos = 0;
+        Ok(buf.len())
+    }
+
+    fn seek(&mut self, pos: SeekFrom) -> Result<u64> {
+        let len = match &self.snapshot {
+            Some(s) => s.len() as u64,
+            None if self.read.is_some() => self.content()?.len() as u64,
+            None => 0,
+        };
+        self.pos = seek_position(&self.path, pos, self.pos, len)?;
+        Ok(self.pos)
+    }
+
+    fn stat(&self) -> Result<Metadata> {
+        let size = self.snapshot.as_ref().map_or(0, |s| s.len() as u64);
+        Ok(Metadata::file(self.id, size).with_readonly(self.write.is_none()))
+    }
+
+    fn set_len(&mut self, _len: u64) -> Result<()> {
+        if self.write.is_none() {
+            return Err(FsError::bad_handle(&self.path, "not opened for writing"));
+        }
+        Ok(())
+    }
+
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        self.read_from(buf, offset)
+    }
+
+    fn write_at(&mut self, buf: &[u8], _offset: u64) -> Result<usize> {
+        self.write(buf)
+    }
+}

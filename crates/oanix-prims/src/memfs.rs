@@ -1,0 +1,711 @@
+//! `MemFs`: an in-memory read/write file system.
+//!
+//! Layout: one hash index from every full path to its node, for lookups in
+//! a single probe, and in each directory a sorted map of its entries, for
+//! listings that cost what the directory holds (never what the file system
+//! holds) and come out in name order. Both sit behind one reader-writer lock
+//! that only structural changes (create, mkdir, remove, rename) take for
+//! writing; each file's bytes have a lock of their own, and an open handle
+//! reads and writes its file without touching the tree at all. Lookups and
+//! reads of different files therefore run in parallel.
+//!
+//! The index is keyed by agent-controlled paths, so it uses a hasher seeded
+//! at random per process (foldhash) rather than a fixed one.
+
+use std::collections::{BTreeMap, HashMap};
+
+use compact_str::CompactString;
+use std::io::SeekFrom;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use oanix_vfs::path::{self, VPath};
+use oanix_vfs::{
+    DirEntry, DirHandle, FileHandle, FileKind, FileService, FsError, Metadata, OpenFlags, Result,
+    Timestamp, check_open_flags, seek_position,
+};
+
+/// Size limits of a [`MemFs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemLimits {
+    /// The largest a single file may grow, in bytes (default 1 GiB).
+    pub max_file_size: u64,
+    /// The most file bytes the whole file system may hold (default: no limit).
+    pub capacity: u64,
+}
+
+impl Default for MemLimits {
+    fn default() -> Self {
+        Self {
+            max_file_size: 1 << 30,
+            capacity: u64::MAX,
+        }
+    }
+}
+
+/// An in-memory read/write file system.
+///
+/// Cloning a `MemFs` gives another handle on the same tree. Times are kept
+/// for creation and modification; reads do not update access times.
+/// Renaming a directory costs what it contains (every path below it is
+/// re-indexed); every other operation costs the same at any size.
+///
+/// ```
+/// use oanix_prims::MemFs;
+/// use oanix_vfs::{FileService, read_to_string, write_file};
+///
+/// let fs = MemFs::new();
+/// fs.mkdir("/notes")?;
+/// write_file(&fs, "/notes/today.md", "# plans")?;
+/// assert_eq!(read_to_string(&fs, "/notes/today.md")?, "# plans");
+/// assert_eq!(fs.readdir("/notes")?[0].name, "today.md");
+/// # Ok::<(), oanix_vfs::FsError>(())
+/// ```
+#[derive(Clone)]
+pub struct MemFs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tree: RwLock<Tree>,
+    next_id: AtomicU64,
+    usage: Arc<Usage>,
+}
+
+type Index = HashMap<Arc<str>, Node, foldhash::fast::RandomState>;
+
+struct Tree {
+    /// Every path, the root (`"/"`) included.
+    index: Index,
+}
+
+/// Bytes held by the files of one `MemFs`, linked or still open.
+struct Usage {
+    used: AtomicU64,
+    limits: MemLimits,
+}
+
+enum Node {
+    Dir(DirNode),
+    File(Arc<FileNode>),
+}
+
+struct DirNode {
+    id: u64,
+    created: Timestamp,
+    modified: Timestamp,
+    /// Names of up to 24 bytes are stored inline, so that searching a large
+    /// directory compares names without chasing pointers.
+    children: BTreeMap<CompactString, Child>,
+}
+
+/// What a directory knows of an entry: enough to list it without a lookup.
+enum Child {
+    Dir(u64),
+    File(Arc<FileNode>),
+}
+
+struct FileNode {
+    id: u64,
+    created: Timestamp,
+    /// Mirrors the length of `data`, so that stat and listings need no lock.
+    size: AtomicU64,
+    modified: AtomicU64,
+    accessed: AtomicU64,
+    data: RwLock<Vec<u8>>,
+    usage: Arc<Usage>,
+}
+
+impl Drop for FileNode {
+    fn drop(&mut self) {
+        let size = self.size.load(Ordering::Relaxed);
+        self.usage.used.fetch_sub(size, Ordering::Relaxed);
+    }
+}
+
+fn read_lock<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    // Every change under these locks is completed before anything that can
+    // panic, or is a single map operation: a poisoned lock is consistent.
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write_lock<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl DirNode {
+    fn new(id: u64, now: Timestamp) -> Self {
+        Self {
+            id,
+            created: now,
+            modified: now,
+            children: BTreeMap::new(),
+        }
+    }
+
+    fn metadata(&self) -> Metadata {
+        Metadata::directory(self.id).with_times(self.created, self.modified, self.modified)
+    }
+}
+
+impl FileNode {
+    fn metadata(&self) -> Metadata {
+        Metadata::file(self.id, self.size.load(Ordering::Relaxed)).with_times(
+            self.created,
+            Timestamp(self.modified.load(Ordering::Relaxed)),
+            Timestamp(self.accessed.load(Ordering::Relaxed)),
+        )
+    }
+
+    fn touch(&self) {
+        self.modified
+            .store(Timestamp::now().as_nanos(), Ordering::Relaxed);
+    }
+
+    /// Resizes `data` to `len` bytes, within the limits.
+    fn resize(&self, data: &mut Vec<u8>, len: u64, path: &str) -> Result<()> {
+        let old = data.len() as u64;
+        self.reserve(old, len, path)?;
+        let Ok(new_len) = usize::try_from(len) else {
+            // Give the reservation back: the size cannot be held here.
+            self.reserve(len, old, path)?;
+            return Err(FsError::too_large(path, len));
+        };
+        data.resize(new_len, 0);
+        self.size.store(len, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Accounts for a change of size from `old` to `new`, or refuses it.
+    fn reserve(&self, old: u64, new: u64, path: &str) -> Result<()> {
+        let limits = self.usage.limits;
+        if new > limits.max_file_size {
+            return Err(FsError::too_large(path, limits.max_file_size));
+        }
+        if new > old {
+            let grow = new - old;
+            let mut used = self.usage.used.load(Ordering::Relaxed);
+            loop {
+                let next = used
+                    .checked_add(grow)
+                    .filter(|n| *n <= limits.capacity)
+                    .ok_or_else(|| FsError::no_space(path, limits.capacity))?;
+                match self.usage.used.compare_exchange_weak(
+                    used,
+                    next,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => used = actual,
+                }
+            }
+        } else {
+            self.usage.used.fetch_sub(old - new, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+impl Tree {
+    /// Finds a canonical path, with the contract's errors.
+    fn get(&self, p: &str) -> Result<&Node> {
+        match self.index.get(p) {
+            Some(n) => Ok(n),
+            None => Err(self.missing(p)),
+        }
+    }
+
+    /// The error for a path that is not in the index: `NotADirectory` when
+    /// an ancestor is a file, else `NotFound`.
+    fn missing(&self, p: &str) -> FsError {
+        let mut cur = p;
+        while let Some(parent) = path::parent(cur) {
+            match self.index.get(parent) {
+                Some(Node::File(_)) => return FsError::not_a_directory(p),
+                Some(Node::Dir(_)) => break,
+                None => cur = parent,
+            }
+        }
+        FsError::not_found(p)
+    }
+
+    /// The directory `dir` (canonical), for a change of `full`.
+    fn dir_mut(&mut self, dir: &str, full: &str) -> Result<&mut DirNode> {
+        if !self.index.contains_key(dir) {
+            return Err(match self.missing(dir) {
+                FsError::NotADirectory { .. } => FsError::not_a_directory(full),
+                _ => FsError::not_found(full),
+            });
+        }
+        match self.index.get_mut(dir) {
+            Some(Node::Dir(d)) => Ok(d),
+            _ => Err(FsError::not_a_directory(full)),
+        }
+    }
+
+    /// Every path at or below `p` (a directory), found through the listings.
+    fn subtree(&self, p: &str) -> Vec<String> {
+        let mut out = vec![p.to_owned()];
+        let mut i = 0;
+        while i < out.len() {
+            if let Some(Node::Dir(d)) = self.index.get(out[i].as_str()) {
+                let base = out[i].clone();
+                for name in d.children.keys() {
+                    out.push(path::join(&base, name));
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+}
+
+impl Default for MemFs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for MemFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemFs")
+            .field("used_bytes", &self.used_bytes())
+            .field("limits", &self.inner.usage.limits)
+            .finish()
+    }
+}
+
+impl MemFs {
+    /// An empty file system with the default [`MemLimits`].
+    pub fn new() -> Self {
+        Self::with_limits(MemLimits::default())
+    }
+
+    /// An empty file system with the given limits.
+    pub fn with_limits(limits: MemLimits) -> Self {
+        let mut index = Index::default();
+        index.insert(Arc::from("/"), Node::Dir(DirNode::new(1, Timestamp::now())));
+        Self {
+            inner: Arc::new(Inner {
+                tree: RwLock::new(Tree { index }),
+                next_id: AtomicU64::new(2),
+                usage: Arc::new(Usage {
+                    used: AtomicU64::new(0),
+                    limits,
+                }),
+            }),
+        }
+    }
+
+    /// The bytes held by files, including removed files still open.
+    pub fn used_bytes(&self) -> u64 {
+        self.inner.usage.used.load(Ordering::Relaxed)
+    }
+
+    /// The limits this file system was made with.
+    pub fn limits(&self) -> MemLimits {
+        self.inner.usage.limits
+    }
+
+    /// Creates or replaces the file at `path` with `data`, taking the buffer
+    /// as it is (no copy). The parent directory must exist.
+    pub fn put(&self, path: &str, data: Vec<u8>) -> Result<()> {
+        let p = path::parse(path)?;
+        let full = p.as_str();
+        if p.is_root() || p.is_dir_syntax() {
+            return Err(FsError::is_a_directory(full));
+        }
+        let node = {
+            let mut tree = write_lock(&self.inner.tree);
+            match tree.index.get(full) {
+                Some(Node::Dir(_)) => return Err(FsError::is_a_directory(full)),
+                Some(Node::File(f)) => Arc::clone(f),
+                None => self.create_file(&mut tree, full, Timestamp::now())?.0,
+            }
+        };
+        let mut bytes = write_lock(&node.data);
+        let old = bytes.len() as u64;
+        node.reserve(old, data.len() as u64, full)?;
+        *bytes = data;
+        node.size.store(bytes.len() as u64, Ordering::Relaxed);
+        node.touch();
+        Ok(())
+    }
+
+    /// Removes everything, leaving an empty root. Open handles keep their
+    /// files' data.
+    pub fn clear(&self) {
+        let mut tree = write_lock(&self.inner.tree);
+        tree.index.retain(|p, _| p.as_ref() == "/");
+        if let Some(Node::Dir(root)) = tree.index.get_mut("/") {
+            root.children.clear();
+            root.modified = Timestamp::now();
+        }
+    }
+
+    fn new_id(&self) -> u64 {
+        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Creates an empty file at `full` (missing; its parent must be a
+    /// directory); returns it with its indexed path.
+    fn create_file(
+        &self,
+        tree: &mut Tree,
+        full: &str,
+        now: Timestamp,
+    ) -> Result<(Arc<FileNode>, Arc<str>)> {
+        let (parent, name) = path::split(full).ok_or_else(|| FsError::already_exists(full))?;
+        let dir = tree.dir_mut(parent, full)?;
+        let node = Arc::new(FileNode {
+            id: self.new_id(),
+            created: now,
+            size: AtomicU64::new(0),
+            modified: AtomicU64::new(now.as_nanos()),
+            accessed: AtomicU64::new(now.as_nanos()),
+            data: RwLock::new(Vec::new()),
+            usage: Arc::clone(&self.inner.usage),
+        });
+        dir.children
+            .insert(CompactString::from(name), Child::File(Arc::clone(&node)));
+        dir.modified = now;
+        let key: Arc<str> = Arc::from(full);
+        tree.index
+            .insert(Arc::clone(&key), Node::File(Arc::clone(&node)));
+        Ok((node, key))
+    }
+
+    fn open_existing(
+        &self,
+        p: &VPath<'_>,
+        (key, node): (&Arc<str>, &Node),
+        flags: OpenFlags,
+    ) -> Result<Box<dyn FileHandle>> {
+        let full = p.as_str();
+        if flags.create_new {
+            return Err(FsError::already_exists(full));
+        }
+        match node {
+            Node::Dir(d) => {
+                if flags.can_write() {
+                    return Err(FsError::is_a_directory(full));
+                }
+                Ok(DirHandle::boxed(full, d.metadata()))
+            }
+            Node::File(f) => {
+                if flags.directory || p.is_dir_syntax() {
+                    return Err(FsError::not_a_directory(full));
+                }
+                if flags.truncate {
+                    let mut data = write_lock(&f.data);
+                    f.resize(&mut data, 0, full)?;
+                    f.touch();
+                }
+                Ok(Self::handle(Arc::clone(f), Arc::clone(key), flags))
+            }
+        }
+    }
+
+    fn handle(node: Arc<FileNode>, path: Arc<str>, flags: OpenFlags) -> Box<dyn FileHandle> {
+        Box::new(MemHandle {
+            node,
+            path,
+            pos: 0,
+            read: flags.can_read(),
+            write: flags.can_write(),
+            append: flags.append,
+        })
+    }
+}
+
+impl FileService for MemFs {
+    fn open(&self, path: &str, flags: OpenFlags) -> Result<Box<dyn FileHandle>> {
+        let p = path::parse(path)?;
+        let full = p.as_str();
+        check_open_flags(full, flags)?;
+        {
+            let tree = read_lock(&self.inner.tree);
+            match tree.index.get_key_value(full) {
+                Some(found) => return self.open_existing(&p, found, flags),
+                None if !flags.creates() => return Err(tree.missing(full)),
+                None => {}
+            }
+        }
+        // Create, under the write lock (the file may have appeared meanwhile).
+        let mut tree = write_lock(&self.inner.tree);
+        if let Some(found) = tree.index.get_key_value(full) {
+            return self.open_existing(&p, found, flags);
+        }
+        if let Some(parent) = path::parent(full) {
+            tree.dir_mut(parent, full)?;
+        }
+        if p.is_dir_syntax() {
+            return Err(FsError::is_a_directory(full));
+        }
+        let (node, key) = self.create_file(&mut tree, full, Timestamp::now())?;
+        drop(tree);
+        Ok(Self::handle(node, key, flags))
+    }
+
+    fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let p = path::parse(path)?;
+        let tree = read_lock(&self.inner.tree);
+        match tree.get(p.as_str())? {
+            Node::File(_) => Err(FsError::not_a_directory(p.as_str())),
+            Node::Dir(d) => Ok(d
+                .children
+                .iter()
+                .map(|(name, child)| match child {
+                    Child::Dir(id) => DirEntry::new(name.as_str(), FileKind::Directory, 0, *id),
+                    Child::File(f) => DirEntry::new(
+                        name.as_str(),
+                        FileKind::File,
+                        f.size.load(Ordering::Relaxed),
+                        f.id,
+                    ),
+                })
+                .collect()),
+        }
+    }
+
+    fn stat(&self, path: &str) -> Result<Metadata> {
+        let p = path::parse(path)?;
+        let tree = read_lock(&self.inner.tree);
+        match tree.get(p.as_str())? {
+            Node::Dir(d) => Ok(d.metadata()),
+            Node::File(_) if p.is_dir_syntax() => Err(FsError::not_a_directory(p.as_str())),
+            Node::File(f) => Ok(f.metadata()),
+        }
+    }
+
+    fn mkdir(&self, path: &str) -> Result<()> {
+        let p = path::parse(path)?;
+        let full = p.as_str();
+        let Some((parent, name)) = path::split(full) else {
+            return Err(FsError::already_exists(full));
+        };
+        let id = self.new_id();
+        let now = Timestamp::now();
+        let mut tree = write_lock(&self.inner.tree);
+        let dir = tree.dir_mut(parent, full)?;
+        if dir.children.contains_key(name) {
+            return Err(FsError::already_exists(full));
+        }
+        dir.children
+            .insert(CompactString::from(name), Child::Dir(id));
+        dir.modified = now;
+        tree.index
+            .insert(Arc::from(full), Node::Dir(DirNode::new(id, now)));
+        Ok(())
+    }
+
+    fn remove(&self, path: &str) -> Result<()> {
+        let p = path::parse(path)?;
+        let full = p.as_str();
+        let Some((parent, name)) = path::split(full) else {
+            return Err(FsError::permission_denied(full, "cannot remove the root"));
+        };
+        let mut tree = write_lock(&self.inner.tree);
+        match tree.get(full)? {
+            Node::Dir(d) if !d.children.is_empty() => return Err(FsError::not_empty(full)),
+            Node::File(_) if p.is_dir_syntax() => return Err(FsError::not_a_directory(full)),
+            _ => {}
+        }
+        let dir = tree.dir_mut(parent, full)?;
+        dir.children.remove(name);
+        dir.modified = Timestamp::now();
+        tree.index.remove(full);
+        Ok(())
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let pf = path::parse(from)?;
+        let pt = path::parse(to)?;
+        let (f, t) = (pf.as_str(), pt.as_str());
+        let (Some((from_parent, from_name)), Some((to_parent, to_name))) =
+            (path::split(f), path::split(t))
+        else {
+            let root = if pf.is_root() { f } else { t };
+            return Err(FsError::permission_denied(root, "cannot rename the root"));
+        };
+        let mut tree = write_lock(&self.inner.tree);
+        let from_is_dir = match tree.get(f)? {
+            Node::Dir(_) => true,
+            Node::File(_) if pf.is_dir_syntax() => return Err(FsError::not_a_directory(f)),
+            Node::File(_) => false,
+        };
+        if from_is_dir && path::is_strict_descendant(t, f) {
+            return Err(FsError::invalid_input(
+                t,
+                format!("cannot move the directory {f} inside itself"),
+            ));
+        }
+        if f == t {
+            return Ok(());
+        }
+        tree.dir_mut(to_parent, t)?;
+        match (tree.index.get(t), from_is_dir) {
+            (Some(Node::Dir(_)), false) => return Err(FsError::is_a_directory(t)),
+            (Some(Node::File(_)), true) => return Err(FsError::not_a_directory(t)),
+            (Some(Node::Dir(d)), true) if !d.children.is_empty() => {
+                return Err(FsError::not_empty(t));
+            }
+            (None | Some(Node::File(_)), false) if pt.is_dir_syntax() => {
+                return Err(FsError::not_a_directory(t));
+            }
+            _ => {}
+        }
+        // Checks are done: from here on nothing fails.
+        let now = Timestamp::now();
+        let moved: Vec<String> = if from_is_dir {
+            tree.subtree(f)
+        } else {
+            vec![f.to_owned()]
+        };
+        if let Some(Node::Dir(d)) = tree.index.get_mut(from_parent) {
+            let child = d.children.remove(from_name);
+            d.modified = now;
+            if let Some(Node::Dir(td)) = tree.index.get_mut(to_parent)
+                && let Some(child) = child
+            {
+                td.children.insert(CompactString::from(to_name), child);
+                td.modified = now;
+            }
+        }
+        tree.index.remove(t);
+        for old in moved {
+            if let Some(node) = tree.index.remove(old.as_str()) {
+                let new = format!("{t}{}", &old[f.len()..]);
+                tree.index.insert(Arc::from(new), node);
+            }
+        }
+        Ok(())
+    }
+
+    fn set_times(
+        &self,
+        path: &str,
+        accessed: Option<Timestamp>,
+        modified: Option<Timestamp>,
+    ) -> Result<()> {
+        let p = path::parse(path)?;
+        let mut tree = write_lock(&self.inner.tree);
+        match tree.index.get_mut(p.as_str()) {
+            None => Err(tree.missing(p.as_str())),
+            Some(Node::Dir(d)) => {
+                if let Some(m) = modified {
+                    d.modified = m;
+                }
+                Ok(())
+            }
+            Some(Node::File(f)) => {
+                if let Some(a) = accessed {
+                    f.accessed.store(a.as_nanos(), Ordering::Relaxed);
+                }
+                if let Some(m) = modified {
+                    f.modified.store(m.as_nanos(), Ordering::Relaxed);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn fs_type(&self) -> &'static str {
+        "memfs"
+    }
+}
+
+/// An open MemFs file.
+struct MemHandle {
+    node: Arc<FileNode>,
+    path: Arc<str>,
+    pos: u64,
+    read: bool,
+    write: bool,
+    append: bool,
+}
+
+impl MemHandle {
+    fn read_from(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        if !self.read {
+            return Err(FsError::bad_handle(&*self.path, "not opened for reading"));
+        }
+        let data = read_lock(&self.node.data);
+        let Some(rest) = usize::try_from(offset).ok().and_then(|o| data.get(o..)) else {
+            return Ok(0);
+        };
+        let n = buf.len().min(rest.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    }
+
+    /// Writes at `offset` (or at the end when appending); returns the offset
+    /// just past the written bytes.
+    fn write_to(&self, buf: &[u8], offset: u64) -> Result<u64> {
+        if !self.write {
+            return Err(FsError::bad_handle(&*self.path, "not opened for writing"));
+        }
+        let mut data = write_lock(&self.node.data);
+        let len = data.len() as u64;
+        let start = if self.append { len } else { offset };
+        if buf.is_empty() {
+            return Ok(start);
+        }
+        let end = start
+            .checked_add(buf.len() as u64)
+            .ok_or_else(|| FsError::too_large(&*self.path, u64::MAX))?;
+        if end > len {
+            self.node.resize(&mut data, end, &self.path)?;
+        }
+        // `end` fits in the buffer now, so `start` fits in usize.
+        let s = usize::try_from(start).map_err(|_| FsError::too_large(&*self.path, start))?;
+        data[s..s + buf.len()].copy_from_slice(buf);
+        drop(data);
+        self.node.touch();
+        Ok(end)
+    }
+}
+
+impl FileHandle for MemHandle {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let n = self.read_from(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    fn write(&mut self, buf: &[u8]) -> Result<usize> {
+        self.pos = self.write_to(buf, self.pos)?;
+        Ok(buf.len())
+    }
+
+    fn seek(&mut self, pos: SeekFrom) -> Result<u64> {
+        let len = self.node.size.load(Ordering::Relaxed);
+        self.pos = seek_position(&self.path, pos, self.pos, len)?;
+        Ok(self.pos)
+    }
+
+    fn stat(&self) -> Result<Metadata> {
+        Ok(self.node.metadata())
+    }
+
+    fn set_len(&mut self, len: u64) -> Result<()> {
+        if !self.write {
+            return Err(FsError::bad_handle(&*self.path, "not opened for writing"));
+        }
+        let mut data = write_lock(&self.node.data);
+        self.node.resize(&mut data, len, &self.path)?;
+        drop(data);
+        self.node.touch();
+        Ok(())
+    }
+
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        self.read_from(buf, offset)
+    }
+
+    fn write_at(&mut self, buf: &[u8], offset: u64) -> Result<usize> {
+        self.write_to(buf, offset)?;
+        Ok(buf.len())
+    }
+}
