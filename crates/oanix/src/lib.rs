@@ -1,0 +1,59 @@
+//! OANIX: an agent operating environment inspired by Plan 9.
+//!
+//! An agent runs inside a per-agent **namespace** in which everything is a
+//! file: its task, its workspace, its logs, scratch space, and the
+//! capabilities it was given. It can only touch what was mounted for it.
+//!
+//! This crate is the facade: it holds no logic and re-exports the OANIX
+//! crates, the main types at its root so that `use oanix::*;` is enough, and
+//! each crate under a short module name:
+//!
+//! | module | crate | what it holds |
+//! |---|---|---|
+//! | [`vfs`] | `oanix-vfs` | `FileService`, paths, `FsError`, `Namespace` |
+//! | [`prims`] | `oanix-prims` | `MemFs`, `MapFs`, `FuncFs`, `CowFs` |
+//!
+//! # Feature flags
+//!
+//! `default = []`: the core ([`vfs`]) and the primitive file systems
+//! ([`prims`]) are always present; they have no heavy dependencies and
+//! compile for the browser. Optional crates arrive behind one feature each;
+//! `full` turns them all on.
+//!
+//! - `full`: every optional part.
+//!
+//! # Example
+//!
+//! ```
+//! use oanix::*;
+//!
+//! let fixture = MapFs::builder()
+//!     .file("/src/main.rs", b"fn main() {}\n")
+//!     .build();
+//! let ns = Namespace::builder()
+//!     .mount("/workspace", CowFs::new(fixture))
+//!     .mount("/tmp", MemFs::new())
+//!     .build();
+//!
+//! // An agent edits its workspace...
+//! write_file(&ns, "/workspace/src/main.rs", "fn main() { println!(\"hi\"); }\n")?;
+//! // ...and the host reads what it did.
+//! let (workspace, inner) = ns.resolve("/workspace/src/main.rs").unwrap();
+//! assert!(read_to_string(workspace, &inner)?.contains("hi"));
+//! print!("{}", ns.mount_table());
+//! # Ok::<(), FsError>(())
+//! ```
+
+pub use oanix_prims as prims;
+pub use oanix_vfs as vfs;
+
+pub use oanix_prims::{
+    Change, ChangeKind, CowFs, EntryInfo, FuncFs, FuncFsBuilder, MapFs, MapFsBuilder, MemFs,
+    MemLimits,
+};
+pub use oanix_vfs::{
+    BindMode, DirEntry, DirHandle, FileHandle, FileKind, FileService, FsError, FsErrorKind,
+    Metadata, MountFlags, MountSpec, Namespace, NamespaceBuilder, OpenFlags, Result, Timestamp,
+    WalkEntry, append_file, create_dir_all, exists, read_file, read_to_end, read_to_string,
+    remove_all, walk, write_all, write_file,
+};

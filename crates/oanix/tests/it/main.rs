@@ -1,0 +1,5 @@
+//! Integration tests of the facade.
+
+#![allow(clippy::print_stdout, reason = "the README example prints")]
+
+mod readme;
