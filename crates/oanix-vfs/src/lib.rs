@@ -20,6 +20,7 @@
 //! - [`Namespace`] and [`NamespaceBuilder`]: services mounted at paths, with
 //!   longest-prefix resolution, synthetic directories, Plan 9 union mounts and
 //!   binds, and a replayable printed mount table.
+//! - [`deadline`]: the per-thread deadline that bounds blocking file calls.
 //! - [`read_file`], [`write_file`], [`read_to_string`], [`walk`],
 //!   [`create_dir_all`], [`remove_all`]: the conveniences used throughout.
 //!
@@ -104,6 +105,7 @@
 //! # Ok::<(), FsError>(())
 //! ```
 
+pub mod deadline;
 pub mod error;
 pub mod namespace;
 pub mod ops;
