@@ -1,0 +1,1 @@
+//! `LogsFs`: what an agent printed and the structured events of its run.

@@ -1,0 +1,1 @@
+//! `TaskFs`: the task an agent is given, its status and its result.

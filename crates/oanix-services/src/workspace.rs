@@ -1,0 +1,1 @@
+//! `WorkspaceFs`: a real directory, escape-proof.
