@@ -1,1 +1,82 @@
-fn main() {}
+//! `cargo xtask`: the project's automation — the check pipeline CI runs, benchmarks and tools.
+//!
+//! Every task is a subcommand of this binary, reached through the `cargo xtask` alias in
+//! `.cargo/config.toml`, so the only thing a machine needs is cargo:
+//!
+//! - `cargo xtask test` runs formatting, lints, tests (including the tidy tests in this crate),
+//!   docs and the dependency policy, in that order, stopping at the first failure.
+//! - `cargo xtask bench` runs the benchmark binaries of every crate.
+//! - `cargo xtask install-tools` installs the external cargo subcommands the pipeline uses.
+//!
+//! The tidy tests (`src/tidy/`) are ordinary `#[test]`s, so a plain `cargo test --workspace`
+//! checks the repository's structural rules too.
+
+#![allow(
+    clippy::print_stdout,
+    reason = "xtask is a command-line tool that reports its progress on stdout"
+)]
+
+mod bench;
+mod pipeline;
+mod process;
+#[cfg(test)]
+mod tidy;
+mod tools;
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+/// The help text printed by `cargo xtask help`.
+const USAGE: &str = "\
+usage: cargo xtask <task> [args]
+
+tasks:
+  test            run every check CI runs (fmt, clippy, tests, docs, cargo-deny)
+  bench [args]    run `cargo bench --workspace`, passing extra args through
+  install-tools   install the cargo subcommands the checks use (cargo-deny)
+  help            print this message
+
+environment:
+  CI                when set, a missing tool fails `test` instead of skipping its step
+  OANIX_TOOLS_ROOT  where `install-tools` installs (passed to `cargo install --root`)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Dispatches one task by name.
+fn run(args: &[String]) -> Result<()> {
+    let Some((task, rest)) = args.split_first() else {
+        print!("{USAGE}");
+        bail!("no task given");
+    };
+    match task.as_str() {
+        "test" => {
+            if let Some(extra) = rest.first() {
+                bail!("`test` takes no arguments, got `{extra}`");
+            }
+            pipeline::run()
+        }
+        "bench" => bench::run(rest),
+        "install-tools" => {
+            if let Some(extra) = rest.first() {
+                bail!("`install-tools` takes no arguments, got `{extra}`");
+            }
+            tools::install_all()
+        }
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown task `{other}`; run `cargo xtask help` for the list"),
+    }
+}
