@@ -13,12 +13,15 @@ pub(crate) struct Tool {
     pub(crate) package: &'static str,
     /// The subcommand name, as in `cargo <subcommand>`.
     pub(crate) subcommand: &'static str,
+    /// The version installed, pinned so that CI does not change under us.
+    pub(crate) version: &'static str,
 }
 
 /// `cargo deny`: license, ban and source policy checks against `deny.toml`.
 pub(crate) const CARGO_DENY: Tool = Tool {
     package: "cargo-deny",
     subcommand: "deny",
+    version: "0.20.2",
 };
 
 /// Every tool `cargo xtask install-tools` installs.
@@ -45,8 +48,8 @@ impl Tool {
     /// The command a person would type to install the tool by hand.
     pub(crate) fn install_hint(&self) -> String {
         format!(
-            "`cargo xtask install-tools` (or `cargo install --locked {}`)",
-            self.package
+            "`cargo xtask install-tools` (or `cargo install --locked {} --version {}`)",
+            self.package, self.version
         )
     }
 
@@ -57,7 +60,13 @@ impl Tool {
             return Ok(());
         }
         let mut cmd = process::command("cargo");
-        cmd.args(["install", "--locked", self.package]);
+        cmd.args([
+            "install",
+            "--locked",
+            self.package,
+            "--version",
+            self.version,
+        ]);
         let root = std::env::var_os(TOOLS_ROOT_VAR).filter(|root| !root.is_empty());
         if let Some(root) = &root {
             cmd.arg("--root").arg(root);

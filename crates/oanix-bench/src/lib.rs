@@ -30,7 +30,10 @@
 //! assert!(text.contains("| sum |"));
 //! ```
 
-#![allow(clippy::print_stdout, reason = "printing the tables is this crate's job")]
+#![allow(
+    clippy::print_stdout,
+    reason = "printing the tables is this crate's job"
+)]
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -256,7 +259,10 @@ mod tests {
         t.row("other", vec![Some(s(10.0)), None]);
         let md = t.to_markdown();
         assert!(md.contains("| ours / peer |"), "{md}");
-        assert!(md.contains("| op | 50 ns (50 ns) | 200 ns (200 ns) | 0.25× |"), "{md}");
+        assert!(
+            md.contains("| op | 50 ns (50 ns) | 200 ns (200 ns) | 0.25× |"),
+            "{md}"
+        );
         assert!(md.contains("| other | 10 ns (10 ns) | — | — |"), "{md}");
     }
 

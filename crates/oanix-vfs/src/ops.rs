@@ -165,8 +165,15 @@ pub fn walk<'f, F: FileService + ?Sized>(fs: &'f F, path: &str) -> Walk<'f, F> {
 }
 
 enum Frame {
-    Unread { dir: String, depth: usize },
-    Listed { dir: String, depth: usize, entries: VecDeque<crate::DirEntry> },
+    Unread {
+        dir: String,
+        depth: usize,
+    },
+    Listed {
+        dir: String,
+        depth: usize,
+        entries: VecDeque<crate::DirEntry>,
+    },
 }
 
 /// The iterator returned by [`walk`].
@@ -178,7 +185,9 @@ pub struct Walk<'f, F: FileService + ?Sized> {
 
 impl<F: FileService + ?Sized> std::fmt::Debug for Walk<'_, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Walk").field("depth", &self.stack.len()).finish()
+        f.debug_struct("Walk")
+            .field("depth", &self.stack.len())
+            .finish()
     }
 }
 

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 /// OANIX keeps its own type (rather than `SystemTime`) so that metadata
 /// serialises as one number, maps directly onto WASI's timestamps, and works
 /// on `wasm32-unknown-unknown`, where `SystemTime::now` is not available.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub u64);
 
@@ -121,7 +123,12 @@ impl Metadata {
 
     /// Sets the creation, modification and access times at once.
     #[must_use]
-    pub fn with_times(mut self, created: Timestamp, modified: Timestamp, accessed: Timestamp) -> Self {
+    pub fn with_times(
+        mut self,
+        created: Timestamp,
+        modified: Timestamp,
+        accessed: Timestamp,
+    ) -> Self {
         self.created = Some(created);
         self.modified = Some(modified);
         self.accessed = Some(accessed);

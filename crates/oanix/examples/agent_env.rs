@@ -15,7 +15,11 @@ fn agent(ns: &Namespace) -> Result<()> {
         .map_err(|e| FsError::invalid_input("/task/spec.json", e.to_string()))?;
     let file = spec["file"].as_str().unwrap_or("/workspace/src/main.rs");
     let source = read_to_string(ns, file)?;
-    append_file(ns, "/logs/stdout.log", format!("read {file}: {} bytes\n", source.len()))?;
+    append_file(
+        ns,
+        "/logs/stdout.log",
+        format!("read {file}: {} bytes\n", source.len()),
+    )?;
     // The agent's change: a greeting instead of an empty main.
     let fixed = source.replace("fn main() {}", "fn main() {\n    println!(\"hello\");\n}");
     write_file(ns, file, fixed)?;
@@ -44,7 +48,9 @@ fn main() -> Result<()> {
         })
         .write_only("/result", move |msg| {
             let text = String::from_utf8_lossy(msg).into_owned();
-            *sink.lock().map_err(|_| FsError::io("/result", "lock poisoned"))? = Some(text);
+            *sink
+                .lock()
+                .map_err(|_| FsError::io("/result", "lock poisoned"))? = Some(text);
             Ok(())
         })
         .build();
@@ -65,7 +71,10 @@ fn main() -> Result<()> {
         let kind = if entry.kind.is_dir() { "/" } else { "" };
         println!("{}{}{kind}", "  ".repeat(entry.depth - 1), entry.path);
     }
-    println!("\n# /logs/stdout.log\n{}", read_to_string(&ns, "/logs/stdout.log")?);
+    println!(
+        "\n# /logs/stdout.log\n{}",
+        read_to_string(&ns, "/logs/stdout.log")?
+    );
     let result = result
         .lock()
         .map_err(|_| FsError::io("/task/result", "lock poisoned"))?

@@ -421,7 +421,11 @@ impl Namespace {
         Ok(())
     }
 
-    fn wrap(route: &Route<'_, '_>, member: &Member, handle: Box<dyn FileHandle>) -> Box<dyn FileHandle> {
+    fn wrap(
+        route: &Route<'_, '_>,
+        member: &Member,
+        handle: Box<dyn FileHandle>,
+    ) -> Box<dyn FileHandle> {
         Box::new(NsHandle {
             inner: handle,
             mount: Arc::clone(&route.mount.path),
@@ -446,7 +450,9 @@ fn combine_device(mount_device: u64, inner_device: u64) -> u64 {
     if inner_device == 0 {
         mount_device
     } else {
-        mount_device.wrapping_mul(0x1_0000_0001).wrapping_add(inner_device)
+        mount_device
+            .wrapping_mul(0x1_0000_0001)
+            .wrapping_add(inner_device)
     }
 }
 
@@ -562,9 +568,9 @@ impl FileService for Namespace {
             if let Some((parent, name)) = path::split(&mp.path)
                 && parent == full
             {
-                let entry = merged.entry(name.to_owned()).or_insert_with(|| {
-                    DirEntry::new(name, FileKind::Directory, 0, 0)
-                });
+                let entry = merged
+                    .entry(name.to_owned())
+                    .or_insert_with(|| DirEntry::new(name, FileKind::Directory, 0, 0));
                 entry.kind = FileKind::Directory;
                 entry.size = 0;
             }
@@ -1043,4 +1049,3 @@ impl NamespaceBuilder {
             || self.table.synthetic.contains_key(target)
     }
 }
-

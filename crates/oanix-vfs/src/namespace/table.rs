@@ -189,7 +189,9 @@ fn parse_flags(word: &str, line_no: usize) -> Result<MountFlags> {
             other => {
                 return Err(line_error(
                     line_no,
-                    format!("unknown or repeated flag `{other}` in `{word}` (expected -b, -a and/or -c)"),
+                    format!(
+                        "unknown or repeated flag `{other}` in `{word}` (expected -b, -a and/or -c)"
+                    ),
                 ));
             }
         }
@@ -244,10 +246,23 @@ mod tests {
 
     #[test]
     fn quoting_round_trips() {
-        for w in ["/a", "/with space", "it's", "#x", "", "/new\nline", "tab\there", "back\\slash\\n"] {
+        for w in [
+            "/a",
+            "/with space",
+            "it's",
+            "#x",
+            "",
+            "/new\nline",
+            "tab\there",
+            "back\\slash\\n",
+        ] {
             let q = quote(w);
             let back = words(&format!("mount {q} src"), 1).unwrap();
-            assert_eq!(back, vec!["mount".to_owned(), w.to_owned(), "src".to_owned()], "{q}");
+            assert_eq!(
+                back,
+                vec!["mount".to_owned(), w.to_owned(), "src".to_owned()],
+                "{q}"
+            );
         }
     }
 
@@ -255,11 +270,17 @@ mod tests {
     fn bad_lines_name_the_line() {
         let e = parse("mount /a x\nfrobnicate /a /b\n").unwrap_err();
         assert_eq!(e.path(), "mount table line 2");
-        assert!(e.to_string().contains("unknown command `frobnicate`"), "{e}");
+        assert!(
+            e.to_string().contains("unknown command `frobnicate`"),
+            "{e}"
+        );
         let e = parse("mount /a\n").unwrap_err();
         assert!(e.to_string().contains("two arguments"), "{e}");
         let e = parse("mount -x /a b\n").unwrap_err();
-        assert!(e.to_string().contains("unknown or repeated flag `x`"), "{e}");
+        assert!(
+            e.to_string().contains("unknown or repeated flag `x`"),
+            "{e}"
+        );
         let e = parse("mount -ba /a b\n").unwrap_err();
         assert!(e.to_string().contains("flag `a`"), "{e}");
         let e = parse("mount '/a b\n").unwrap_err();

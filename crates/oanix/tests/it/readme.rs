@@ -1,7 +1,5 @@
 //! The README's example, compiled and run as written.
 
-
-
 use oanix::*;
 
 #[test]
@@ -18,7 +16,7 @@ fn readme_example_runs() -> Result<()> {
         .build();
 
     // The agent sees files, and only these.
-    write_file(&ns, "/workspace/src/main.rs", "fn main() { println!(\"hi\"); }\n")?;
+    write_file(&ns, "/workspace/src/main.rs", "fn main() {}\n// hi\n")?;
     write_file(&ns, "/tmp/notes", "done")?;
     assert!(ns.stat("/home").is_err());
 
@@ -33,7 +31,10 @@ fn readme_example_runs() -> Result<()> {
     assert_eq!(changes[0].path, "/src/main.rs");
     assert_eq!(changes[0].kind, ChangeKind::Modified);
     assert_eq!(read_to_string(&project, "/src/main.rs")?, "fn main() {}\n");
-    assert_eq!(ns.mount_table(), "mount /workspace cowfs\nmount /tmp memfs\n");
+    assert_eq!(
+        ns.mount_table(),
+        "mount /workspace cowfs\nmount /tmp memfs\n"
+    );
     Ok(())
 }
 
@@ -49,6 +50,9 @@ fn readme_keeps_the_same_example() {
         .take_while(|l| !l.starts_with("```"))
         .filter(|l| !l.trim().is_empty() && !l.starts_with("use "))
     {
-        assert!(this.contains(line.trim()), "README line not in the test: {line}");
+        assert!(
+            this.contains(line.trim()),
+            "README line not in the test: {line}"
+        );
     }
 }
