@@ -11,3 +11,4 @@ mod workspace;
 // Logs service exports.
 
 // Workspace service exports.
+pub use workspace::WorkspaceFs;

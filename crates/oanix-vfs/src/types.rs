@@ -53,6 +53,9 @@ pub enum FileKind {
     File,
     /// A directory.
     Directory,
+    /// Something else a host directory may hold (a device, a FIFO, a
+    /// socket, a link that cannot be followed): listed, but never opened.
+    Other,
 }
 
 impl FileKind {
