@@ -43,7 +43,7 @@ mod funcfs;
 mod mapfs;
 mod memfs;
 
-pub use cowfs::{Change, ChangeKind, CowFs, EntryInfo};
+pub use cowfs::{Change, ChangeKind, CommitError, CommitReport, Conflict, CowFs, EntryInfo};
 pub use funcfs::{FuncFs, FuncFsBuilder};
 pub use mapfs::{MapData, MapFs, MapFsBuilder};
 pub use memfs::{MemFs, MemLimits};

@@ -222,15 +222,26 @@ impl WorkspaceFs {
         }
     }
 
-    fn open_file(&self, p: &VPath<'_>, flags: OpenFlags) -> Result<Box<dyn FileHandle>> {
+    /// Opens a regular file; `exists` says what the checks before found.
+    fn open_file(
+        &self,
+        p: &VPath<'_>,
+        flags: OpenFlags,
+        exists: bool,
+    ) -> Result<Box<dyn FileHandle>> {
         let full = p.as_str();
+        // The host's open(2) rules are stricter than OANIX's: creating needs
+        // write access, and truncating cannot go with appending. The handle
+        // enforces what the caller asked for; the descriptor may allow more.
+        let creating = !exists && flags.creates();
+        let truncate_later = flags.truncate && flags.append;
         let mut opts = OpenOptions::new();
         opts.read(flags.can_read())
-            .write(flags.write)
+            .write(flags.write || (creating && !flags.append))
             .append(flags.append)
-            .truncate(flags.truncate)
-            .create(flags.create)
-            .create_new(flags.create_new)
+            .truncate(flags.truncate && !truncate_later)
+            .create(creating && flags.create)
+            .create_new(creating && flags.create_new)
             // Never block on a FIFO, never acquire a controlling terminal.
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
         let file = self
@@ -247,8 +258,12 @@ impl WorkspaceFs {
                 "not a regular file or directory",
             ));
         }
+        let file = file.into_std();
+        if truncate_later {
+            file.set_len(0).map_err(|e| map_io(&e, full))?;
+        }
         Ok(Box::new(WorkspaceHandle {
-            file: file.into_std(),
+            file,
             path: full.to_owned(),
             read: flags.can_read(),
             write: flags.can_write(),
@@ -265,7 +280,7 @@ impl FileService for WorkspaceFs {
         if flags.mutates() {
             self.refuse_if_readonly(full)?;
         }
-        match self.meta(full) {
+        let exists = match self.meta(full) {
             Ok(md) => {
                 if flags.create_new {
                     return Err(FsError::already_exists(full));
@@ -285,16 +300,18 @@ impl FileService for WorkspaceFs {
                 if flags.directory || p.is_dir_syntax() {
                     return Err(FsError::not_a_directory(full));
                 }
+                true
             }
             Err(e) if e.kind() == FsErrorKind::NotFound && flags.creates() => {
                 self.check_parent(full)?;
                 if p.is_dir_syntax() {
                     return Err(FsError::is_a_directory(full));
                 }
+                false
             }
             Err(e) => return Err(e),
-        }
-        self.open_file(&p, flags)
+        };
+        self.open_file(&p, flags, exists)
     }
 
     fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {

@@ -1,9 +1,11 @@
 //! `CowFs`: a copy-on-write overlay of any file service, and the list of
 //! what changed relative to it.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod review;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::SeekFrom;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use oanix_vfs::path::{self, VPath};
 use oanix_vfs::{
@@ -13,6 +15,8 @@ use oanix_vfs::{
 use serde::{Deserialize, Serialize};
 
 use crate::memfs::MemFs;
+
+pub use review::{CommitError, CommitReport, Conflict};
 
 /// Whether a path was added, modified or deleted relative to the base.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -86,6 +90,10 @@ struct Inner {
     upper: MemFs,
     /// Base paths hidden from the overlay, with everything below them.
     whiteouts: RwLock<BTreeSet<String>>,
+    /// What the base had at each path when the overlay first diverged from
+    /// it (copied up, deleted or replaced): what a commit checks the target
+    /// against before overwriting. Locked after `whiteouts`, never before.
+    origins: Mutex<HashMap<String, Metadata>>,
 }
 
 impl std::fmt::Debug for CowFs {
@@ -161,6 +169,7 @@ impl CowFs {
                 base,
                 upper,
                 whiteouts: RwLock::new(BTreeSet::new()),
+                origins: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -185,6 +194,32 @@ impl CowFs {
         let mut w = write_lock(&self.inner.whiteouts);
         self.inner.upper.clear();
         w.clear();
+        self.origins().clear();
+    }
+
+    /// What the base had at `path` when the overlay first changed it, if it
+    /// has changed it (see [`commit`](Self::commit)).
+    pub fn origin(&self, path: &str) -> Option<Metadata> {
+        let p = path::normalize(path).ok()?;
+        self.origins().get(p.as_ref()).cloned()
+    }
+
+    fn origins(&self) -> std::sync::MutexGuard<'_, HashMap<String, Metadata>> {
+        self.inner
+            .origins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Remembers what the base has at `p` now, unless something is
+    /// remembered already (the first divergence is what counts).
+    fn note_origin(&self, p: &str) {
+        let mut origins = self.origins();
+        if !origins.contains_key(p)
+            && let Ok(md) = self.inner.base.stat(p)
+        {
+            origins.insert(p.to_owned(), md);
+        }
     }
 
     /// What differs between the overlay and the base, sorted by path.
@@ -306,6 +341,7 @@ impl CowFs {
     /// Copies the base file `p` into the upper layer (empty if `truncate`).
     fn copy_up(&self, p: &str, truncate: bool) -> Result<()> {
         self.ensure_upper_dir(path::parent(p).unwrap_or("/"))?;
+        self.note_origin(p);
         let data = if truncate {
             Vec::new()
         } else {
@@ -324,7 +360,10 @@ impl CowFs {
             } else {
                 let data = match self.inner.upper.stat(&src) {
                     Ok(_) => read_file(&self.inner.upper, &src)?,
-                    Err(_) => read_file(self.inner.base.as_ref(), &src)?,
+                    Err(_) => {
+                        self.note_origin(&src);
+                        read_file(self.inner.base.as_ref(), &src)?
+                    }
                 };
                 self.inner.upper.put(&dst, data)?;
             }
@@ -380,6 +419,7 @@ impl CowFs {
     }
 
     fn add_whiteout(&self, whiteouts: &mut BTreeSet<String>, p: &str) {
+        self.note_origin(p);
         // A whiteout hides everything below it: drop the ones it subsumes.
         let below: Vec<String> = whiteouts
             .range(format!("{p}/")..)
@@ -578,6 +618,7 @@ impl FileService for CowFs {
         } else if matches!(src, Loc::Upper(_)) {
             upper.rename(f, t)?;
         } else {
+            self.note_origin(f);
             let data = read_file(self.inner.base.as_ref(), f)?;
             upper.put(t, data)?;
         }
