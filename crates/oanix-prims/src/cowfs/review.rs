@@ -226,24 +226,27 @@ impl CowFs {
                 (Ok(_), _) => Some("created in the target meanwhile".to_owned()),
                 (Err(_), _) => None,
             },
-            Some(_) => {
-                let origin = self
-                    .origin(&change.path)
-                    .or_else(|| self.inner.base.stat(&change.path).ok());
-                match (now, origin) {
-                    (Err(e), _) if e.kind() == FsErrorKind::NotFound => {
+            Some(before) => {
+                // The version the overlay started from. Without one, the
+                // overlay never saw the base's file here: it appeared after
+                // the overlay made its own.
+                let Some(origin) = self.origin(&change.path) else {
+                    let both_dirs = before.kind == FileKind::Directory
+                        && change.after.is_some_and(|a| a.kind == FileKind::Directory);
+                    return (!both_dirs).then(|| "created in the target meanwhile".to_owned());
+                };
+                match now {
+                    Err(e) if e.kind() == FsErrorKind::NotFound => {
                         if change.kind == ChangeKind::Deleted {
                             None
                         } else {
                             Some("deleted in the target meanwhile".to_owned())
                         }
                     }
-                    (Err(e), _) => Some(format!("cannot be checked: {e}")),
-                    (Ok(md), Some(origin)) if md.is_dir() && origin.is_dir() => None,
-                    (Ok(md), Some(origin)) if same_version(&md, &origin) => None,
-                    (Ok(_), _) => {
-                        Some("changed in the target since the overlay read it".to_owned())
-                    }
+                    Err(e) => Some(format!("cannot be checked: {e}")),
+                    Ok(md) if md.is_dir() && origin.is_dir() => None,
+                    Ok(md) if same_version(&md, &origin) => None,
+                    Ok(_) => Some("changed in the target since the overlay read it".to_owned()),
                 }
             }
         }

@@ -1,0 +1,4 @@
+//! Integration tests of oanix-services.
+
+mod overlay;
+mod workspace;
