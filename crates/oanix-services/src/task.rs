@@ -1,1 +1,940 @@
 //! `TaskFs`: the task an agent is given, its status and its result.
+
+use std::fmt;
+use std::io::SeekFrom;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
+
+use oanix_vfs::deadline::{self, Instant};
+use oanix_vfs::{
+    DirEntry, DirHandle, FileHandle, FileKind, FileService, FsError, FsErrorKind, Metadata,
+    OpenFlags, Timestamp, check_open_flags, path, seek_position,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Result, ServiceError};
+
+type FsResult<T> = oanix_vfs::Result<T>;
+
+/// What an agent is asked to do: served as `/spec.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    /// The task's identifier, unique where the host needs it to be.
+    pub id: String,
+    /// The kind of task (`"code-review"`, `"bugfix"`...), for the agent to
+    /// pick its approach.
+    pub task_type: String,
+    /// What to do, in words.
+    pub description: String,
+    /// The task's input, in whatever shape its type calls for.
+    #[serde(default)]
+    pub input: Value,
+}
+
+/// Facts about a task that are not the task itself: served as `/meta.json`.
+///
+/// `TaskFs` fills in `created_at` with the current time when it is `None`.
+///
+/// ```
+/// use oanix_services::TaskMeta;
+///
+/// let meta = TaskMeta::default().with_tag("nightly").with_timeout_secs(300);
+/// assert_eq!(meta.tags, ["nightly"]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaskMeta {
+    /// Free-form labels (`"urgent"`, `"benchmark"`...).
+    pub tags: Vec<String>,
+    /// How long the agent is given, in seconds, if limited. Informative for
+    /// the agent; the host enforces it.
+    pub timeout_secs: Option<u64>,
+    /// When the task was created.
+    pub created_at: Option<Timestamp>,
+    /// Anything else the host wants the agent to know.
+    pub extra: serde_json::Map<String, Value>,
+}
+
+impl TaskMeta {
+    /// Adds a tag.
+    #[must_use]
+    pub fn with_tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+
+    /// Sets the timeout, in seconds.
+    #[must_use]
+    pub fn with_timeout_secs(mut self, secs: u64) -> Self {
+        self.timeout_secs = Some(secs);
+        self
+    }
+
+    /// Sets the creation time.
+    #[must_use]
+    pub fn with_created_at(mut self, at: Timestamp) -> Self {
+        self.created_at = Some(at);
+        self
+    }
+
+    /// Adds an entry to [`extra`](Self::extra).
+    #[must_use]
+    pub fn with_extra(mut self, key: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(key.into(), value);
+        self
+    }
+}
+
+/// Where a task is in its lifecycle.
+///
+/// ```text
+/// pending ──set_running──▶ running ──set_completed──▶ completed
+///    │                        │
+///    └──────set_failed────────┴────set_failed───────▶ failed
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    /// Created, not started.
+    Pending,
+    /// The agent is working on it.
+    Running,
+    /// Finished successfully.
+    Completed,
+    /// Finished with an error.
+    Failed,
+}
+
+impl TaskState {
+    /// The state's name as it appears in `/status` (`"pending"`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Whether the task is over (completed or failed).
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed)
+    }
+
+    /// Whether the lifecycle allows going from `self` to `to`.
+    pub fn can_become(self, to: Self) -> bool {
+        matches!(
+            (self, to),
+            (Self::Pending, Self::Running)
+                | (Self::Running, Self::Completed)
+                | (Self::Pending | Self::Running, Self::Failed)
+        )
+    }
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The status of a task: served as `/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TaskStatus {
+    /// The lifecycle state.
+    pub state: TaskState,
+    /// When the task started running.
+    pub started_at: Option<Timestamp>,
+    /// When the task completed or failed.
+    pub finished_at: Option<Timestamp>,
+    /// When the status last changed (the creation time while pending).
+    pub updated_at: Timestamp,
+    /// Why the task failed.
+    pub error: Option<String>,
+}
+
+impl TaskStatus {
+    fn pending(at: Timestamp) -> Self {
+        Self {
+            state: TaskState::Pending,
+            started_at: None,
+            finished_at: None,
+            updated_at: at,
+            error: None,
+        }
+    }
+
+    /// Whether the task is over (completed or failed).
+    pub fn is_finished(&self) -> bool {
+        self.state.is_finished()
+    }
+}
+
+/// The task service: what an agent is asked to do, where it stands, and
+/// what it answered. Mounted at `/task` by convention.
+///
+/// | file | agent | content |
+/// |---|---|---|
+/// | `spec.json` | read | the [`TaskSpec`] |
+/// | `meta.json` | read | the [`TaskMeta`] |
+/// | `status` | read | the [`TaskStatus`], as of the moment the file is opened |
+/// | `result.json` | read, write | the agent's answer, empty until it writes one |
+///
+/// All are JSON (pretty-printed, ending with a newline); times are
+/// nanoseconds since the Unix epoch.
+///
+/// **What the agent may do.** `spec.json`, `meta.json` and `status` are
+/// read-only: opening them to write answers `ReadOnly` (and `stat` reports
+/// them read-only), because the host alone decides the task and its status.
+/// `result.json` is an ordinary file (positional writes, append, truncation)
+/// of at most [`max_result_bytes`](TaskFsBuilder::max_result_bytes); writing
+/// past that answers `TooLarge`. The set of files is fixed: creating,
+/// removing or renaming anything, and `mkdir`, answer `PermissionDenied`.
+///
+/// **The result must be JSON**, but since an agent may write it in pieces,
+/// writes are not checked one by one. Flushing a handle that wrote checks
+/// the whole file and answers `InvalidInput` naming the problem (the bytes
+/// are kept, so the agent can fix them); `write_file` flushes, so an agent
+/// using it learns at once. The host reads the answer with
+/// [`result`](Self::result), which names the problem too.
+///
+/// **The lifecycle** is driven by the host: `pending → running →
+/// completed | failed`, and a task may also fail before it ran (its
+/// environment could not be built, it timed out in a queue). Any other
+/// change is a [`ServiceError::IllegalTransition`]. A host waits for the end
+/// with [`wait_finished`](Self::wait_finished), without polling.
+///
+/// Cloning a `TaskFs` gives another handle on the same task, so the host
+/// can keep one and mount the other (`Arc<TaskFs>` works as well).
+///
+/// ```
+/// use std::time::Duration;
+/// use oanix_services::{TaskFs, TaskMeta, TaskSpec, TaskState};
+/// use oanix_vfs::{FsErrorKind, Namespace, read_to_string, write_file};
+///
+/// let task = TaskFs::new(
+///     TaskSpec {
+///         id: "review-001".into(),
+///         task_type: "code-review".into(),
+///         description: "Review the authentication module".into(),
+///         input: serde_json::json!({"files": ["src/auth.rs"]}),
+///     },
+///     TaskMeta::default().with_timeout_secs(300),
+/// );
+/// let ns = Namespace::builder().mount("/task", task.clone()).build();
+///
+/// task.set_running()?;
+/// // The agent reads its task and answers...
+/// assert!(read_to_string(&ns, "/task/spec.json")?.contains("review-001"));
+/// write_file(&ns, "/task/result.json", r#"{"issues": 2}"#)?;
+/// // ...and cannot touch its status.
+/// let denied = write_file(&ns, "/task/status", "completed").unwrap_err();
+/// assert_eq!(denied.kind(), FsErrorKind::ReadOnly);
+///
+/// task.set_completed()?;
+/// let status = task.wait_finished(Duration::from_secs(1))?;
+/// assert_eq!(status.state, TaskState::Completed);
+/// assert_eq!(task.result()?, Some(serde_json::json!({"issues": 2})));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct TaskFs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    spec: TaskSpec,
+    meta: TaskMeta,
+    created: Timestamp,
+    /// `spec.json` and `meta.json`, rendered on first use.
+    spec_json: OnceLock<Arc<[u8]>>,
+    meta_json: OnceLock<Arc<[u8]>>,
+    status: Mutex<TaskStatus>,
+    /// Signalled when the task finishes.
+    finished: Condvar,
+    result: Mutex<ResultFile>,
+    max_result_bytes: u64,
+}
+
+#[derive(Default)]
+struct ResultFile {
+    data: Vec<u8>,
+    modified: Option<Timestamp>,
+}
+
+/// Builds a [`TaskFs`]; see [`TaskFs::builder`].
+#[derive(Debug, Clone)]
+pub struct TaskFsBuilder {
+    spec: TaskSpec,
+    meta: TaskMeta,
+    max_result_bytes: u64,
+}
+
+impl TaskFsBuilder {
+    /// Sets the task's metadata (default: [`TaskMeta::default`]).
+    #[must_use]
+    pub fn meta(mut self, meta: TaskMeta) -> Self {
+        self.meta = meta;
+        self
+    }
+
+    /// Sets the largest `result.json` the agent may write, in bytes
+    /// (default: [`TaskFs::DEFAULT_MAX_RESULT_BYTES`]).
+    #[must_use]
+    pub fn max_result_bytes(mut self, bytes: u64) -> Self {
+        self.max_result_bytes = bytes;
+        self
+    }
+
+    /// Builds the service, in the `pending` state.
+    pub fn build(self) -> TaskFs {
+        let created = self.meta.created_at.unwrap_or_else(Timestamp::now);
+        let mut meta = self.meta;
+        meta.created_at = Some(created);
+        TaskFs {
+            inner: Arc::new(Inner {
+                spec: self.spec,
+                meta,
+                created,
+                spec_json: OnceLock::new(),
+                meta_json: OnceLock::new(),
+                status: Mutex::new(TaskStatus::pending(created)),
+                finished: Condvar::new(),
+                result: Mutex::new(ResultFile::default()),
+                max_result_bytes: self.max_result_bytes,
+            }),
+        }
+    }
+}
+
+/// The files of the service, with their ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Node {
+    Root,
+    Spec,
+    Meta,
+    Status,
+    Result,
+}
+
+/// The files of the root, sorted by name.
+const FILES: [(&str, Node); 4] = [
+    ("meta.json", Node::Meta),
+    ("result.json", Node::Result),
+    ("spec.json", Node::Spec),
+    ("status", Node::Status),
+];
+
+const STATUS_PATH: &str = "/status";
+const RESULT_PATH: &str = "/result.json";
+
+impl Node {
+    fn id(self) -> u64 {
+        match self {
+            Self::Root => 1,
+            Self::Meta => 2,
+            Self::Result => 3,
+            Self::Spec => 4,
+            Self::Status => 5,
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Self::Root => "/",
+            Self::Meta => "/meta.json",
+            Self::Result => RESULT_PATH,
+            Self::Spec => "/spec.json",
+            Self::Status => STATUS_PATH,
+        }
+    }
+}
+
+/// Finds the node a canonical path names.
+fn lookup(p: &str) -> FsResult<Node> {
+    if p == "/" {
+        return Ok(Node::Root);
+    }
+    let rest = p.strip_prefix('/').unwrap_or(p);
+    let (first, deeper) = match rest.split_once('/') {
+        Some((first, _)) => (first, true),
+        None => (rest, false),
+    };
+    match FILES.iter().find(|(name, _)| *name == first) {
+        Some((_, node)) if !deeper => Ok(*node),
+        Some(_) => Err(FsError::not_a_directory(p)),
+        None => Err(FsError::not_found(p)),
+    }
+}
+
+fn fixed(p: &str) -> FsError {
+    FsError::permission_denied(p, "the files of the task service are fixed")
+}
+
+/// Locks `m`, going on after a panic elsewhere: every update of the state
+/// below is a single assignment, so a poisoned lock still holds a
+/// consistent value.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Pretty JSON with a final newline.
+fn render<T: Serialize>(value: &T) -> Arc<[u8]> {
+    // Serialising these types cannot fail (their maps have string keys);
+    // should it ever, the file says so rather than being empty.
+    let mut out = serde_json::to_vec_pretty(value).unwrap_or_else(|e| {
+        serde_json::to_vec(&serde_json::json!({ "error": e.to_string() })).unwrap_or_default()
+    });
+    out.push(b'\n');
+    out.into()
+}
+
+fn invalid_result(e: &serde_json::Error) -> String {
+    format!("not valid JSON: {e}")
+}
+
+impl TaskFs {
+    /// The default of [`TaskFsBuilder::max_result_bytes`]: 16 MiB.
+    pub const DEFAULT_MAX_RESULT_BYTES: u64 = 16 << 20;
+
+    /// A task service for `spec` and `meta`, in the `pending` state.
+    pub fn new(spec: TaskSpec, meta: TaskMeta) -> Self {
+        Self::builder(spec).meta(meta).build()
+    }
+
+    /// Starts building a task service for `spec`.
+    pub fn builder(spec: TaskSpec) -> TaskFsBuilder {
+        TaskFsBuilder {
+            spec,
+            meta: TaskMeta::default(),
+            max_result_bytes: Self::DEFAULT_MAX_RESULT_BYTES,
+        }
+    }
+
+    /// The task's specification.
+    pub fn spec(&self) -> &TaskSpec {
+        &self.inner.spec
+    }
+
+    /// The task's metadata (with `created_at` filled in).
+    pub fn meta(&self) -> &TaskMeta {
+        &self.inner.meta
+    }
+
+    /// The current status.
+    pub fn status(&self) -> TaskStatus {
+        lock(&self.inner.status).clone()
+    }
+
+    /// The current lifecycle state.
+    pub fn state(&self) -> TaskState {
+        lock(&self.inner.status).state
+    }
+
+    /// Whether the task completed or failed.
+    pub fn is_finished(&self) -> bool {
+        self.state().is_finished()
+    }
+
+    /// `pending → running`.
+    pub fn set_running(&self) -> Result<()> {
+        self.transition(TaskState::Running, None)
+    }
+
+    /// `running → completed`.
+    pub fn set_completed(&self) -> Result<()> {
+        self.transition(TaskState::Completed, None)
+    }
+
+    /// `running → failed` or `pending → failed`, with the reason.
+    pub fn set_failed(&self, error: impl Into<String>) -> Result<()> {
+        self.transition(TaskState::Failed, Some(error.into()))
+    }
+
+    fn transition(&self, to: TaskState, error: Option<String>) -> Result<()> {
+        let mut status = lock(&self.inner.status);
+        if !status.state.can_become(to) {
+            return Err(ServiceError::IllegalTransition {
+                path: STATUS_PATH.to_owned(),
+                from: status.state.to_string(),
+                to: to.to_string(),
+            });
+        }
+        let now = Timestamp::now().max(status.updated_at);
+        status.state = to;
+        status.updated_at = now;
+        if to == TaskState::Running {
+            status.started_at = Some(now);
+        }
+        if to.is_finished() {
+            status.finished_at = Some(now);
+            status.error = error;
+            drop(status);
+            self.inner.finished.notify_all();
+        }
+        Ok(())
+    }
+
+    /// Waits until the task completed or failed, for at most `timeout` (cut
+    /// short by the calling thread's [`deadline`]), and returns its final
+    /// status; [`ServiceError::TimedOut`] if it is still going on.
+    pub fn wait_finished(&self, timeout: Duration) -> Result<TaskStatus> {
+        let start = Instant::now();
+        let wait = deadline::bound(timeout);
+        let status = lock(&self.inner.status);
+        let (status, _) = self
+            .inner
+            .finished
+            .wait_timeout_while(status, wait, |s| !s.is_finished())
+            .unwrap_or_else(PoisonError::into_inner);
+        if status.is_finished() {
+            Ok(status.clone())
+        } else {
+            Err(ServiceError::TimedOut {
+                path: STATUS_PATH.to_owned(),
+                waited: start.elapsed(),
+            })
+        }
+    }
+
+    /// The bytes of `result.json` as they are now.
+    pub fn result_bytes(&self) -> Vec<u8> {
+        lock(&self.inner.result).data.clone()
+    }
+
+    /// The agent's answer: `None` while `result.json` is empty (or only
+    /// whitespace), the parsed JSON otherwise, or
+    /// [`ServiceError::InvalidData`] saying what is wrong with it.
+    pub fn result(&self) -> Result<Option<Value>> {
+        let result = lock(&self.inner.result);
+        if result.data.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        serde_json::from_slice(&result.data)
+            .map(Some)
+            .map_err(|e| ServiceError::InvalidData {
+                path: RESULT_PATH.to_owned(),
+                message: invalid_result(&e),
+            })
+    }
+
+    fn content(&self, node: Node) -> Arc<[u8]> {
+        let inner = &*self.inner;
+        match node {
+            Node::Spec => Arc::clone(inner.spec_json.get_or_init(|| render(&inner.spec))),
+            Node::Meta => Arc::clone(inner.meta_json.get_or_init(|| render(&inner.meta))),
+            Node::Status => render(&*lock(&inner.status)),
+            Node::Root | Node::Result => Arc::from(Vec::new()),
+        }
+    }
+
+    fn metadata(&self, node: Node) -> Metadata {
+        let created = self.inner.created;
+        match node {
+            Node::Root => Metadata::directory(node.id())
+                .with_readonly(true)
+                .with_times(created, created, created),
+            Node::Spec | Node::Meta => Metadata::file(node.id(), self.content(node).len() as u64)
+                .with_readonly(true)
+                .with_times(created, created, created),
+            Node::Status => {
+                let (size, modified) = {
+                    let status = lock(&self.inner.status);
+                    (render(&*status).len() as u64, status.updated_at)
+                };
+                Metadata::file(node.id(), size)
+                    .with_readonly(true)
+                    .with_times(created, modified, modified)
+            }
+            Node::Result => result_metadata(&self.inner, &lock(&self.inner.result)),
+        }
+    }
+}
+
+fn result_metadata(inner: &Inner, result: &ResultFile) -> Metadata {
+    let created = inner.created;
+    let modified = result.modified.unwrap_or(created);
+    Metadata::file(Node::Result.id(), result.data.len() as u64)
+        .with_times(created, modified, modified)
+}
+
+impl fmt::Debug for TaskFs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskFs")
+            .field("id", &self.inner.spec.id)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl FileService for TaskFs {
+    fn open(&self, path: &str, flags: OpenFlags) -> FsResult<Box<dyn FileHandle>> {
+        let p = path::parse(path)?;
+        let full = p.as_str();
+        check_open_flags(full, flags)?;
+        let node = match lookup(full) {
+            Ok(node) => node,
+            Err(e) if e.kind() == FsErrorKind::NotFound && flags.creates() => {
+                return Err(fixed(full));
+            }
+            Err(e) => return Err(e),
+        };
+        match node {
+            Node::Root if flags.create_new => Err(FsError::already_exists(full)),
+            Node::Root if flags.can_write() => Err(FsError::is_a_directory(full)),
+            Node::Root => Ok(DirHandle::boxed(full, self.metadata(node))),
+            Node::Spec | Node::Meta | Node::Status => {
+                if flags.mutates() {
+                    return Err(FsError::read_only(full));
+                }
+                if flags.directory || p.is_dir_syntax() {
+                    return Err(FsError::not_a_directory(full));
+                }
+                let data = self.content(node);
+                let mut metadata = self.metadata(node);
+                metadata.size = data.len() as u64;
+                Ok(Box::new(SnapshotHandle {
+                    path: node.path(),
+                    data,
+                    metadata,
+                    pos: 0,
+                }))
+            }
+            Node::Result => {
+                if flags.create_new {
+                    return Err(FsError::already_exists(full));
+                }
+                if flags.directory || p.is_dir_syntax() {
+                    return Err(FsError::not_a_directory(full));
+                }
+                if flags.truncate {
+                    let mut result = lock(&self.inner.result);
+                    result.data.clear();
+                    result.modified = Some(Timestamp::now());
+                }
+                Ok(Box::new(ResultHandle {
+                    inner: Arc::clone(&self.inner),
+                    pos: 0,
+                    read: flags.can_read(),
+                    write: flags.can_write(),
+                    append: flags.append,
+                    wrote: false,
+                }))
+            }
+        }
+    }
+
+    fn readdir(&self, path: &str) -> FsResult<Vec<DirEntry>> {
+        let p = path::parse(path)?;
+        match lookup(p.as_str())? {
+            Node::Root => Ok(FILES
+                .iter()
+                .map(|(name, node)| {
+                    DirEntry::new(*name, FileKind::File, self.metadata(*node).size, node.id())
+                })
+                .collect()),
+            _ => Err(FsError::not_a_directory(p.as_str())),
+        }
+    }
+
+    fn stat(&self, path: &str) -> FsResult<Metadata> {
+        let p = path::parse(path)?;
+        match lookup(p.as_str())? {
+            Node::Root => Ok(self.metadata(Node::Root)),
+            _ if p.is_dir_syntax() => Err(FsError::not_a_directory(p.as_str())),
+            node => Ok(self.metadata(node)),
+        }
+    }
+
+    fn mkdir(&self, path: &str) -> FsResult<()> {
+        let p = path::parse(path)?;
+        Err(fixed(p.as_str()))
+    }
+
+    fn remove(&self, path: &str) -> FsResult<()> {
+        let p = path::parse(path)?;
+        Err(fixed(p.as_str()))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> FsResult<()> {
+        let from = path::parse(from)?;
+        path::parse(to)?;
+        Err(fixed(from.as_str()))
+    }
+
+    fn fs_type(&self) -> &'static str {
+        "taskfs"
+    }
+}
+
+/// A read-only handle on the content of `spec.json`, `meta.json` or
+/// `status` as it was when the handle was opened.
+struct SnapshotHandle {
+    path: &'static str,
+    data: Arc<[u8]>,
+    metadata: Metadata,
+    pos: u64,
+}
+
+impl SnapshotHandle {
+    fn read_from(&self, buf: &mut [u8], offset: u64) -> usize {
+        let rest = usize::try_from(offset)
+            .ok()
+            .and_then(|o| self.data.get(o..))
+            .unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        n
+    }
+
+    fn not_writable(&self) -> FsError {
+        FsError::bad_handle(self.path, "not opened for writing")
+    }
+}
+
+impl FileHandle for SnapshotHandle {
+    fn read(&mut self, buf: &mut [u8]) -> FsResult<usize> {
+        let n = self.read_from(buf, self.pos);
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    fn write(&mut self, _buf: &[u8]) -> FsResult<usize> {
+        Err(self.not_writable())
+    }
+
+    fn seek(&mut self, pos: SeekFrom) -> FsResult<u64> {
+        self.pos = seek_position(self.path, pos, self.pos, self.data.len() as u64)?;
+        Ok(self.pos)
+    }
+
+    fn stat(&self) -> FsResult<Metadata> {
+        Ok(self.metadata.clone())
+    }
+
+    fn set_len(&mut self, _len: u64) -> FsResult<()> {
+        Err(self.not_writable())
+    }
+
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> FsResult<usize> {
+        Ok(self.read_from(buf, offset))
+    }
+
+    fn write_at(&mut self, _buf: &[u8], _offset: u64) -> FsResult<usize> {
+        Err(self.not_writable())
+    }
+}
+
+/// A handle on `result.json`, which lives in the service: every handle sees
+/// the others' writes at once.
+struct ResultHandle {
+    inner: Arc<Inner>,
+    pos: u64,
+    read: bool,
+    write: bool,
+    append: bool,
+    /// Whether this handle wrote, so that `flush` checks the JSON.
+    wrote: bool,
+}
+
+impl ResultHandle {
+    fn read_from(&self, buf: &mut [u8], offset: u64) -> FsResult<usize> {
+        if !self.read {
+            return Err(FsError::bad_handle(RESULT_PATH, "not opened for reading"));
+        }
+        let result = lock(&self.inner.result);
+        let rest = usize::try_from(offset)
+            .ok()
+            .and_then(|o| result.data.get(o..))
+            .unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    }
+
+    /// Writes at `offset` (at the end when appending); returns where the
+    /// write ended.
+    fn write_to(&mut self, buf: &[u8], offset: u64) -> FsResult<u64> {
+        if !self.write {
+            return Err(FsError::bad_handle(RESULT_PATH, "not opened for writing"));
+        }
+        let mut result = lock(&self.inner.result);
+        let start = if self.append {
+            result.data.len() as u64
+        } else {
+            offset
+        };
+        if buf.is_empty() {
+            return Ok(start);
+        }
+        let limit = self.inner.max_result_bytes;
+        let end = start
+            .checked_add(buf.len() as u64)
+            .filter(|end| *end <= limit)
+            .ok_or_else(|| FsError::too_large(RESULT_PATH, limit))?;
+        let (Ok(start_at), Ok(end_at)) = (usize::try_from(start), usize::try_from(end)) else {
+            return Err(FsError::too_large(RESULT_PATH, limit));
+        };
+        if result.data.len() < end_at {
+            result.data.resize(end_at, 0);
+        }
+        result.data[start_at..end_at].copy_from_slice(buf);
+        result.modified = Some(Timestamp::now());
+        self.wrote = true;
+        Ok(end)
+    }
+}
+
+impl FileHandle for ResultHandle {
+    fn read(&mut self, buf: &mut [u8]) -> FsResult<usize> {
+        let n = self.read_from(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    fn write(&mut self, buf: &[u8]) -> FsResult<usize> {
+        self.pos = self.write_to(buf, self.pos)?;
+        Ok(buf.len())
+    }
+
+    fn seek(&mut self, pos: SeekFrom) -> FsResult<u64> {
+        let len = lock(&self.inner.result).data.len() as u64;
+        self.pos = seek_position(RESULT_PATH, pos, self.pos, len)?;
+        Ok(self.pos)
+    }
+
+    /// Checks that `result.json` holds JSON (or nothing), if this handle
+    /// wrote to it.
+    fn flush(&mut self) -> FsResult<()> {
+        if !self.wrote {
+            return Ok(());
+        }
+        let result = lock(&self.inner.result);
+        if result.data.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        serde_json::from_slice::<serde::de::IgnoredAny>(&result.data)
+            .map(|_| ())
+            .map_err(|e| {
+                FsError::invalid_input(
+                    RESULT_PATH,
+                    format!(
+                        "{}; the bytes are kept, write the whole result again",
+                        invalid_result(&e)
+                    ),
+                )
+            })
+    }
+
+    fn stat(&self) -> FsResult<Metadata> {
+        Ok(result_metadata(&self.inner, &lock(&self.inner.result)))
+    }
+
+    fn set_len(&mut self, len: u64) -> FsResult<()> {
+        if !self.write {
+            return Err(FsError::bad_handle(RESULT_PATH, "not opened for writing"));
+        }
+        let limit = self.inner.max_result_bytes;
+        let new_len = usize::try_from(len)
+            .ok()
+            .filter(|_| len <= limit)
+            .ok_or_else(|| FsError::too_large(RESULT_PATH, limit))?;
+        let mut result = lock(&self.inner.result);
+        result.data.resize(new_len, 0);
+        result.modified = Some(Timestamp::now());
+        self.wrote = true;
+        Ok(())
+    }
+
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> FsResult<usize> {
+        self.read_from(buf, offset)
+    }
+
+    fn write_at(&mut self, buf: &[u8], offset: u64) -> FsResult<usize> {
+        self.write_to(buf, offset)?;
+        Ok(buf.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> TaskSpec {
+        TaskSpec {
+            id: "t-1".into(),
+            task_type: "test".into(),
+            description: "a test task".into(),
+            input: serde_json::json!({"n": 1}),
+        }
+    }
+
+    #[test]
+    fn the_transition_table_is_the_lifecycle() {
+        use TaskState::*;
+        let all = [Pending, Running, Completed, Failed];
+        let legal = [
+            (Pending, Running),
+            (Running, Completed),
+            (Running, Failed),
+            (Pending, Failed),
+        ];
+        for from in all {
+            for to in all {
+                assert_eq!(
+                    from.can_become(to),
+                    legal.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_names_files_and_refuses_paths_below_them() {
+        assert_eq!(lookup("/"), Ok(Node::Root));
+        assert_eq!(lookup("/status"), Ok(Node::Status));
+        assert_eq!(
+            lookup("/status/x").map_err(|e| e.kind()),
+            Err(FsErrorKind::NotADirectory)
+        );
+        assert_eq!(
+            lookup("/nope/x").map_err(|e| e.kind()),
+            Err(FsErrorKind::NotFound)
+        );
+        let names: Vec<_> = FILES.iter().map(|(n, _)| *n).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+    }
+
+    #[test]
+    fn meta_gets_a_creation_time_and_keeps_a_given_one() {
+        let task = TaskFs::new(spec(), TaskMeta::default());
+        assert!(task.meta().created_at.is_some());
+        let at = Timestamp(42);
+        let task = TaskFs::new(spec(), TaskMeta::default().with_created_at(at));
+        assert_eq!(task.meta().created_at, Some(at));
+        assert_eq!(task.status().updated_at, at);
+    }
+
+    #[test]
+    fn status_renders_as_json_with_the_state_name() {
+        let task = TaskFs::new(spec(), TaskMeta::default());
+        task.set_failed("no workspace").unwrap();
+        let json: Value = serde_json::from_slice(&task.content(Node::Status)).unwrap();
+        assert_eq!(json["state"], "failed");
+        assert_eq!(json["error"], "no workspace");
+        assert!(json["started_at"].is_null());
+        assert!(json["finished_at"].is_u64());
+    }
+
+    #[test]
+    fn result_is_none_until_written() {
+        let task = TaskFs::new(spec(), TaskMeta::default());
+        assert_eq!(task.result(), Ok(None));
+        assert!(task.result_bytes().is_empty());
+    }
+}

@@ -1,4 +1,6 @@
 //! Integration tests of oanix-services.
 
+mod logs;
 mod overlay;
+mod task;
 mod workspace;
