@@ -388,7 +388,7 @@ impl MemFs {
         }
         match node {
             Node::Dir(d) => {
-                if flags.can_write() {
+                if flags.mutates() {
                     return Err(FsError::is_a_directory(full));
                 }
                 Ok(DirHandle::boxed(full, d.metadata()))

@@ -17,8 +17,10 @@
 //!    ([`check_open_flags`]).
 //! 2. A read-only service, and flags that write, create or truncate: `ReadOnly`.
 //! 3. The path exists: `create_new` gives `AlreadyExists`; a directory opened
-//!    for writing gives `IsADirectory`, otherwise a directory handle (reads
-//!    fail with `IsADirectory`); a file with `directory` (or a trailing `/`)
+//!    with flags that write, create or truncate ([`OpenFlags::mutates`], as
+//!    POSIX answers `EISDIR` to `O_CREAT` on a directory) gives
+//!    `IsADirectory`, otherwise a directory handle (reads fail with
+//!    `IsADirectory`); a file with `directory` (or a trailing `/`)
 //!    gives `NotADirectory`; `truncate` empties the file.
 //! 4. The path is missing: with `create`/`create_new` the file is created
 //!    (a trailing `/` gives `IsADirectory`); otherwise `NotFound`.

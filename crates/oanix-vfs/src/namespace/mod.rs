@@ -13,10 +13,11 @@
 //! **Synthetic directories**: directories above and between mount points (with
 //! mounts at `/cap/http` and `/cap/ws`, the directory `/cap` and the root)
 //! exist even when no service provides them, and list the mount points below
-//! them. A mount point always appears as a directory in its parent's listing.
-//! Mount points and synthetic directories cannot be removed or renamed
-//! (`PermissionDenied`); nothing can be created in a synthetic directory that
-//! no service provides.
+//! them; the root exists even with nothing mounted. A mount point always
+//! appears as a directory in its parent's listing. Mount points and synthetic
+//! directories cannot be removed or renamed (`PermissionDenied`); nothing can
+//! be created in a synthetic directory that no service provides
+//! (`PermissionDenied`).
 //!
 //! **Unions** ([`MountFlags`]): a mount may replace what is at its mount point
 //! (the default) or join a union directory before or after it. A lookup takes
@@ -196,6 +197,8 @@ impl Table {
         self.mounts
             .sort_by(|a, b| b.path.len().cmp(&a.path.len()).then(a.path.cmp(&b.path)));
         let mut synthetic: HashMap<String, BTreeSet<String>> = HashMap::new();
+        // The root exists even in a namespace with nothing mounted.
+        synthetic.insert("/".to_owned(), BTreeSet::new());
         let paths: Vec<Arc<str>> = self.mounts.iter().map(|mp| Arc::clone(&mp.path)).collect();
         for mp in &mut self.mounts {
             mp.has_mounts_below = paths
@@ -489,7 +492,11 @@ impl FileService for Namespace {
             }
         }
         let Some(route) = route else {
-            return Err(FsError::not_found(full));
+            return Err(if flags.creates() {
+                self.no_service(full)
+            } else {
+                FsError::not_found(full)
+            });
         };
         let member = match self.pick_member(&route) {
             Some(m) => m,
@@ -587,19 +594,18 @@ impl FileService for Namespace {
         let p = path::parse(path)?;
         let full = p.as_str();
         let route = self.route(full);
-        if route.as_ref().is_some_and(|r| r.inner == "/") || self.synthetic_at(route.as_ref(), full)
-        {
+        if self.synthetic_at(route.as_ref(), full) && !self.service_has_dir(full) {
             return Err(FsError::already_exists(full));
         }
         let Some(route) = route else {
             return Err(self.no_service(full));
         };
-        let member = if route.mount.members.len() == 1 {
-            &route.mount.members[0]
-        } else if self.pick_member(&route).is_some() {
-            return Err(FsError::already_exists(full));
-        } else {
-            self.create_member(&route, full)?
+        // The member that has the path (or fails to look it up) answers for
+        // it, a mount point included: `AlreadyExists`, `NotADirectory`,
+        // `ReadOnly`...
+        let member = match self.pick_member(&route) {
+            Some(m) => m,
+            None => self.create_member(&route, full)?,
         };
         member
             .service
@@ -795,7 +801,13 @@ impl BindFs {
 impl FileService for BindFs {
     fn open(&self, path: &str, flags: OpenFlags) -> Result<Box<dyn FileHandle>> {
         let full = self.full(path)?;
-        self.base.open(&full, flags).map_err(|e| self.unmap(e))
+        match self.base.open(&full, flags) {
+            Ok(inner) => Ok(Box::new(BindHandle {
+                inner,
+                prefix: self.prefix.clone(),
+            })),
+            Err(e) => Err(self.unmap(e)),
+        }
     }
     fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
         let full = self.full(path)?;
@@ -830,6 +842,60 @@ impl FileService for BindFs {
     }
     fn fs_type(&self) -> &'static str {
         "bind"
+    }
+}
+
+/// A handle opened through a [`BindFs`]: its errors name paths inside the
+/// bound subtree, as the errors of the `BindFs` itself do, so that the
+/// namespace around it can name them in its own terms.
+struct BindHandle {
+    inner: Box<dyn FileHandle>,
+    prefix: String,
+}
+
+impl BindHandle {
+    fn map<T>(&self, r: Result<T>) -> Result<T> {
+        r.map_err(|e| {
+            e.map_paths(|p| match path::strip_prefix(p, &self.prefix) {
+                Some(inner) => inner.to_owned(),
+                None => p.to_owned(),
+            })
+        })
+    }
+}
+
+impl FileHandle for BindHandle {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let r = self.inner.read(buf);
+        self.map(r)
+    }
+    fn write(&mut self, buf: &[u8]) -> Result<usize> {
+        let r = self.inner.write(buf);
+        self.map(r)
+    }
+    fn seek(&mut self, pos: SeekFrom) -> Result<u64> {
+        let r = self.inner.seek(pos);
+        self.map(r)
+    }
+    fn flush(&mut self) -> Result<()> {
+        let r = self.inner.flush();
+        self.map(r)
+    }
+    fn stat(&self) -> Result<Metadata> {
+        let r = self.inner.stat();
+        self.map(r)
+    }
+    fn set_len(&mut self, len: u64) -> Result<()> {
+        let r = self.inner.set_len(len);
+        self.map(r)
+    }
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        let r = self.inner.read_at(buf, offset);
+        self.map(r)
+    }
+    fn write_at(&mut self, buf: &[u8], offset: u64) -> Result<usize> {
+        let r = self.inner.write_at(buf, offset);
+        self.map(r)
     }
 }
 
