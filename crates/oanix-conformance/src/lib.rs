@@ -1,1 +1,289 @@
-//! placeholder
+//! The `FileService` conformance suite and reference model, shared by the
+//! tests of every OANIX file service.
+//!
+//! The [`FileService`] contract (see `oanix_vfs::service`) says which error
+//! every operation gives in which case, and in which order the rules apply.
+//! Every service in the project keeps it, so every service is tested against
+//! the same checks, written once, here. This is a test kit: it is only ever a
+//! dev-dependency, and its functions panic on the first thing they find wrong.
+//!
+//! # What is in it
+//!
+//! - [`check_writable`]: some sixty named checks of the writable contract,
+//!   each run on a fresh, empty service. Files and handles (create, read,
+//!   write, append, truncate, seek, `read_at`/`write_at`, `set_len`), the open
+//!   flags and their errors, directories, removal, POSIX renames, unlinked
+//!   open files, file ids, and malformed paths, which must fail with the
+//!   right error for every operation and change nothing.
+//! - [`check_read_only`]: the read-only contract, on a service pre-populated
+//!   with a known [`Fixture`]: everything reads as the fixture says, and every
+//!   operation that would change something fails with `ReadOnly` and changes
+//!   nothing.
+//! - [`check_malformed_paths`]: the malformed-path checks alone, for a
+//!   service that already holds content of its own (a `Namespace` of several
+//!   mounts).
+//! - [`model`]: [`ModelFs`](model::ModelFs), the contract implemented in the
+//!   most obvious way (a sorted map from path to node), an [`Op`](model::Op)
+//!   language, proptest strategies for sequences of ops, and
+//!   [`run_ops`](model::run_ops), which applies a sequence to a service and to
+//!   the model and asserts that they agree at every step and at the end. The
+//!   model knows about mount points, so it also describes a `Namespace`.
+//! - [`Tree`] and [`tree_of`]: a whole tree (paths, kinds and file contents)
+//!   as seen through a service, the unit of "nothing changed".
+//!
+//! Checks compare error *kinds* ([`FsErrorKind`](oanix_vfs::FsErrorKind)):
+//! the contract fixes the kind, and services word their messages as they
+//! like, as long as the message names the path (which a few checks
+//! spot-check).
+//!
+//! # Using it
+//!
+//! From another crate's integration tests, with `oanix-conformance` as a
+//! dev-dependency:
+//!
+//! ```no_run
+//! use oanix_conformance::{Fixture, check_read_only, check_writable};
+//! use oanix_conformance::model::{ModelFs, OpSpace, run_ops};
+//! use proptest::prelude::*;
+//! # use oanix_vfs::{FileService, Namespace};
+//! # fn my_fs() -> Namespace { Namespace::default() }
+//! # fn my_read_only_fs(_fixture: &Fixture) -> Namespace { Namespace::default() }
+//!
+//! #[test]
+//! fn my_fs_is_conformant() {
+//!     // `my_fs` makes a fresh, empty service.
+//!     check_writable(my_fs);
+//! }
+//!
+//! #[test]
+//! fn my_read_only_fs_is_conformant() {
+//!     let fixture = Fixture::standard();
+//!     check_read_only(&my_read_only_fs(&fixture), &fixture);
+//! }
+//!
+//! proptest! {
+//!     #[test]
+//!     fn my_fs_agrees_with_the_model(ops in OpSpace::default().ops(40)) {
+//!         run_ops(&my_fs(), &mut ModelFs::new(), &ops);
+//!     }
+//! }
+//! ```
+//!
+//! A failing [`check_writable`] runs every check anyway and then panics with
+//! the list of the checks that failed, each with its name and what it found,
+//! so one run shows everything a new service gets wrong. Single checks can be
+//! run by name through [`writable_checks`].
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test kit: panicking on what it finds wrong is its purpose"
+)]
+
+/// Unwraps a `Result`, panicking with the expression and the error.
+macro_rules! ok {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => panic!("`{}` failed: {e}", stringify!($e)),
+        }
+    };
+}
+
+/// Asserts that a `Result` is an error of the given `FsErrorKind` variant and
+/// returns the error.
+macro_rules! err {
+    ($e:expr, $kind:ident) => {
+        match $e {
+            Ok(_) => panic!(
+                "`{}` succeeded; expected {:?}",
+                stringify!($e),
+                oanix_vfs::FsErrorKind::$kind
+            ),
+            Err(e) => {
+                assert_eq!(
+                    e.kind(),
+                    oanix_vfs::FsErrorKind::$kind,
+                    "`{}` gave the wrong error: {e}",
+                    stringify!($e)
+                );
+                e
+            }
+        }
+    };
+}
+
+mod fixture;
+pub mod model;
+mod read_only;
+mod tree;
+mod writable;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use oanix_vfs::FileService;
+
+pub use fixture::Fixture;
+pub use tree::{Node, Tree, tree_of};
+
+/// One named check of the contract: a function that panics if the service it
+/// is given does not keep some part of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Check {
+    /// What the check is about, in snake case (`rename_dir_over_file`).
+    pub name: &'static str,
+    /// Runs the check.
+    pub run: fn(&dyn FileService),
+}
+
+impl Check {
+    const fn new(name: &'static str, run: fn(&dyn FileService)) -> Self {
+        Self { name, run }
+    }
+}
+
+/// The checks [`check_writable`] runs, each expecting a fresh, empty service.
+pub fn writable_checks() -> &'static [Check] {
+    writable::CHECKS
+}
+
+/// The checks [`check_read_only`] runs, each expecting a service holding
+/// exactly its fixture.
+pub fn read_only_checks() -> &'static [ReadOnlyCheck] {
+    read_only::CHECKS
+}
+
+/// One named check of the read-only contract (see [`check_read_only`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOnlyCheck {
+    /// What the check is about, in snake case.
+    pub name: &'static str,
+    /// Runs the check on a service holding exactly the fixture.
+    pub run: fn(&dyn FileService, &Fixture),
+}
+
+impl ReadOnlyCheck {
+    const fn new(name: &'static str, run: fn(&dyn FileService, &Fixture)) -> Self {
+        Self { name, run }
+    }
+}
+
+/// Runs every check of the writable contract, each on a fresh, empty service
+/// made by `make`, and panics listing the checks that failed.
+///
+/// `make` may return the service itself or a box of it; a `Namespace` with a
+/// writable service mounted at `/` is a writable service too.
+pub fn check_writable<S, F>(make: F)
+where
+    S: FileService,
+    F: Fn() -> S,
+{
+    let mut report = Report::default();
+    for check in writable_checks() {
+        let fs = make();
+        report.run(check.name, || (check.run)(&fs));
+    }
+    report.finish("writable");
+}
+
+/// Runs every check of the read-only contract on `fs`, which must hold
+/// exactly `fixture` (see [`Fixture`] for what a fixture needs), and panics
+/// listing the checks that failed.
+///
+/// Every check also asserts that the tree is still exactly the fixture after
+/// it ran.
+pub fn check_read_only(fs: &dyn FileService, fixture: &Fixture) {
+    assert!(
+        fixture.files().next().is_some() && fixture.dirs().next().is_some(),
+        "the fixture needs at least one file and one directory"
+    );
+    let mut report = Report::default();
+    for check in read_only_checks() {
+        report.run(check.name, || {
+            (check.run)(fs, fixture);
+            assert_eq!(
+                tree_of(fs),
+                *fixture.tree(),
+                "the tree is no longer the fixture"
+            );
+        });
+    }
+    report.finish("read-only");
+}
+
+/// Malformed paths, each with the error kind every operation must give it:
+/// empty, NUL bytes, `..` above the root, over-long names and paths.
+pub fn malformed_paths() -> Vec<(String, oanix_vfs::FsErrorKind)> {
+    writable::malformed_paths()
+}
+
+/// Checks that every operation (`stat`, `readdir`, `mkdir`, `remove`, `open`
+/// with every kind of flags, `rename` from and to) given any of the
+/// [`malformed_paths`] fails with the right error kind and changes nothing,
+/// whatever `fs` holds; panics listing every failure.
+///
+/// [`check_writable`] and [`check_read_only`] include this; it is here on its
+/// own for services with content of their own, like a `Namespace` of
+/// several mounts.
+pub fn check_malformed_paths<F: FileService + ?Sized>(fs: &F) {
+    let fs: &dyn FileService = &fs;
+    let before = tree_of(fs);
+    let file = before
+        .iter()
+        .find(|(_, n)| matches!(n, Node::File(_)))
+        .map_or("/missing-file", |(p, _)| p);
+    let dir = before
+        .iter()
+        .find(|(_, n)| matches!(n, Node::Dir))
+        .map_or("/", |(p, _)| p);
+    let mut failures = Vec::new();
+    for (bad, want) in malformed_paths() {
+        failures.extend(writable::try_everything(fs, &bad, want, file, dir));
+        let now = tree_of(fs);
+        if now != before {
+            let bad = writable::short(&bad);
+            failures.push(format!("operations on {bad} changed the tree: {now:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Collects the failures of a run of checks.
+#[derive(Default)]
+struct Report {
+    total: usize,
+    failures: Vec<(&'static str, String)>,
+}
+
+impl Report {
+    fn run(&mut self, name: &'static str, f: impl FnOnce()) {
+        self.total += 1;
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "(a panic without a message)".to_owned());
+            self.failures.push((name, message));
+        }
+    }
+
+    fn finish(self, contract: &str) {
+        if self.failures.is_empty() {
+            return;
+        }
+        let mut out = format!(
+            "{} of {} {contract} conformance checks failed:",
+            self.failures.len(),
+            self.total
+        );
+        for (name, message) in &self.failures {
+            out.push_str("\n- ");
+            out.push_str(name);
+            out.push_str(": ");
+            out.push_str(&message.replace('\n', "\n    "));
+        }
+        panic!("{out}");
+    }
+}

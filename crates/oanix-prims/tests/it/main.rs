@@ -1,0 +1,12 @@
+//! Integration tests of oanix-prims: every file system against the shared
+//! conformance suite and the reference model.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test setup: a panic is how a test reports a failure"
+)]
+
+mod conformance;
+mod model;
