@@ -1,0 +1,2 @@
+//! Capability benchmarks (being written).
+fn main() {}

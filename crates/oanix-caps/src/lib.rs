@@ -1,0 +1,24 @@
+//! Capability services: HTTP, WebSocket and Nostr as files, behind an egress
+//! policy, with a provenance record of everything that passes.
+
+mod body;
+mod error;
+mod http;
+mod message;
+mod notify;
+pub mod policy;
+mod record;
+mod tree;
+
+pub use body::Body;
+pub use error::{CapError, Result};
+pub use http::{
+    FailureKind, HttpFailure, HttpFs, HttpFsBuilder, HttpLimits, HttpMethod, HttpOutcome,
+    HttpRequest, HttpResponse, HttpStatus, PendingRequest,
+};
+pub use notify::{EventListener, Listener};
+pub use policy::{EgressPolicy, HostPattern, IpClass};
+pub use record::{CapRecord, Capability, Outcome, RecordLog, RecordSink, sha256_digest};
+
+/// The egress policy of [`HttpFs`]: the same type as every capability's.
+pub type HttpPolicy = EgressPolicy;

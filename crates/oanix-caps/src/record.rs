@@ -1,0 +1,320 @@
+//! Provenance records: one [`CapRecord`] for every request, connection,
+//! message and event that passes through a capability, delivered to a sink.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use oanix_vfs::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Which capability produced a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Capability {
+    /// [`HttpFs`](crate::HttpFs).
+    Http,
+    /// [`WsFs`](crate::WsFs).
+    Ws,
+    /// `NostrFs`.
+    Nostr,
+}
+
+impl Capability {
+    /// The lowercase name (`"http"`, `"ws"`, `"nostr"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Ws => "ws",
+            Self::Nostr => "nostr",
+        }
+    }
+}
+
+/// How the recorded action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Accepted and queued for an executor.
+    Queued,
+    /// Done successfully.
+    Ok,
+    /// Refused by the egress policy (or by a limit) before anything left.
+    Refused,
+    /// Attempted and failed (connection error, timeout, invalid signature...).
+    Failed,
+}
+
+/// One provenance record.
+///
+/// Records never contain header values, injected secrets or keys: only what
+/// happened, to what, when, how it ended, how many bytes were involved and a
+/// SHA-256 digest of the body or payload. They serialise to one JSON object
+/// per line, ready for an event log such as `/logs/events.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CapRecord {
+    /// When it happened.
+    pub at: Timestamp,
+    /// The capability.
+    pub capability: Capability,
+    /// What happened: `request`, `response`, `open`, `connected`, `send`,
+    /// `receive`, `close`, `sign`, `publish`...
+    pub action: String,
+    /// The id of the request, connection or event, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id: Option<String>,
+    /// The target: a URL, a relay, an event kind.
+    pub target: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Bytes of body or payload involved.
+    pub bytes: u64,
+    /// `sha256:` and the hex digest of the body or payload, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub digest: Option<String>,
+    /// More about the outcome: the refusal reason, the HTTP status, the error.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+}
+
+impl CapRecord {
+    /// A record of `action` on `target`, now, with no bytes.
+    pub fn new(
+        capability: Capability,
+        action: impl Into<String>,
+        target: impl Into<String>,
+        outcome: Outcome,
+    ) -> Self {
+        Self {
+            at: Timestamp::now(),
+            capability,
+            action: action.into(),
+            id: None,
+            target: target.into(),
+            outcome,
+            bytes: 0,
+            digest: None,
+            detail: None,
+        }
+    }
+
+    /// Sets the id.
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Sets the byte count and the digest from a body.
+    #[must_use]
+    pub fn with_body(mut self, body: &[u8]) -> Self {
+        self.bytes = body.len() as u64;
+        self.digest = Some(sha256_digest(body));
+        self
+    }
+
+    /// Sets the byte count without a digest.
+    #[must_use]
+    pub fn with_bytes(mut self, bytes: u64) -> Self {
+        self.bytes = bytes;
+        self
+    }
+
+    /// Sets the detail.
+    #[must_use]
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// The record as one line of JSON (without the newline).
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// `sha256:` followed by the lowercase hex SHA-256 of `data`.
+pub fn sha256_digest(data: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(data))
+}
+
+/// Where records go: called once per record, on the thread that caused it,
+/// never while a service holds its own lock (so a sink may call back into the
+/// service).
+pub type RecordSink = Arc<dyn Fn(&CapRecord) + Send + Sync>;
+
+/// The optional sink of one service, settable after construction.
+#[derive(Default)]
+pub(crate) struct Recorder {
+    sink: RwLock<Option<RecordSink>>,
+}
+
+impl fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = self
+            .sink
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some();
+        f.debug_struct("Recorder").field("sink", &set).finish()
+    }
+}
+
+impl Recorder {
+    pub(crate) fn new(sink: Option<RecordSink>) -> Self {
+        Self {
+            sink: RwLock::new(sink),
+        }
+    }
+
+    pub(crate) fn set(&self, sink: Option<RecordSink>) {
+        *self.sink.write().unwrap_or_else(PoisonError::into_inner) = sink;
+    }
+
+    /// Whether anyone listens (lets callers skip building records).
+    pub(crate) fn active(&self) -> bool {
+        self.sink
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    pub(crate) fn emit(&self, record: CapRecord) {
+        let sink = self
+            .sink
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(sink) = sink {
+            sink(&record);
+        }
+    }
+
+    pub(crate) fn emit_all(&self, records: impl IntoIterator<Item = CapRecord>) {
+        for r in records {
+            self.emit(r);
+        }
+    }
+}
+
+/// A bounded in-memory collection of records: the simplest sink, handy for
+/// tests and for hosts that read records back later.
+///
+/// ```
+/// use oanix_caps::{HttpFs, RecordLog};
+///
+/// let log = RecordLog::new(1000);
+/// let http = HttpFs::builder().record_sink(log.sink()).build();
+/// # let _ = http;
+/// assert!(log.records().is_empty());
+/// ```
+#[derive(Debug, Clone)]
+pub struct RecordLog {
+    inner: Arc<Mutex<LogInner>>,
+}
+
+#[derive(Debug)]
+struct LogInner {
+    records: VecDeque<CapRecord>,
+    capacity: usize,
+    dropped: u64,
+}
+
+impl RecordLog {
+    /// A log keeping the last `capacity` records.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(LogInner {
+                records: VecDeque::new(),
+                capacity: capacity.max(1),
+                dropped: 0,
+            })),
+        }
+    }
+
+    /// A sink that appends to this log.
+    pub fn sink(&self) -> RecordSink {
+        let inner = Arc::clone(&self.inner);
+        Arc::new(move |r: &CapRecord| {
+            let mut g = inner.lock().unwrap_or_else(PoisonError::into_inner);
+            if g.records.len() >= g.capacity {
+                g.records.pop_front();
+                g.dropped += 1;
+            }
+            g.records.push_back(r.clone());
+        })
+    }
+
+    /// The records kept, oldest first.
+    pub fn records(&self) -> Vec<CapRecord> {
+        let g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        g.records.iter().cloned().collect()
+    }
+
+    /// How many older records were dropped to stay within the capacity.
+    pub fn dropped(&self) -> u64 {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .dropped
+    }
+
+    /// Removes and returns the records kept.
+    pub fn take(&self) -> Vec<CapRecord> {
+        let mut g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        g.records.drain(..).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_serialise_to_one_json_line() {
+        let r = CapRecord::new(
+            Capability::Http,
+            "request",
+            "https://a.example/",
+            Outcome::Queued,
+        )
+        .with_id("req-1")
+        .with_body(b"abc");
+        let line = r.to_json_line();
+        assert!(!line.contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["capability"], "http");
+        assert_eq!(v["outcome"], "queued");
+        assert_eq!(v["bytes"], 3);
+        assert_eq!(
+            v["digest"],
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(v.get("detail").is_none());
+        let back: CapRecord = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn record_log_is_bounded() {
+        let log = RecordLog::new(2);
+        let sink = log.sink();
+        for i in 0..3 {
+            sink(&CapRecord::new(
+                Capability::Ws,
+                "send",
+                format!("t{i}"),
+                Outcome::Ok,
+            ));
+        }
+        let kept: Vec<_> = log.records().into_iter().map(|r| r.target).collect();
+        assert_eq!(kept, ["t1", "t2"]);
+        assert_eq!(log.dropped(), 1);
+        assert_eq!(log.take().len(), 2);
+        assert!(log.records().is_empty());
+    }
+}
