@@ -271,6 +271,9 @@ struct StreamState {
     dropped: u64,
     full: bool,
     modified: Option<Timestamp>,
+    /// Followers waiting for the file to grow. Appends signal only when
+    /// there are some: a signal is a system call, dearer than the append.
+    waiters: usize,
 }
 
 /// Locks `m`, going on after a panic elsewhere: the state is only ever
@@ -388,8 +391,11 @@ impl Inner {
             state.data.extend_from_slice(bytes);
             state.modified = Some(Timestamp::now());
             let len = state.data.len() as u64;
+            let wake = state.waiters > 0;
             drop(state);
-            s.grew.notify_all();
+            if wake {
+                s.grew.notify_all();
+            }
             return len;
         }
         let first = !state.full;
@@ -422,8 +428,11 @@ impl Inner {
         let mut state = lock(&s.state);
         state.data.extend_from_slice(&line);
         state.modified = Some(marker.timestamp);
+        let wake = state.waiters > 0;
         drop(state);
-        s.grew.notify_all();
+        if wake {
+            s.grew.notify_all();
+        }
     }
 
     fn metadata(&self, stream: LogStream) -> Metadata {
@@ -606,13 +615,17 @@ impl Follower {
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Vec<u8>> {
         let s = self.inner.stream(self.stream);
         let offset = self.offset;
-        let state = lock(&s.state);
-        let (state, _) = s
-            .grew
-            .wait_timeout_while(state, deadline::bound(timeout), |st| {
-                st.data.len() <= offset
-            })
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut state = lock(&s.state);
+        let wait = deadline::bound(timeout);
+        if state.data.len() <= offset && !wait.is_zero() {
+            state.waiters += 1;
+            state = s
+                .grew
+                .wait_timeout_while(state, wait, |st| st.data.len() <= offset)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            state.waiters -= 1;
+        }
         let chunk = state.data.get(offset..).filter(|c| !c.is_empty())?.to_vec();
         self.offset = state.data.len();
         Some(chunk)
