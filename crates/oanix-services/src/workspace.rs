@@ -250,6 +250,9 @@ impl WorkspaceFs {
             .map_err(|e| map_io(&e, full))?;
         let md = file.metadata().map_err(|e| map_io(&e, full))?;
         if md.is_dir() {
+            if flags.mutates() {
+                return Err(FsError::is_a_directory(full));
+            }
             return Ok(DirHandle::boxed(full, metadata_of(&md, self.readonly)));
         }
         if !md.is_file() {
@@ -257,6 +260,9 @@ impl WorkspaceFs {
                 full,
                 "not a regular file or directory",
             ));
+        }
+        if flags.directory {
+            return Err(FsError::not_a_directory(full));
         }
         let file = file.into_std();
         if truncate_later {
@@ -280,13 +286,21 @@ impl FileService for WorkspaceFs {
         if flags.mutates() {
             self.refuse_if_readonly(full)?;
         }
+        // The common case in one system call: open, and let the host say no.
+        // When it does, the checks below find the error the contract names
+        // (the host's precedence differs in corner cases).
+        if !p.is_dir_syntax()
+            && let Ok(handle) = self.open_file(&p, flags, !flags.creates())
+        {
+            return Ok(handle);
+        }
         let exists = match self.meta(full) {
             Ok(md) => {
                 if flags.create_new {
                     return Err(FsError::already_exists(full));
                 }
                 if md.is_dir() {
-                    if flags.can_write() {
+                    if flags.mutates() {
                         return Err(FsError::is_a_directory(full));
                     }
                     return Ok(DirHandle::boxed(full, metadata_of(&md, self.readonly)));
