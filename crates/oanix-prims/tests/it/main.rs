@@ -10,3 +10,4 @@
 
 mod conformance;
 mod model;
+mod namespace;

@@ -6,7 +6,7 @@ use oanix_vfs::{
     write_file,
 };
 
-use crate::{error, kind, names};
+use super::{error, kind, names};
 
 fn aliased() -> (MemFs, Namespace) {
     let m = MemFs::new();

@@ -4,7 +4,7 @@ use oanix_conformance::{check_malformed_paths, malformed_paths, tree_of};
 use oanix_prims::{CowFs, MemFs};
 use oanix_vfs::{FileService, FsErrorKind as K, MountFlags, Namespace, OpenFlags, write_file};
 
-use crate::kind;
+use super::kind;
 
 fn busy_namespace() -> Namespace {
     let ns = Namespace::builder()

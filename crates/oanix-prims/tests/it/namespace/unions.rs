@@ -6,7 +6,7 @@ use oanix_vfs::{
     write_file,
 };
 
-use crate::{kind, names};
+use super::{kind, names};
 
 /// Two services with a name in common (`x`, of different sizes), one of
 /// their own each, and a directory `d` in both.

@@ -9,7 +9,7 @@ use oanix_vfs::{
     write_file,
 };
 
-use crate::{error, kind, names};
+use super::{error, kind, names};
 
 #[test]
 fn longest_prefix_wins_on_component_boundaries() {
