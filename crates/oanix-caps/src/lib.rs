@@ -9,6 +9,7 @@ mod notify;
 pub mod policy;
 mod record;
 mod tree;
+mod ws;
 
 pub use body::Body;
 pub use error::{CapError, Result};
@@ -19,6 +20,7 @@ pub use http::{
 pub use notify::{EventListener, Listener};
 pub use policy::{EgressPolicy, HostPattern, IpClass};
 pub use record::{CapRecord, Capability, Outcome, RecordLog, RecordSink, sha256_digest};
+pub use ws::{WsConnStatus, WsFs, WsFsBuilder, WsLimits, WsMessage, WsState, WsStatus};
 
 /// The egress policy of [`HttpFs`]: the same type as every capability's.
 pub type HttpPolicy = EgressPolicy;

@@ -193,12 +193,6 @@ impl Recorder {
             sink(&record);
         }
     }
-
-    pub(crate) fn emit_all(&self, records: impl IntoIterator<Item = CapRecord>) {
-        for r in records {
-            self.emit(r);
-        }
-    }
 }
 
 /// A bounded in-memory collection of records: the simplest sink, handy for
