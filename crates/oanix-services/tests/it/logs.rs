@@ -19,6 +19,7 @@ use oanix_vfs::{
     FileService, FsError, FsErrorKind, Namespace, OpenFlags, Timestamp, append_file, deadline,
     read_file, read_to_string, write_all, write_file,
 };
+use proptest::prelude::*;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -591,4 +592,154 @@ fn a_shared_logs_service_is_one_set_of_logs() {
     append_file(&ns, "/logs/stdout.log", "a").unwrap();
     append_file(&ns, "/logs2/stdout.log", "b").unwrap();
     assert_eq!(logs.contents(LogStream::Stdout), b"ab");
+}
+
+// ------------------------------------------------------------------ model
+
+/// One thing done to the byte logs.
+#[derive(Debug, Clone)]
+enum Op {
+    /// An agent writes through a handle, at a position or at an offset.
+    Write {
+        stderr: bool,
+        data: Vec<u8>,
+        offset: u64,
+        positional: bool,
+    },
+    /// The host writes through the API.
+    Host { stderr: bool, data: Vec<u8> },
+    /// Someone reads through a handle.
+    Read {
+        stderr: bool,
+        offset: u64,
+        len: usize,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let data = proptest::collection::vec(any::<u8>(), 0..40);
+    prop_oneof![
+        (any::<bool>(), data.clone(), 0u64..200, any::<bool>()).prop_map(
+            |(stderr, data, offset, positional)| Op::Write {
+                stderr,
+                data,
+                offset,
+                positional
+            }
+        ),
+        (any::<bool>(), data).prop_map(|(stderr, data)| Op::Host { stderr, data }),
+        (any::<bool>(), 0u64..200, 0usize..64).prop_map(|(stderr, offset, len)| Op::Read {
+            stderr,
+            offset,
+            len
+        }),
+    ]
+}
+
+/// The obvious model of one bounded, append-only file.
+#[derive(Debug, Default)]
+struct ModelFile {
+    data: Vec<u8>,
+    full: bool,
+    dropped: u64,
+}
+
+impl ModelFile {
+    /// Appends whole or drops; returns the size of a first drop.
+    fn append(&mut self, bytes: &[u8], limit: u64) -> Option<usize> {
+        if bytes.is_empty() {
+            return None;
+        }
+        if !self.full && (self.data.len() + bytes.len()) as u64 <= limit {
+            self.data.extend_from_slice(bytes);
+            return None;
+        }
+        self.dropped += bytes.len() as u64;
+        let first = !self.full;
+        self.full = true;
+        first.then_some(bytes.len())
+    }
+}
+
+/// 128 cases, or as many as `PROPTEST_CASES` says for a longer run.
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(128);
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn byte_logs_agree_with_the_model(
+        limit in 0u64..150,
+        ops in proptest::collection::vec(op(), 1..40),
+    ) {
+        let logs = LogsFs::builder().max_bytes(limit).build();
+        let mut model = [ModelFile::default(), ModelFile::default()];
+        let mut markers = Vec::new();
+        let stream = |stderr: bool| if stderr { LogStream::Stderr } else { LogStream::Stdout };
+        for op in &ops {
+            match op {
+                Op::Write { stderr, data, offset, positional } => {
+                    let s = stream(*stderr);
+                    let mut h = logs.open(s.path(), OpenFlags::read_write()).unwrap();
+                    h.seek(SeekFrom::Start(*offset)).unwrap();
+                    let n = if *positional {
+                        h.write_at(data, *offset).unwrap()
+                    } else {
+                        h.write(data).unwrap()
+                    };
+                    prop_assert_eq!(n, data.len());
+                    let m = &mut model[usize::from(*stderr)];
+                    if let Some(d) = m.append(data, limit) {
+                        markers.push((s.file_name(), d as u64));
+                    }
+                    // A write leaves the position at the end; `write_at` leaves it alone.
+                    let expected_pos = if *positional {
+                        *offset
+                    } else {
+                        m.data.len() as u64
+                    };
+                    prop_assert_eq!(h.seek(SeekFrom::Current(0)).unwrap(), expected_pos);
+                }
+                Op::Host { stderr, data } => {
+                    if *stderr { logs.write_stderr(data) } else { logs.write_stdout(data) }
+                    if let Some(d) = model[usize::from(*stderr)].append(data, limit) {
+                        markers.push((stream(*stderr).file_name(), d as u64));
+                    }
+                }
+                Op::Read { stderr, offset, len } => {
+                    let mut h = logs.open(stream(*stderr).path(), OpenFlags::read_only()).unwrap();
+                    let mut buf = vec![0u8; *len];
+                    let n = h.read_at(&mut buf, *offset).unwrap();
+                    let data = &model[usize::from(*stderr)].data;
+                    let start = usize::try_from(*offset).unwrap().min(data.len());
+                    let end = (start + len).min(data.len());
+                    prop_assert_eq!(&buf[..n], &data[start..end]);
+                }
+            }
+        }
+        for (i, s) in [LogStream::Stdout, LogStream::Stderr].into_iter().enumerate() {
+            prop_assert_eq!(logs.contents(s), model[i].data.clone());
+            prop_assert_eq!(logs.stat(s.path()).unwrap().size, model[i].data.len() as u64);
+            prop_assert_eq!(logs.dropped_bytes(s), model[i].dropped);
+        }
+        let seen: Vec<_> = logs
+            .events()
+            .into_iter()
+            .map(|e| {
+                let data = e.data.unwrap();
+                (data["file"].as_str().unwrap().to_owned(), data["dropped_bytes"].as_u64().unwrap())
+            })
+            .collect();
+        let expected: Vec<_> = markers.into_iter().map(|(f, d)| (f.to_owned(), d)).collect();
+        prop_assert_eq!(seen, expected);
+    }
 }
