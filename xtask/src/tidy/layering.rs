@@ -11,6 +11,9 @@ struct Layer {
     name: &'static str,
     /// The workspace crates it may name as normal or build dependencies.
     may_use: &'static [&'static str],
+    /// Further workspace crates its tests alone may use (dev-dependencies),
+    /// where that creates no cycle: none of them may depend on this crate.
+    may_test_with: &'static [&'static str],
 }
 
 /// The test kit: the shared conformance suite and reference model.
@@ -42,7 +45,8 @@ const DEV_ONLY: &[&str] = &[TEST_KIT, BENCH_KIT];
 ///   uses nothing. Both are dev-only (see [`DEV_ONLY`]).
 /// - `xtask` is tooling and uses no workspace crate.
 ///
-/// Dev-dependencies follow the same table, plus the dev-only crates. Each list already contains
+/// Dev-dependencies follow the same table, plus the dev-only crates and a layer's own
+/// `may_test_with` list. Each list already contains
 /// everything reachable through it (a test checks this), so the table reads as a whole.
 /// Crates listed here that do not exist yet are fine; a workspace crate missing from the table
 /// fails the check until its place is decided here.
@@ -50,26 +54,33 @@ const LAYERS: &[Layer] = &[
     Layer {
         name: "oanix-vfs",
         may_use: &[],
+        may_test_with: &[],
     },
     Layer {
         name: "oanix-prims",
         may_use: &["oanix-vfs"],
+        may_test_with: &[],
     },
     Layer {
         name: "oanix-services",
         may_use: &["oanix-vfs", "oanix-prims"],
+        may_test_with: &[],
     },
     Layer {
         name: "oanix-caps",
         may_use: &["oanix-vfs", "oanix-prims"],
+        may_test_with: &[],
     },
     Layer {
         name: "oanix-exec",
         may_use: &["oanix-vfs", "oanix-prims", "oanix-caps"],
+        may_test_with: &[],
     },
     Layer {
         name: "oanix-wasi",
         may_use: &["oanix-vfs"],
+        // Guests are tested against real services, which know nothing of WASI.
+        may_test_with: &["oanix-prims", "oanix-services", "oanix-caps"],
     },
     Layer {
         name: "oanix-env",
@@ -81,6 +92,7 @@ const LAYERS: &[Layer] = &[
             "oanix-exec",
             "oanix-wasi",
         ],
+        may_test_with: &[],
     },
     Layer {
         name: "oanix-sched",
@@ -93,6 +105,7 @@ const LAYERS: &[Layer] = &[
             "oanix-wasi",
             "oanix-env",
         ],
+        may_test_with: &[],
     },
     Layer {
         name: "oanix",
@@ -106,18 +119,22 @@ const LAYERS: &[Layer] = &[
             "oanix-env",
             "oanix-sched",
         ],
+        may_test_with: &[],
     },
     Layer {
         name: TEST_KIT,
         may_use: &["oanix-vfs"],
+        may_test_with: &[],
     },
     Layer {
         name: BENCH_KIT,
         may_use: &[],
+        may_test_with: &[],
     },
     Layer {
         name: "xtask",
         may_use: &[],
+        may_test_with: &[],
     },
 ];
 
@@ -169,6 +186,9 @@ fn allows(layers: &[Layer], edge: &Edge) -> bool {
         return false;
     };
     if layer.may_use.contains(&edge.to.as_str()) {
+        return true;
+    }
+    if edge.kind == Kind::Dev && layer.may_test_with.contains(&edge.to.as_str()) {
         return true;
     }
     edge.kind == Kind::Dev && DEV_ONLY.contains(&edge.to.as_str()) && edge.from != edge.to
@@ -268,14 +288,22 @@ const TOY_LAYERS: &[Layer] = &[
     Layer {
         name: "low",
         may_use: &[],
+        may_test_with: &[],
     },
     Layer {
         name: "high",
         may_use: &["low"],
+        may_test_with: &["side"],
     },
     Layer {
         name: TEST_KIT,
         may_use: &["low"],
+        may_test_with: &[],
+    },
+    Layer {
+        name: "side",
+        may_use: &["low"],
+        may_test_with: &[],
     },
 ];
 
@@ -290,7 +318,9 @@ fn edge(from: &str, to: &str, kind: Kind) -> Edge {
 
 /// The toy workspace's crate names.
 fn toy_crates() -> Vec<String> {
-    ["low", "high", TEST_KIT].map(str::to_owned).to_vec()
+    ["low", "high", "side", TEST_KIT]
+        .map(str::to_owned)
+        .to_vec()
 }
 
 #[test]
@@ -324,6 +354,19 @@ fn upward_edges_are_rejected() {
             "low may not depend on high (in [build-dependencies]); see LAYERS in xtask/src/tidy/layering.rs",
             "low may not depend on high (in [dependencies]); see LAYERS in xtask/src/tidy/layering.rs",
             "low may not depend on high (in [dev-dependencies]); see LAYERS in xtask/src/tidy/layering.rs",
+        ]
+    );
+}
+
+#[test]
+fn test_only_edges_are_allowed_for_tests_alone() {
+    let ok = [edge("high", "side", Kind::Dev)];
+    assert!(layering_violations(TOY_LAYERS, &toy_crates(), &ok).is_empty());
+    let bad = [edge("high", "side", Kind::Normal)];
+    assert_eq!(
+        layering_violations(TOY_LAYERS, &toy_crates(), &bad),
+        [
+            "high may not depend on side (in [dependencies]); see LAYERS in xtask/src/tidy/layering.rs"
         ]
     );
 }
