@@ -1,5 +1,12 @@
 //! Integration tests of oanix-services.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test setup: a panic is how a test reports a failure"
+)]
+
 mod logs;
 mod overlay;
 mod task;
