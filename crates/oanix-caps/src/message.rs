@@ -57,16 +57,12 @@ impl Fields {
         }
     }
 
-    /// Whether the field is present (and not null).
-    pub(crate) fn has(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
     fn get(&self, name: &str) -> Option<&Value> {
         self.map.get(name).filter(|v| !v.is_null())
     }
 
     /// A raw field value.
+    #[cfg_attr(not(feature = "nostr"), allow(dead_code))]
     pub(crate) fn value(&self, name: &str) -> Option<&Value> {
         self.get(name)
     }
@@ -105,6 +101,7 @@ impl Fields {
     }
 
     /// A required non-negative integer.
+    #[cfg_attr(not(feature = "nostr"), allow(dead_code))]
     pub(crate) fn req_u64(&self, name: &str) -> Result<u64> {
         self.opt_u64(name)?.ok_or_else(|| {
             CapError::invalid(format!(
@@ -139,6 +136,7 @@ impl Fields {
     }
 
     /// An optional array of strings.
+    #[cfg_attr(not(feature = "nostr"), allow(dead_code))]
     pub(crate) fn opt_str_array(&self, name: &str) -> Result<Option<Vec<String>>> {
         match self.get(name) {
             None => Ok(None),
@@ -159,6 +157,7 @@ impl Fields {
     }
 
     /// An optional array of arrays of strings (Nostr tags).
+    #[cfg_attr(not(feature = "nostr"), allow(dead_code))]
     pub(crate) fn opt_str_matrix(&self, name: &str) -> Result<Option<Vec<Vec<String>>>> {
         match self.get(name) {
             None => Ok(None),

@@ -70,7 +70,7 @@ fn an_agent_opens_talks_and_closes() {
     );
     assert!(ws.outbox_ready().is_empty());
     ws.set_connected(&id).unwrap();
-    assert_eq!(ws.outbox_ready(), [id.clone()]);
+    assert_eq!(ws.outbox_ready(), std::slice::from_ref(&id));
     write_file(&ns, "/cap/ws/conns/conn-1/out.bin", [0u8, 1, 2]).unwrap();
     assert_eq!(
         ws.drain_outbox(&id).unwrap(),
@@ -102,7 +102,7 @@ fn an_agent_opens_talks_and_closes() {
         send(&ns, "/cap/ws/control", r#"{"close":"conn-1"}"#).unwrap(),
         "conn-1"
     );
-    assert_eq!(ws.closing_connections(), [id.clone()]);
+    assert_eq!(ws.closing_connections(), std::slice::from_ref(&id));
     ws.receive_message(&id, "last words").unwrap();
     ws.set_closed(&id, None).unwrap();
     assert_eq!(ws.connection_state(&id), Some(WsState::Closed));

@@ -1,0 +1,1238 @@
+//! `NostrFs`: a Nostr identity as files (`/cap/nostr`): events signed for
+//! the agent without it ever seeing the key, NIP-90 job requests, an outbox
+//! for the relay executor and a verified inbox.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use nostr::event::{Event, EventBuilder, FinalizeEvent, Kind, Tag};
+use nostr::key::{Keys, PublicKey, SecretKey};
+use nostr::nips::nip19::ToBech32;
+use oanix_vfs::{DirEntry, FileHandle, FileService, FsError, Metadata, OpenFlags, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::{CapError, Result};
+use crate::message::{Fields, parse_object};
+use crate::notify::{EventListener, Signal, WaitEnd};
+use crate::record::{CapRecord, Capability, Outcome, RecordSink, Recorder};
+use crate::tree::{self, CapTree, ContentHandle, MessageHandle, Node, json_bytes};
+
+/// The kinds of NIP-90 job requests; a job's result has the request's kind
+/// plus 1000, and feedback is kind 7000.
+pub const JOB_REQUEST_KINDS: std::ops::RangeInclusive<u16> = 5000..=5999;
+/// The kinds of NIP-90 job results.
+pub const JOB_RESULT_KINDS: std::ops::RangeInclusive<u16> = 6000..=6999;
+/// The kind of NIP-90 job feedback.
+pub const JOB_FEEDBACK_KIND: u16 = 7000;
+
+/// A NIP-01 subscription filter, serialised as relays expect it (`#e`, `#p`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Filter {
+    /// Event ids (hex).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ids: Option<Vec<String>>,
+    /// Author public keys (hex).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub authors: Option<Vec<String>>,
+    /// Event kinds.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kinds: Option<Vec<u16>>,
+    /// Events referenced by an `e` tag.
+    #[serde(rename = "#e", skip_serializing_if = "Option::is_none", default)]
+    pub e_tags: Option<Vec<String>>,
+    /// Public keys referenced by a `p` tag.
+    #[serde(rename = "#p", skip_serializing_if = "Option::is_none", default)]
+    pub p_tags: Option<Vec<String>>,
+    /// Not before (seconds since the epoch).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub since: Option<u64>,
+    /// Not after (seconds since the epoch).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub until: Option<u64>,
+    /// At most this many stored events.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub limit: Option<u64>,
+}
+
+impl Filter {
+    /// A filter matching everything.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Adds event ids.
+    #[must_use]
+    pub fn ids<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
+        self.ids
+            .get_or_insert_with(Vec::new)
+            .extend(ids.into_iter().map(Into::into));
+        self
+    }
+    /// Adds authors.
+    #[must_use]
+    pub fn authors<I: IntoIterator<Item = S>, S: Into<String>>(mut self, authors: I) -> Self {
+        self.authors
+            .get_or_insert_with(Vec::new)
+            .extend(authors.into_iter().map(Into::into));
+        self
+    }
+    /// Adds kinds.
+    #[must_use]
+    pub fn kinds(mut self, kinds: impl IntoIterator<Item = u16>) -> Self {
+        self.kinds.get_or_insert_with(Vec::new).extend(kinds);
+        self
+    }
+    /// Adds `#e` references.
+    #[must_use]
+    pub fn events<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
+        self.e_tags
+            .get_or_insert_with(Vec::new)
+            .extend(ids.into_iter().map(Into::into));
+        self
+    }
+    /// Adds `#p` references.
+    #[must_use]
+    pub fn pubkeys<I: IntoIterator<Item = S>, S: Into<String>>(mut self, keys: I) -> Self {
+        self.p_tags
+            .get_or_insert_with(Vec::new)
+            .extend(keys.into_iter().map(Into::into));
+        self
+    }
+    /// Sets `since`.
+    #[must_use]
+    pub fn since(mut self, secs: u64) -> Self {
+        self.since = Some(secs);
+        self
+    }
+    /// Sets `until`.
+    #[must_use]
+    pub fn until(mut self, secs: u64) -> Self {
+        self.until = Some(secs);
+        self
+    }
+    /// Sets `limit`.
+    #[must_use]
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Whether `event` matches (NIP-01: every condition given holds; `limit`
+    /// does not apply to single events).
+    pub fn matches(&self, event: &Event) -> bool {
+        let tag_values = |name: &str| -> Vec<&str> {
+            event
+                .tags
+                .iter()
+                .filter(|t| t.kind() == name)
+                .filter_map(|t| t.content())
+                .collect()
+        };
+        let any = |want: &Option<Vec<String>>, have: &[&str]| {
+            want.as_ref()
+                .is_none_or(|w| w.iter().any(|x| have.contains(&x.as_str())))
+        };
+        let created = event.created_at.as_secs();
+        any(&self.ids, &[event.id.to_hex().as_str()])
+            && any(&self.authors, &[event.pubkey.to_hex().as_str()])
+            && self
+                .kinds
+                .as_ref()
+                .is_none_or(|k| k.contains(&event.kind.as_u16()))
+            && any(&self.e_tags, &tag_values("e"))
+            && any(&self.p_tags, &tag_values("p"))
+            && self.since.is_none_or(|s| created >= s)
+            && self.until.is_none_or(|u| created <= u)
+    }
+}
+
+/// One input of a NIP-90 job request: `["i", data, type, relay, marker]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobInput {
+    /// The data (text, a URL, an event id, a job id).
+    pub data: String,
+    /// `text`, `url`, `event` or `job`.
+    pub input_type: String,
+    /// A relay hint, for `event` and `job` inputs.
+    pub relay: Option<String>,
+    /// A marker saying how the input is used.
+    pub marker: Option<String>,
+}
+
+impl JobInput {
+    /// A text input.
+    pub fn text(data: impl Into<String>) -> Self {
+        Self {
+            data: data.into(),
+            input_type: "text".into(),
+            relay: None,
+            marker: None,
+        }
+    }
+}
+
+/// A NIP-90 job request, before signing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct JobRequest {
+    /// The kind, 5000–5999.
+    pub kind: u16,
+    /// The inputs.
+    pub inputs: Vec<JobInput>,
+    /// Parameters: `["param", key, value]`.
+    pub params: BTreeMap<String, String>,
+    /// The expected output MIME type: `["output", mime]`.
+    pub output: Option<String>,
+    /// The most the customer will pay, in millisats: `["bid", msats]`.
+    pub bid: Option<u64>,
+    /// Relays where providers should publish: `["relays", ...]`.
+    pub relays: Vec<String>,
+    /// Providers asked (hex public keys): `["p", pubkey]`.
+    pub providers: Vec<String>,
+    /// The content (usually empty).
+    pub content: String,
+}
+
+impl JobRequest {
+    /// A request of `kind` with one text input.
+    pub fn new(kind: u16, input: impl Into<String>) -> Self {
+        Self {
+            kind,
+            inputs: vec![JobInput::text(input)],
+            ..Self::default()
+        }
+    }
+
+    /// The tags of the request, checked.
+    fn tags(&self) -> Result<Vec<Tag>> {
+        if !JOB_REQUEST_KINDS.contains(&self.kind) {
+            return Err(CapError::invalid(format!(
+                "field `kind`: a job request kind is 5000-5999, found {}",
+                self.kind
+            )));
+        }
+        let mut tags = Vec::new();
+        for (i, input) in self.inputs.iter().enumerate() {
+            if !["text", "url", "event", "job"].contains(&input.input_type.as_str()) {
+                return Err(CapError::invalid(format!(
+                    "field `inputs[{i}].type`: expected one of text, url, event, job, found `{}`",
+                    input.input_type
+                )));
+            }
+            let mut v = vec![input.data.clone(), input.input_type.clone()];
+            match (&input.relay, &input.marker) {
+                (Some(r), Some(m)) => v.extend([r.clone(), m.clone()]),
+                (Some(r), None) => v.push(r.clone()),
+                (None, Some(m)) => v.extend([String::new(), m.clone()]),
+                (None, None) => {}
+            }
+            tags.push(Tag::custom("i", v));
+        }
+        for (k, v) in &self.params {
+            tags.push(Tag::custom("param", [k.as_str(), v.as_str()]));
+        }
+        if let Some(o) = &self.output {
+            tags.push(Tag::custom("output", [o.as_str()]));
+        }
+        if let Some(b) = self.bid {
+            tags.push(Tag::custom("bid", [b.to_string()]));
+        }
+        if !self.relays.is_empty() {
+            tags.push(Tag::custom("relays", self.relays.clone()));
+        }
+        for (i, p) in self.providers.iter().enumerate() {
+            PublicKey::from_hex(p).map_err(|_| {
+                CapError::invalid(format!(
+                    "field `providers[{i}]`: expected a 64-character hex public key"
+                ))
+            })?;
+            tags.push(Tag::custom("p", [p.as_str()]));
+        }
+        Ok(tags)
+    }
+}
+
+/// The bounds and waits of a [`NostrFs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NostrLimits {
+    /// Signed events waiting to be published, at most. Default 256.
+    pub max_outbox: usize,
+    /// Received events kept; past this the oldest are dropped. Default 1024.
+    pub max_inbox: usize,
+    /// The largest message written to `submit` or `request`. Default 64 KiB.
+    pub max_message: usize,
+    /// Relays, at most. Default 16.
+    pub max_relays: usize,
+    /// Subscriptions, at most. Default 32.
+    pub max_subscriptions: usize,
+    /// Job requests whose results are awaited. Default 256.
+    pub max_jobs: usize,
+    /// How long a read of `jobs/{id}.json` waits. Default 60 s (and never
+    /// past the thread's [`deadline`](oanix_vfs::deadline)).
+    pub wait: Duration,
+}
+
+impl Default for NostrLimits {
+    fn default() -> Self {
+        Self {
+            max_outbox: 256,
+            max_inbox: 1024,
+            max_message: 64 << 10,
+            max_relays: 16,
+            max_subscriptions: 32,
+            max_jobs: 256,
+            wait: Duration::from_secs(60),
+        }
+    }
+}
+
+impl NostrLimits {
+    /// Sets `max_outbox`.
+    #[must_use]
+    pub fn max_outbox(mut self, n: usize) -> Self {
+        self.max_outbox = n;
+        self
+    }
+    /// Sets `max_inbox`.
+    #[must_use]
+    pub fn max_inbox(mut self, n: usize) -> Self {
+        self.max_inbox = n;
+        self
+    }
+    /// Sets `max_message`.
+    #[must_use]
+    pub fn max_message(mut self, n: usize) -> Self {
+        self.max_message = n;
+        self
+    }
+    /// Sets `wait`.
+    #[must_use]
+    pub fn wait(mut self, d: Duration) -> Self {
+        self.wait = d;
+        self
+    }
+}
+
+/// An event in the outbox, with the relays that have accepted it so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutboxEvent {
+    /// The signed event.
+    pub event: Event,
+    /// Relays it was published to.
+    pub sent_to: Vec<String>,
+}
+
+/// The counters of a [`NostrFs`], as `status` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct NostrStatus {
+    /// Events waiting to be published.
+    pub outbox: usize,
+    /// Events received and kept.
+    pub inbox: usize,
+    /// Subscriptions.
+    pub subscriptions: usize,
+    /// Events signed since the start.
+    pub signed: u64,
+    /// Events that left the outbox (published to every relay).
+    pub published: u64,
+    /// Valid events received.
+    pub received: u64,
+    /// Received events dropped because their id or signature was wrong.
+    pub invalid_dropped: u64,
+    /// Received events already in the inbox.
+    pub duplicates: u64,
+    /// Received events dropped to stay within `max_inbox`.
+    pub evicted: u64,
+    /// Malformed messages written by the agent.
+    pub invalid_messages: u64,
+    /// Readers blocked waiting for a job result now.
+    pub waiting_readers: usize,
+}
+
+#[derive(Debug)]
+struct Outgoing {
+    event: Event,
+    sent_to: BTreeSet<String>,
+}
+
+#[derive(Debug)]
+struct Incoming {
+    event: Event,
+    relay: String,
+    received_at: Timestamp,
+}
+
+#[derive(Debug, Default)]
+struct NostrState {
+    relays: BTreeSet<String>,
+    outbox: BTreeMap<String, Outgoing>,
+    inbox: BTreeMap<String, Incoming>,
+    inbox_order: VecDeque<String>,
+    jobs: BTreeMap<String, Option<String>>,
+    job_order: VecDeque<String>,
+    subscriptions: BTreeMap<String, Vec<Filter>>,
+    signed: u64,
+    published: u64,
+    received: u64,
+    invalid_dropped: u64,
+    duplicates: u64,
+    evicted: u64,
+    invalid_messages: u64,
+}
+
+struct NostrInner {
+    keys: Keys,
+    pubkey: String,
+    npub: String,
+    state: Mutex<NostrState>,
+    limits: NostrLimits,
+    work: Signal,
+    incoming: Signal,
+    recorder: Recorder,
+}
+
+/// The Nostr capability. The secret key stays inside the service: no file
+/// shows it and `Debug` does not print it.
+///
+/// Cloning is cheap and gives another handle on the same service.
+///
+/// | file | access | content |
+/// |---|---|---|
+/// | `/identity/pubkey`, `/identity/npub` | read | the public key, hex and bech32 |
+/// | `/relays` | read | the relays, one per line |
+/// | `/submit` | write (read gives the event id) | an event template, signed into the outbox |
+/// | `/request` | write (read gives the event id) | a NIP-90 job request, signed into the outbox |
+/// | `/outbox/{id}.json` | read | a signed event not yet published everywhere |
+/// | `/inbox/{id}.json` | read, remove | a received (verified) event |
+/// | `/jobs/{id}.json` | read (blocks) | the result of a job request sent from here |
+/// | `/status` | read | identity, relays, counters |
+#[derive(Clone)]
+pub struct NostrFs {
+    inner: Arc<NostrInner>,
+}
+
+impl fmt::Debug for NostrFs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NostrFs")
+            .field("pubkey", &self.inner.pubkey)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`NostrFs`]; see [`NostrFs::builder`].
+#[derive(Default)]
+pub struct NostrFsBuilder {
+    limits: NostrLimits,
+    relays: Vec<String>,
+    sink: Option<RecordSink>,
+}
+
+impl fmt::Debug for NostrFsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NostrFsBuilder")
+            .field("limits", &self.limits)
+            .field("relays", &self.relays)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NostrFsBuilder {
+    /// Sets the limits.
+    #[must_use]
+    pub fn limits(mut self, limits: NostrLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+    /// Adds a relay (checked when built).
+    #[must_use]
+    pub fn relay(mut self, url: impl Into<String>) -> Self {
+        self.relays.push(url.into());
+        self
+    }
+    /// Sends a [`CapRecord`] of every signature, publication and reception to `sink`.
+    #[must_use]
+    pub fn record_sink(mut self, sink: RecordSink) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+    /// Builds the service with the 32-byte secret key `secret`.
+    pub fn build(self, secret: [u8; 32]) -> Result<NostrFs> {
+        let sk = SecretKey::from_slice(&secret)
+            .map_err(|_| CapError::Key("not a valid secp256k1 secret key".into()))?;
+        self.build_with_keys(Keys::new(sk))
+    }
+    /// Builds the service with a fresh random key.
+    pub fn generate(self) -> Result<NostrFs> {
+        self.build_with_keys(Keys::generate())
+    }
+    /// Builds the service with `keys`.
+    pub fn build_with_keys(self, keys: Keys) -> Result<NostrFs> {
+        let pk = keys.public_key();
+        let npub = match pk.to_bech32() {
+            Ok(n) => n,
+            Err(never) => match never {},
+        };
+        let fs = NostrFs {
+            inner: Arc::new(NostrInner {
+                pubkey: pk.to_hex(),
+                npub,
+                keys,
+                state: Mutex::new(NostrState::default()),
+                limits: self.limits,
+                work: Signal::default(),
+                incoming: Signal::default(),
+                recorder: Recorder::new(self.sink),
+            }),
+        };
+        for r in self.relays {
+            fs.add_relay(&r)?;
+        }
+        Ok(fs)
+    }
+}
+
+impl NostrFs {
+    /// A service signing with the 32-byte secret key `secret`.
+    pub fn new(secret: [u8; 32]) -> Result<Self> {
+        Self::builder().build(secret)
+    }
+
+    /// A service with a fresh random key.
+    pub fn generate() -> Result<Self> {
+        Self::builder().generate()
+    }
+
+    /// Starts building a service.
+    pub fn builder() -> NostrFsBuilder {
+        NostrFsBuilder::default()
+    }
+
+    /// The public key, hex.
+    pub fn pubkey(&self) -> &str {
+        &self.inner.pubkey
+    }
+
+    /// The public key, bech32 (`npub1...`).
+    pub fn npub(&self) -> &str {
+        &self.inner.npub
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &NostrLimits {
+        &self.inner.limits
+    }
+
+    /// Sets (or clears) where records go.
+    pub fn set_record_sink(&self, sink: Option<RecordSink>) {
+        self.inner.recorder.set(sink);
+    }
+
+    fn state(&self) -> MutexGuard<'_, NostrState> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a relay (`ws://` or `wss://` URL). Relays are the host's choice:
+    /// agents cannot add them through the files.
+    pub fn add_relay(&self, url: &str) -> Result<()> {
+        let parsed = url::Url::parse(url)
+            .map_err(|e| CapError::invalid(format!("relay `{url}`: not a URL ({e})")))?;
+        if !matches!(parsed.scheme(), "ws" | "wss") {
+            return Err(CapError::invalid(format!(
+                "relay `{url}`: expected a ws:// or wss:// URL"
+            )));
+        }
+        let mut st = self.state();
+        if !st.relays.contains(url) && st.relays.len() >= self.inner.limits.max_relays {
+            return Err(CapError::QueueFull {
+                what: "relays".into(),
+                capacity: self.inner.limits.max_relays,
+            });
+        }
+        st.relays.insert(url.to_owned());
+        drop(st);
+        self.inner.work.notify();
+        Ok(())
+    }
+
+    /// Removes a relay; whether it was there.
+    pub fn remove_relay(&self, url: &str) -> bool {
+        let removed = self.state().relays.remove(url);
+        if removed {
+            self.inner.work.notify();
+        }
+        removed
+    }
+
+    /// The relays.
+    pub fn relays(&self) -> Vec<String> {
+        self.state().relays.iter().cloned().collect()
+    }
+
+    /// Signs an event of `kind` with `content` and `tags` and queues it in
+    /// the outbox; returns it.
+    pub fn sign_event(
+        &self,
+        kind: u16,
+        content: &str,
+        tags: Vec<Tag>,
+        created_at: Option<u64>,
+    ) -> Result<Event> {
+        if self.state().outbox.len() >= self.inner.limits.max_outbox {
+            return Err(CapError::QueueFull {
+                what: "outbox".into(),
+                capacity: self.inner.limits.max_outbox,
+            });
+        }
+        let mut builder = EventBuilder::new(Kind::from_u16(kind), content).tags(tags);
+        if let Some(t) = created_at {
+            builder = builder.custom_created_at(nostr::types::Timestamp::from_secs(t));
+        }
+        let event = builder
+            .finalize(&self.inner.keys)
+            .map_err(|e| CapError::Signature(e.to_string()))?;
+        let id = event.id.to_hex();
+        let mut st = self.state();
+        if st.outbox.len() >= self.inner.limits.max_outbox {
+            return Err(CapError::QueueFull {
+                what: "outbox".into(),
+                capacity: self.inner.limits.max_outbox,
+            });
+        }
+        st.signed += 1;
+        if JOB_REQUEST_KINDS.contains(&kind) {
+            st.jobs.insert(id.clone(), None);
+            st.job_order.push_back(id.clone());
+            while st.job_order.len() > self.inner.limits.max_jobs {
+                if let Some(old) = st.job_order.pop_front() {
+                    st.jobs.remove(&old);
+                }
+            }
+        }
+        st.outbox.insert(
+            id.clone(),
+            Outgoing {
+                event: event.clone(),
+                sent_to: BTreeSet::new(),
+            },
+        );
+        drop(st);
+        if self.inner.recorder.active() {
+            self.inner.recorder.emit(
+                CapRecord::new(
+                    Capability::Nostr,
+                    "sign",
+                    format!("kind:{kind}"),
+                    Outcome::Queued,
+                )
+                .with_id(&id)
+                .with_body(content.as_bytes()),
+            );
+        }
+        self.inner.work.notify();
+        Ok(event)
+    }
+
+    /// Signs a NIP-90 job request and queues it.
+    pub fn create_job(&self, job: &JobRequest) -> Result<Event> {
+        let tags = job.tags()?;
+        self.sign_event(job.kind, &job.content, tags, None)
+    }
+
+    /// Signs a NIP-90 job request of `kind` with one text input and `params`.
+    pub fn create_job_request(
+        &self,
+        kind: u16,
+        input: &str,
+        params: HashMap<String, String>,
+    ) -> Result<Event> {
+        let mut job = JobRequest::new(kind, input);
+        job.params = params.into_iter().collect();
+        self.create_job(&job)
+    }
+
+    fn check_size(&self, message: &[u8]) -> Result<()> {
+        if message.len() > self.inner.limits.max_message {
+            return Err(CapError::TooLarge {
+                what: "message",
+                limit: self.inner.limits.max_message as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Parses and signs an event template as written to `submit`:
+    /// `{"kind": 1, "content": "...", "tags": [["t", "x"]], "created_at": 1700000000}`
+    /// (`content`, `tags` and `created_at` optional). Returns the event id.
+    pub fn submit_message(&self, message: &[u8]) -> Result<String> {
+        let parsed = self.check_size(message).and_then(|()| {
+            let f = parse_object(message)?;
+            f.check_known(&["kind", "content", "tags", "created_at"])?;
+            let kind = kind_field(&f)?;
+            let content = f.opt_str("content")?.unwrap_or_default().to_owned();
+            let tags = tags_field(&f)?;
+            let created_at = f.opt_u64("created_at")?;
+            Ok((kind, content, tags, created_at))
+        });
+        let (kind, content, tags, created_at) = self.count_invalid(parsed)?;
+        self.sign_event(kind, &content, tags, created_at)
+            .map(|e| e.id.to_hex())
+    }
+
+    /// Parses and signs a NIP-90 job request as written to `request` (see
+    /// the crate docs for the fields). Returns the event id.
+    pub fn request_message(&self, message: &[u8]) -> Result<String> {
+        let parsed = self.check_size(message).and_then(|()| parse_job(message));
+        let job = self.count_invalid(parsed)?;
+        let tags = self.count_invalid(job.tags())?;
+        self.sign_event(job.kind, &job.content, tags, None)
+            .map(|e| e.id.to_hex())
+    }
+
+    fn count_invalid<T>(&self, r: Result<T>) -> Result<T> {
+        if r.is_err() {
+            self.state().invalid_messages += 1;
+        }
+        r
+    }
+
+    /// The events waiting to be published, oldest id first.
+    pub fn outbox_events(&self) -> Vec<OutboxEvent> {
+        self.state()
+            .outbox
+            .values()
+            .map(|o| OutboxEvent {
+                event: o.event.clone(),
+                sent_to: o.sent_to.iter().cloned().collect(),
+            })
+            .collect()
+    }
+
+    /// A listener woken when there is work for the relay executor: an event
+    /// to publish, a relay or a subscription added or removed.
+    pub fn work_listener(&self) -> EventListener {
+        self.inner.work.listen()
+    }
+
+    /// A listener woken when an event is received.
+    pub fn inbox_listener(&self) -> EventListener {
+        self.inner.incoming.listen()
+    }
+
+    /// Records that `relay` accepted the event; once every relay has, the
+    /// event leaves the outbox (the return value says whether it did).
+    pub fn mark_sent(&self, event_id: &str, relay: &str) -> Result<bool> {
+        let mut st = self.state();
+        let st = &mut *st;
+        let Some(o) = st.outbox.get_mut(event_id) else {
+            return Err(CapError::UnknownId {
+                kind: "event",
+                id: event_id.to_owned(),
+            });
+        };
+        o.sent_to.insert(relay.to_owned());
+        let done = st.relays.iter().all(|r| o.sent_to.contains(r));
+        if done {
+            st.outbox.remove(event_id);
+            st.published += 1;
+        }
+        if self.inner.recorder.active() {
+            self.inner.recorder.emit(
+                CapRecord::new(Capability::Nostr, "publish", relay, Outcome::Ok).with_id(event_id),
+            );
+        }
+        Ok(done)
+    }
+
+    /// Delivers an event received from `relay`. Its id and signature are
+    /// verified first: an invalid event is counted, recorded and dropped
+    /// (`Signature` error). Returns `false` for an event already received.
+    pub fn receive_event(&self, relay: &str, event: Event) -> Result<bool> {
+        let id = event.id.to_hex();
+        if let Err(e) = event.verify() {
+            self.state().invalid_dropped += 1;
+            if self.inner.recorder.active() {
+                self.inner.recorder.emit(
+                    CapRecord::new(Capability::Nostr, "receive", relay, Outcome::Failed)
+                        .with_id(&id)
+                        .with_detail(format!("dropped: {e}")),
+                );
+            }
+            return Err(CapError::Signature(format!("event {id}: {e}")));
+        }
+        let kind = event.kind.as_u16();
+        let content_len = event.content.len();
+        let mut st = self.state();
+        if st.inbox.contains_key(&id) {
+            st.duplicates += 1;
+            return Ok(false);
+        }
+        if JOB_RESULT_KINDS.contains(&kind) {
+            let request = event
+                .tags
+                .iter()
+                .find(|t| t.kind() == "e")
+                .and_then(|t| t.content())
+                .map(str::to_owned);
+            if let Some(req) = request
+                && let Some(slot) = st.jobs.get_mut(&req)
+                && slot.is_none()
+            {
+                *slot = Some(id.clone());
+            }
+        }
+        let digest_source = event.content.clone();
+        st.inbox.insert(
+            id.clone(),
+            Incoming {
+                event,
+                relay: relay.to_owned(),
+                received_at: Timestamp::now(),
+            },
+        );
+        st.inbox_order.push_back(id.clone());
+        st.received += 1;
+        while st.inbox.len() > self.inner.limits.max_inbox.max(1) {
+            let Some(old) = st.inbox_order.pop_front() else {
+                break;
+            };
+            if st.inbox.remove(&old).is_some() {
+                st.evicted += 1;
+            }
+        }
+        drop(st);
+        if self.inner.recorder.active() {
+            self.inner.recorder.emit(
+                CapRecord::new(Capability::Nostr, "receive", relay, Outcome::Ok)
+                    .with_id(&id)
+                    .with_body(digest_source.as_bytes())
+                    .with_detail(format!("kind {kind}, {content_len} bytes of content")),
+            );
+        }
+        self.inner.incoming.notify();
+        Ok(true)
+    }
+
+    /// Parses a relay's JSON event and delivers it (see [`receive_event`](Self::receive_event)).
+    pub fn receive_event_json(&self, relay: &str, json: &str) -> Result<bool> {
+        match Event::from_json(json) {
+            Ok(e) => self.receive_event(relay, e),
+            Err(e) => {
+                self.state().invalid_dropped += 1;
+                Err(CapError::invalid(format!("not a nostr event ({e})")))
+            }
+        }
+    }
+
+    /// The received events, oldest first.
+    pub fn inbox_events(&self) -> Vec<Event> {
+        let st = self.state();
+        st.inbox_order
+            .iter()
+            .filter_map(|id| st.inbox.get(id).map(|i| i.event.clone()))
+            .collect()
+    }
+
+    /// The result of a job request sent from here, if it has arrived.
+    pub fn job_result(&self, request_id: &str) -> Option<Event> {
+        let st = self.state();
+        let res = st.jobs.get(request_id)?.as_ref()?;
+        st.inbox.get(res).map(|i| i.event.clone())
+    }
+
+    /// Waits up to `timeout` (bounded by the thread's deadline) for the
+    /// result of a job request sent from here.
+    pub fn wait_job_result(&self, request_id: &str, timeout: Duration) -> Result<Event> {
+        self.wait_job(request_id, false, timeout)
+    }
+
+    fn wait_job(&self, request_id: &str, nonblocking: bool, timeout: Duration) -> Result<Event> {
+        let r = self.inner.incoming.wait_for(nonblocking, timeout, || {
+            let st = self.state();
+            match st.jobs.get(request_id) {
+                None => Some(Err(CapError::UnknownId {
+                    kind: "job request",
+                    id: request_id.to_owned(),
+                })),
+                Some(None) => None,
+                Some(Some(res)) => st.inbox.get(res).map(|i| Ok(i.event.clone())),
+            }
+        });
+        match r {
+            Ok(v) => v,
+            Err(WaitEnd::WouldBlock) => {
+                Err(CapError::WouldBlock(format!("result of {request_id}")))
+            }
+            Err(WaitEnd::TimedOut) => Err(CapError::TimedOut(format!("result of {request_id}"))),
+        }
+    }
+
+    /// Adds (or replaces) subscription `sub_id` for the relay executor.
+    pub fn add_subscription(&self, sub_id: impl Into<String>, filters: Vec<Filter>) -> Result<()> {
+        let sub_id = sub_id.into();
+        let mut st = self.state();
+        let cap = self.inner.limits.max_subscriptions;
+        if !st.subscriptions.contains_key(&sub_id) && st.subscriptions.len() >= cap {
+            return Err(CapError::QueueFull {
+                what: "subscriptions".into(),
+                capacity: cap,
+            });
+        }
+        st.subscriptions.insert(sub_id, filters);
+        drop(st);
+        self.inner.work.notify();
+        Ok(())
+    }
+
+    /// The subscriptions, by id.
+    pub fn subscriptions(&self) -> Vec<(String, Vec<Filter>)> {
+        self.state()
+            .subscriptions
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Removes a subscription; whether it was there.
+    pub fn remove_subscription(&self, sub_id: &str) -> bool {
+        let removed = self.state().subscriptions.remove(sub_id).is_some();
+        if removed {
+            self.inner.work.notify();
+        }
+        removed
+    }
+
+    /// The counters.
+    pub fn status(&self) -> NostrStatus {
+        let st = self.state();
+        NostrStatus {
+            outbox: st.outbox.len(),
+            inbox: st.inbox.len(),
+            subscriptions: st.subscriptions.len(),
+            signed: st.signed,
+            published: st.published,
+            received: st.received,
+            invalid_dropped: st.invalid_dropped,
+            duplicates: st.duplicates,
+            evicted: st.evicted,
+            invalid_messages: st.invalid_messages,
+            waiting_readers: self.inner.incoming.waiting(),
+        }
+    }
+
+    fn status_json(&self) -> Value {
+        json!({
+            "service": "nostr",
+            "pubkey": self.inner.pubkey,
+            "npub": self.inner.npub,
+            "relays": self.relays(),
+            "counters": self.status(),
+        })
+    }
+}
+
+fn kind_field(f: &Fields) -> Result<u16> {
+    let k = f.req_u64("kind")?;
+    u16::try_from(k)
+        .map_err(|_| CapError::invalid(format!("field `kind`: expected 0-65535, found {k}")))
+}
+
+fn tags_field(f: &Fields) -> Result<Vec<Tag>> {
+    let rows = f.opt_str_matrix("tags")?.unwrap_or_default();
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            Tag::parse(row).map_err(|_| {
+                CapError::invalid(format!(
+                    "field `tags[{i}]`: a tag needs at least one element"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn parse_job(message: &[u8]) -> Result<JobRequest> {
+    let f = parse_object(message)?;
+    f.check_known(&[
+        "kind",
+        "input",
+        "inputs",
+        "params",
+        "output",
+        "bid",
+        "relays",
+        "providers",
+        "content",
+    ])?;
+    let kind = kind_field(&f)?;
+    let mut inputs = Vec::new();
+    if let Some(text) = f.opt_str("input")? {
+        inputs.push(JobInput::text(text));
+    }
+    match f.value("inputs") {
+        None => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let Value::Object(_) = item else {
+                    return Err(CapError::invalid(format!(
+                        "field `inputs[{i}]`: expected an object, found {}",
+                        crate::message::type_name(item)
+                    )));
+                };
+                let sub = parse_object(item.to_string().as_bytes())?;
+                sub.check_known(&["data", "type", "relay", "marker"])
+                    .map_err(|e| prefix(e, &format!("inputs[{i}]")))?;
+                inputs.push(JobInput {
+                    data: sub
+                        .req_str("data")
+                        .map_err(|e| prefix(e, &format!("inputs[{i}]")))?
+                        .to_owned(),
+                    input_type: sub
+                        .opt_str("type")
+                        .map_err(|e| prefix(e, &format!("inputs[{i}]")))?
+                        .unwrap_or("text")
+                        .to_owned(),
+                    relay: sub.opt_str("relay")?.map(str::to_owned),
+                    marker: sub.opt_str("marker")?.map(str::to_owned),
+                });
+            }
+        }
+        Some(other) => {
+            return Err(CapError::invalid(format!(
+                "field `inputs`: expected an array of objects, found {}",
+                crate::message::type_name(other)
+            )));
+        }
+    }
+    Ok(JobRequest {
+        kind,
+        inputs,
+        params: f.opt_string_map("params")?.unwrap_or_default(),
+        output: f.opt_str("output")?.map(str::to_owned),
+        bid: f.opt_u64("bid")?,
+        relays: f.opt_str_array("relays")?.unwrap_or_default(),
+        providers: f.opt_str_array("providers")?.unwrap_or_default(),
+        content: f.opt_str("content")?.unwrap_or_default().to_owned(),
+    })
+}
+
+/// Puts `inputs[i].` in front of the field a nested error names.
+fn prefix(e: CapError, at: &str) -> CapError {
+    match e {
+        // "field `x`", "missing field `x`" and "unknown field `x`" alike.
+        CapError::Invalid(m) => {
+            CapError::Invalid(m.replacen("field `", &format!("field `{at}."), 1))
+        }
+        other => other,
+    }
+}
+
+fn event_json(event: &Event) -> Value {
+    serde_json::to_value(event).unwrap_or(Value::Null)
+}
+
+impl CapTree for NostrFs {
+    fn node(&self, path: &str) -> Option<Node> {
+        let ro = Node::File {
+            writable: false,
+            size: 0,
+        };
+        let rw = Node::File {
+            writable: true,
+            size: 0,
+        };
+        match path {
+            "/" | "/identity" | "/outbox" | "/inbox" | "/jobs" => Some(Node::Dir),
+            "/submit" | "/request" => Some(rw),
+            "/status" | "/relays" => Some(ro),
+            "/identity/pubkey" => Some(Node::File {
+                writable: false,
+                size: self.inner.pubkey.len() as u64,
+            }),
+            "/identity/npub" => Some(Node::File {
+                writable: false,
+                size: self.inner.npub.len() as u64,
+            }),
+            _ => {
+                let st = self.state();
+                let exists = if let Some(id) = crate::http::id_in(path, "/outbox", ".json") {
+                    st.outbox.contains_key(id)
+                } else if let Some(id) = crate::http::id_in(path, "/inbox", ".json") {
+                    st.inbox.contains_key(id)
+                } else if let Some(id) = crate::http::id_in(path, "/jobs", ".json") {
+                    st.jobs.contains_key(id)
+                } else {
+                    false
+                };
+                exists.then_some(ro)
+            }
+        }
+    }
+
+    fn entries(&self, path: &str) -> Vec<DirEntry> {
+        let ro = Node::File {
+            writable: false,
+            size: 0,
+        };
+        let rw = Node::File {
+            writable: true,
+            size: 0,
+        };
+        let names = |ids: Vec<&String>| -> Vec<DirEntry> {
+            ids.into_iter()
+                .map(|id| tree::entry(path, &format!("{id}.json"), ro))
+                .collect()
+        };
+        match path {
+            "/" => vec![
+                tree::entry(path, "identity", Node::Dir),
+                tree::entry(path, "inbox", Node::Dir),
+                tree::entry(path, "jobs", Node::Dir),
+                tree::entry(path, "outbox", Node::Dir),
+                tree::entry(path, "relays", ro),
+                tree::entry(path, "request", rw),
+                tree::entry(path, "status", ro),
+                tree::entry(path, "submit", rw),
+            ],
+            "/identity" => ["npub", "pubkey"]
+                .into_iter()
+                .filter_map(|n| {
+                    let full = format!("/identity/{n}");
+                    self.node(&full).map(|node| tree::entry(path, n, node))
+                })
+                .collect(),
+            "/outbox" => names(self.state().outbox.keys().collect()),
+            "/inbox" => names(self.state().inbox.keys().collect()),
+            "/jobs" => {
+                let st = self.state();
+                st.jobs
+                    .keys()
+                    .map(|id| tree::entry(path, &format!("{id}.json"), ro))
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn open_file(&self, path: &str, flags: OpenFlags) -> oanix_vfs::Result<Box<dyn FileHandle>> {
+        let p = path.to_owned();
+        let svc = self.clone();
+        match path {
+            "/submit" => {
+                return Ok(MessageHandle::boxed(
+                    path,
+                    flags,
+                    Box::new(move |m| {
+                        svc.submit_message(m)
+                            .map(Some)
+                            .map_err(|e| e.into_fs_error(&p))
+                    }),
+                ));
+            }
+            "/request" => {
+                return Ok(MessageHandle::boxed(
+                    path,
+                    flags,
+                    Box::new(move |m| {
+                        svc.request_message(m)
+                            .map(Some)
+                            .map_err(|e| e.into_fs_error(&p))
+                    }),
+                ));
+            }
+            "/identity/pubkey" => {
+                return Ok(ContentHandle::ready(
+                    path,
+                    self.inner.pubkey.clone().into_bytes(),
+                ));
+            }
+            "/identity/npub" => {
+                return Ok(ContentHandle::ready(
+                    path,
+                    self.inner.npub.clone().into_bytes(),
+                ));
+            }
+            "/relays" => {
+                let mut text = String::new();
+                for r in self.relays() {
+                    text.push_str(&r);
+                    text.push('\n');
+                }
+                return Ok(ContentHandle::ready(path, text.into_bytes()));
+            }
+            "/status" => return Ok(ContentHandle::ready(path, json_bytes(&self.status_json()))),
+            _ => {}
+        }
+        if let Some(id) = crate::http::id_in(path, "/outbox", ".json") {
+            let st = self.state();
+            let o = st.outbox.get(id).ok_or_else(|| FsError::not_found(path))?;
+            let doc = json!({"event": event_json(&o.event), "sent_to": o.sent_to});
+            return Ok(ContentHandle::ready(path, json_bytes(&doc)));
+        }
+        if let Some(id) = crate::http::id_in(path, "/inbox", ".json") {
+            let st = self.state();
+            let i = st.inbox.get(id).ok_or_else(|| FsError::not_found(path))?;
+            let doc = json!({"event": event_json(&i.event), "relay": i.relay, "received_at": i.received_at});
+            return Ok(ContentHandle::ready(path, json_bytes(&doc)));
+        }
+        if let Some(id) = crate::http::id_in(path, "/jobs", ".json") {
+            let id = id.to_owned();
+            let nonblocking = flags.nonblocking;
+            let wait = self.inner.limits.wait;
+            return Ok(ContentHandle::lazy(
+                path,
+                Box::new(move || {
+                    svc.wait_job(&id, nonblocking, wait)
+                        .map(|e| json_bytes(&json!({"request": id, "result": event_json(&e)})))
+                        .map_err(|e| e.into_fs_error(&p))
+                }),
+            ));
+        }
+        Err(FsError::not_found(path))
+    }
+
+    fn remove_file(&self, path: &str) -> oanix_vfs::Result<()> {
+        if let Some(id) = crate::http::id_in(path, "/inbox", ".json") {
+            let mut st = self.state();
+            if st.inbox.remove(id).is_some() {
+                st.inbox_order.retain(|o| o != id);
+                return Ok(());
+            }
+            return Err(FsError::not_found(path));
+        }
+        Err(tree::fixed(path))
+    }
+}
+
+impl FileService for NostrFs {
+    fn open(&self, path: &str, flags: OpenFlags) -> oanix_vfs::Result<Box<dyn FileHandle>> {
+        tree::open(self, path, flags)
+    }
+    fn readdir(&self, path: &str) -> oanix_vfs::Result<Vec<DirEntry>> {
+        tree::readdir(self, path)
+    }
+    fn stat(&self, path: &str) -> oanix_vfs::Result<Metadata> {
+        tree::stat(self, path)
+    }
+    fn mkdir(&self, path: &str) -> oanix_vfs::Result<()> {
+        tree::mkdir(path)
+    }
+    fn remove(&self, path: &str) -> oanix_vfs::Result<()> {
+        tree::remove(self, path)
+    }
+    fn rename(&self, from: &str, to: &str) -> oanix_vfs::Result<()> {
+        tree::rename(from, to)
+    }
+    fn fs_type(&self) -> &'static str {
+        "nostrfs"
+    }
+}
