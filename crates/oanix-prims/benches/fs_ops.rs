@@ -129,8 +129,21 @@ fn bench_subject(s: &dyn Subject, n: usize, root: &str, tag: &str) -> Vec<Stats>
     let mut buf = [0u8; 1024];
     let stat = measure(|i| s.stat(&paths[(i % 4096) as usize]));
     let read = measure(|i| s.read_1k(&paths[(i % 4096) as usize], &mut buf));
-    let create = measure(|i| s.create_write_1k(&format!("{root}/new/{tag}c{i}")));
-    let mkdir = measure(|i| s.mkdir(&format!("{root}/new/{tag}m{i}")));
+    // New files and directories go into directories of 100 entries, like
+    // the populated tree (making each directory is part of the timed work,
+    // once per 100 operations, for every subject alike).
+    let create = measure(|i| {
+        if i % 100 == 0 {
+            s.mkdir(&format!("{root}/new/{tag}c{}", i / 100));
+        }
+        s.create_write_1k(&format!("{root}/new/{tag}c{}/f{}", i / 100, i % 100));
+    });
+    let mkdir = measure(|i| {
+        if i % 100 == 0 {
+            s.mkdir(&format!("{root}/new/{tag}m{}", i / 100));
+        }
+        s.mkdir(&format!("{root}/new/{tag}m{}/d{}", i / 100, i % 100));
+    });
     let dir = format!("{root}/d{}", (n / DIR_SIZE) / 2);
     assert_eq!(s.readdir(&dir), DIR_SIZE);
     let readdir = measure(|_| {

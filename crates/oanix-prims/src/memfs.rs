@@ -12,6 +12,7 @@
 //! The index is keyed by agent-controlled paths, so it uses a hasher seeded
 //! at random per process (foldhash) rather than a fixed one.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use compact_str::CompactString;
@@ -367,8 +368,12 @@ impl MemFs {
             data: RwLock::new(Vec::new()),
             usage: Arc::clone(&self.inner.usage),
         });
-        dir.children
-            .insert(CompactString::from(name), Child::File(Arc::clone(&node)));
+        match dir.children.entry(CompactString::from(name)) {
+            Entry::Vacant(slot) => {
+                slot.insert(Child::File(Arc::clone(&node)));
+            }
+            Entry::Occupied(_) => return Err(FsError::already_exists(full)),
+        }
         dir.modified = now;
         let key: Arc<str> = Arc::from(full);
         tree.index
@@ -437,10 +442,11 @@ impl FileService for MemFs {
         if let Some(found) = tree.index.get_key_value(full) {
             return self.open_existing(&p, found, flags);
         }
-        if let Some(parent) = path::parent(full) {
-            tree.dir_mut(parent, full)?;
-        }
         if p.is_dir_syntax() {
+            // The parent's error comes first, as for any other path.
+            if let Some(parent) = path::parent(full) {
+                tree.dir_mut(parent, full)?;
+            }
             return Err(FsError::is_a_directory(full));
         }
         let (node, key) = self.create_file(&mut tree, full, Timestamp::now())?;
@@ -489,11 +495,12 @@ impl FileService for MemFs {
         let now = Timestamp::now();
         let mut tree = write_lock(&self.inner.tree);
         let dir = tree.dir_mut(parent, full)?;
-        if dir.children.contains_key(name) {
-            return Err(FsError::already_exists(full));
+        match dir.children.entry(CompactString::from(name)) {
+            Entry::Vacant(slot) => {
+                slot.insert(Child::Dir(id));
+            }
+            Entry::Occupied(_) => return Err(FsError::already_exists(full)),
         }
-        dir.children
-            .insert(CompactString::from(name), Child::Dir(id));
         dir.modified = now;
         tree.index
             .insert(Arc::from(full), Node::Dir(DirNode::new(id, now)));

@@ -375,38 +375,35 @@ impl Namespace {
     fn stat_parsed(&self, p: &VPath<'_>) -> Result<Metadata> {
         let path = p.as_str();
         let route = self.route(path);
-        let result = match &route {
-            Some(route) => {
-                let mut result = Err(FsError::not_found(path));
-                for m in &route.mount.members {
-                    match m.service.stat(route.inner) {
-                        Ok(mut md) => {
+        // `None` until a member answers: no error is built on the way.
+        let mut found: Option<Result<Metadata>> = None;
+        if let Some(route) = &route {
+            for m in &route.mount.members {
+                match m.service.stat(route.inner) {
+                    Ok(mut md) => {
+                        if md.is_dir() {
                             md.device = combine_device(m.device, md.device);
-                            result = Ok(md);
-                            break;
+                            return Ok(md);
                         }
-                        Err(e) if e.kind() == FsErrorKind::NotFound => {}
-                        Err(e) => {
-                            result = Err(Self::outer_error(route, e));
-                            break;
-                        }
+                        md.device = combine_device(m.device, md.device);
+                        found = Some(Ok(md));
+                        break;
+                    }
+                    Err(e) if e.kind() == FsErrorKind::NotFound => {}
+                    Err(e) => {
+                        found = Some(Err(Self::outer_error(route, e)));
+                        break;
                     }
                 }
-                result
             }
+        }
+        if self.synthetic_at(route.as_ref(), path) {
+            return Ok(self.synthetic_meta(path));
+        }
+        match found {
+            Some(Ok(_)) if p.is_dir_syntax() => Err(FsError::not_a_directory(path)),
+            Some(result) => result,
             None => Err(FsError::not_found(path)),
-        };
-        let result = match result {
-            Ok(md) if md.is_dir() => return Ok(md),
-            other if self.synthetic_at(route.as_ref(), path) => {
-                drop(other);
-                return Ok(self.synthetic_meta(path));
-            }
-            other => other,
-        };
-        match result {
-            Ok(md) if p.is_dir_syntax() && !md.is_dir() => Err(FsError::not_a_directory(path)),
-            other => other,
         }
     }
 
@@ -503,11 +500,11 @@ impl FileService for Namespace {
             None if flags.creates() => self.create_member(&route, full)?,
             None => return Err(FsError::not_found(full)),
         };
-        let inner = if p.is_dir_syntax() && route.inner != "/" {
+        let inner: std::borrow::Cow<'_, str> = if p.is_dir_syntax() && route.inner != "/" {
             // Keep the trailing slash meaning for the service.
-            format!("{}/", route.inner)
+            format!("{}/", route.inner).into()
         } else {
-            route.inner.to_owned()
+            route.inner.into()
         };
         match member.service.open(&inner, flags) {
             Ok(h) => Ok(Self::wrap(&route, member, h)),
