@@ -1,6 +1,61 @@
 //! OANIX's standard services: the task, the logs and the workspace.
 //!
-//! (Crate documentation is completed as the services land.)
+//! These are what make a namespace an agent environment: the assignment
+//! and its result ([`TaskFs`] at `/task`), a complete record of what the
+//! agent did ([`LogsFs`] at `/logs`), and the project it works on
+//! ([`WorkspaceFs`] or [`WorkspaceOverlay`] at `/workspace`). Each is a
+//! [`FileService`](oanix_vfs::FileService): an agent uses them through
+//! files, the host through the methods documented here.
+//!
+//! # Where it sits
+//!
+//! Depends on `oanix-vfs` and `oanix-prims`. [`WorkspaceFs`] is the only
+//! code in OANIX that touches the host file system on an agent's behalf;
+//! the task and logs services are in memory.
+//!
+//! # Example
+//!
+//! ```
+//! use oanix_prims::MemFs;
+//! use oanix_services::{LogsFs, TaskFs, TaskMeta, TaskSpec, WorkspaceOverlay};
+//! use oanix_vfs::{Namespace, append_file, read_to_string, write_file};
+//!
+//! let project = std::env::temp_dir().join(format!("oanix-services-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&project).unwrap();
+//! std::fs::write(project.join("main.rs"), "fn main() {}\n").unwrap();
+//!
+//! let spec = TaskSpec {
+//!     id: "fix-1".into(),
+//!     task_type: "edit".into(),
+//!     description: "greet".into(),
+//!     input: serde_json::json!({"file": "/workspace/main.rs"}),
+//! };
+//! let task = TaskFs::new(spec, TaskMeta::default());
+//! let logs = LogsFs::new();
+//! let workspace = WorkspaceOverlay::new(&project)?;
+//! let ns = Namespace::builder()
+//!     .mount("/task", task.clone())
+//!     .mount("/logs", logs.clone())
+//!     .mount("/workspace", workspace.clone())
+//!     .mount("/tmp", MemFs::new())
+//!     .build();
+//!
+//! task.set_running().unwrap();
+//! // The agent, through files only:
+//! assert!(read_to_string(&ns, "/task/spec.json")?.contains("fix-1"));
+//! write_file(&ns, "/workspace/main.rs", "fn main() { println!(\"hi\"); }\n")?;
+//! append_file(&ns, "/logs/stdout.log", "edited main.rs\n")?;
+//! write_file(&ns, "/task/result.json", r#"{"ok": true}"#)?;
+//! task.set_completed().unwrap();
+//!
+//! // The host reviews, then applies the change to the real directory.
+//! assert_eq!(task.result().unwrap(), Some(serde_json::json!({"ok": true})));
+//! assert!(workspace.diff()?.contains("+fn main() { println!(\"hi\"); }"));
+//! workspace.commit().unwrap();
+//! assert!(std::fs::read_to_string(project.join("main.rs")).unwrap().contains("hi"));
+//! # std::fs::remove_dir_all(&project).unwrap();
+//! # Ok::<(), oanix_vfs::FsError>(())
+//! ```
 //!
 //! # TaskFs
 //!
@@ -24,6 +79,26 @@
 //! the agent. The host logs through the API ([`LogsFs::info`],
 //! [`LogsFs::log_event`]...) and watches live with [`LogsFs::follow`] and
 //! [`LogsFs::follow_events`].
+//!
+//! # WorkspaceFs
+//!
+//! [`WorkspaceFs`] serves a real directory, read-write
+//! ([`WorkspaceFs::new`]) or read-only ([`WorkspaceFs::readonly`]). Every
+//! path is resolved beneath the root by `cap-std`; escapes (by `..`, by
+//! symbolic links planted in the directory, by races) fail with
+//! [`FsError::Escape`](oanix_vfs::FsError::Escape), naming only the virtual
+//! path; FIFOs, sockets and devices are refused rather than waited on. The
+//! guarantee and its limits are written down in the
+//! [`WorkspaceFs` docs](WorkspaceFs#the-guarantee-and-its-limits).
+//!
+//! # WorkspaceOverlay
+//!
+//! [`WorkspaceOverlay`] gives an agent a private copy-on-write view of a
+//! real project and the host a review: [`WorkspaceOverlay::changes`],
+//! [`WorkspaceOverlay::diff`], [`WorkspaceOverlay::commit`] (each file
+//! replaced atomically; nothing applied if a changed path changed on disk
+//! since the agent read it) and [`WorkspaceOverlay::discard`]. The agent
+//! sees its own changes in the read-only files `/.changes` and `/.diff`.
 
 mod error;
 mod logs;

@@ -4,29 +4,8 @@
 //! agent's behalf. Every path is resolved beneath the workspace root by
 //! `cap-std` (a directory handle, `openat`-style resolution one component
 //! at a time, `openat2(RESOLVE_BENEATH)` where the kernel has it) — never by
-//! checking a path string and then calling `std::fs`.
-//!
-//! # The guarantee, and its limits
-//!
-//! - No path an agent writes, and no symbolic link planted in the workspace
-//!   (absolute, relative, chained, dangling, looping, `/proc/self/root`),
-//!   leads to a file outside the root. Links that stay inside work; one that
-//!   leads out fails with [`FsError::Escape`], whose message holds only the
-//!   virtual path.
-//! - This holds under concurrent changes: a directory swapped for an outward
-//!   link while the agent works below it, or the root itself renamed on the
-//!   host (operations continue in the renamed directory: the handle follows
-//!   it, not its old name).
-//! - FIFOs, sockets and devices are listed (as [`FileKind::Other`]) but never
-//!   opened, so an agent cannot block on one or reach a device: files are
-//!   opened non-blocking and refused unless they are regular files.
-//! - Not covered: hard links that already point outside the workspace when
-//!   it is mounted (a hard link is the file itself; do not mount a directory
-//!   that holds hard links to secrets), the host's own permissions (the
-//!   agent acts with the process's rights inside the root), and resource
-//!   use (disk space is the host's).
-//! - Names that are not UTF-8 cannot be addressed by OANIX paths; they are
-//!   left out of listings.
+//! checking a path string and then calling `std::fs`. The guarantee and
+//! its limits are written on [`WorkspaceFs`].
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
@@ -41,8 +20,34 @@ use oanix_vfs::{
 };
 use std::os::unix::fs::DirEntryExt as _;
 
-/// A real directory as a file service; see the [module docs](self) for the
-/// escape guarantee.
+/// A real directory as a file service, escape-proof.
+///
+/// Every path is resolved beneath the root by `cap-std` (a directory
+/// handle, `openat`-style resolution one component at a time,
+/// `openat2(RESOLVE_BENEATH)` where the kernel has it) — never by checking a
+/// path string and then calling `std::fs`.
+///
+/// # The guarantee, and its limits
+///
+/// - No path an agent writes, and no symbolic link planted in the workspace
+///   (absolute, relative, chained, dangling, looping, `/proc/self/root`),
+///   leads to a file outside the root. Links that stay inside work; one that
+///   leads out fails with [`FsError::Escape`], whose message holds only the
+///   virtual path.
+/// - This holds under concurrent changes: a directory swapped for an outward
+///   link while the agent works below it, or the root itself renamed on the
+///   host (operations continue in the renamed directory: the handle follows
+///   it, not its old name).
+/// - FIFOs, sockets and devices are listed (as [`FileKind::Other`]) but never
+///   opened, so an agent cannot block on one or reach a device: files are
+///   opened non-blocking and refused unless they are regular files.
+/// - Not covered: hard links that already point outside the workspace when
+///   it is mounted (a hard link is the file itself; do not mount a directory
+///   that holds hard links to secrets), the host's own permissions (the
+///   agent acts with the process's rights inside the root), and resource
+///   use (disk space is the host's).
+/// - Names that are not UTF-8 cannot be addressed by OANIX paths; they are
+///   left out of listings.
 ///
 /// ```
 /// use oanix_services::WorkspaceFs;
