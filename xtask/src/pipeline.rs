@@ -100,13 +100,14 @@ const STEPS: &[Step] = &[
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--",
             "-D",
             "warnings",
         ],
     ),
-    Step::cargo("test", &["test", "--workspace"]),
-    Step::cargo("doc", &["doc", "--workspace", "--no-deps"])
+    Step::cargo("test", &["test", "--workspace", "--all-features"]),
+    Step::cargo("doc", &["doc", "--workspace", "--no-deps", "--all-features"])
         .with_env(&[("RUSTDOCFLAGS", "-D warnings")]),
     Step::cargo("deny", &["deny", "check", "bans", "licenses", "sources"])
         .needing(&tools::CARGO_DENY),

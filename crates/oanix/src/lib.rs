@@ -12,6 +12,7 @@
 //! |---|---|---|
 //! | [`vfs`] | `oanix-vfs` | `FileService`, paths, `FsError`, `Namespace` |
 //! | [`prims`] | `oanix-prims` | `MemFs`, `MapFs`, `FuncFs`, `CowFs` |
+//! | `services` | `oanix-services` | `TaskFs`, `LogsFs`, `WorkspaceFs`, `WorkspaceOverlay` (feature `services`) |
 //!
 //! # Feature flags
 //!
@@ -21,6 +22,8 @@
 //! `full` turns them all on.
 //!
 //! - `full`: every optional part.
+//! - `services`: the standard services of an agent environment
+//!   (module `services`, crate `oanix-services`).
 //!
 //! # Example
 //!
@@ -45,7 +48,17 @@
 //! ```
 
 pub use oanix_prims as prims;
+#[cfg(feature = "services")]
+#[cfg_attr(docsrs, doc(cfg(feature = "services")))]
+pub use oanix_services as services;
 pub use oanix_vfs as vfs;
+
+#[cfg(feature = "services")]
+#[cfg_attr(docsrs, doc(cfg(feature = "services")))]
+pub use oanix_services::{
+    LogEvent, LogLevel, LogStream, LogsFs, ServiceError, TaskFs, TaskMeta, TaskSpec, TaskState,
+    TaskStatus, WorkspaceFs, WorkspaceOverlay,
+};
 
 pub use oanix_prims::{
     Change, ChangeKind, CowFs, EntryInfo, FuncFs, FuncFsBuilder, MapFs, MapFsBuilder, MemFs,
