@@ -8,24 +8,6 @@
 //! [`event_listener::EventListener`]s: an async executor `.await`s them (no
 //! particular runtime needed), sync code calls `wait_timeout` (from the
 //! re-exported [`Listener`] trait).
-//!
-//! ```
-//! use oanix_caps::{HttpFs, HttpRequest, Listener};
-//! use std::time::Duration;
-//!
-//! let http = HttpFs::builder()
-//!     .policy(oanix_caps::EgressPolicy::allow_hosts(["api.example.com"]))
-//!     .build();
-//! // An executor's loop, one turn of it:
-//! let listener = http.work_listener();
-//! if !http.has_pending() {
-//!     // Nothing yet: sleep until something is queued (or 10 ms pass here).
-//!     let _ = listener.wait_timeout(Duration::from_millis(10));
-//! }
-//! http.submit_request(HttpRequest::get("https://api.example.com/x"))?;
-//! assert!(http.has_pending());
-//! # Ok::<(), oanix_caps::CapError>(())
-//! ```
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
