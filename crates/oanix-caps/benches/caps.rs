@@ -15,10 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use oanix_bench::{Table, measure, measure_each};
-use oanix_caps::{
-    EgressPolicy, HttpFs, HttpLimits, HttpRequest, HttpResponse, Listener, NostrFs, NostrLimits,
-};
+use oanix_bench::{Table, measure_each};
+use oanix_caps::{EgressPolicy, HttpFs, HttpLimits, HttpRequest, HttpResponse, Listener};
 use oanix_vfs::{FileService, OpenFlags, read_to_end};
 
 /// Answers every request as soon as it is queued, until `stop`.
@@ -109,9 +107,11 @@ fn http_round_trips(n: usize) -> Table {
     table
 }
 
+#[cfg(feature = "nostr")]
 fn nostr_signing() -> Table {
     use oanix_caps::nostr_crate::event::{EventBuilder, FinalizeEvent, Kind, Tag};
     use oanix_caps::nostr_crate::key::{Keys, SecretKey};
+    use oanix_caps::{NostrFs, NostrLimits};
 
     let secret = [42u8; 32];
     let nostr = NostrFs::builder()
@@ -120,11 +120,11 @@ fn nostr_signing() -> Table {
         .unwrap();
     let keys = Keys::new(SecretKey::from_slice(&secret).unwrap());
     let template = br#"{"kind":1,"content":"hello from the benchmark","tags":[["t","oanix"]]}"#;
-    let ours = measure(|_| {
+    let ours = oanix_bench::measure(|_| {
         let mut h = nostr.open("/submit", OpenFlags::write_only()).unwrap();
         black_box(h.write(template).unwrap());
     });
-    let direct = measure(|_| {
+    let direct = oanix_bench::measure(|_| {
         let e = EventBuilder::new(Kind::TextNote, "hello from the benchmark")
             .tag(Tag::custom("t", ["oanix"]))
             .finalize(&keys)
@@ -147,5 +147,6 @@ fn nostr_signing() -> Table {
 
 fn main() {
     http_round_trips(5_000).print();
+    #[cfg(feature = "nostr")]
     nostr_signing().print();
 }
