@@ -731,8 +731,8 @@ impl NostrFs {
     /// Records that `relay` accepted the event; once every relay has, the
     /// event leaves the outbox (the return value says whether it did).
     pub fn mark_sent(&self, event_id: &str, relay: &str) -> Result<bool> {
-        let mut st = self.state();
-        let st = &mut *st;
+        let mut guard = self.state();
+        let st = &mut *guard;
         let Some(o) = st.outbox.get_mut(event_id) else {
             return Err(CapError::UnknownId {
                 kind: "event",
@@ -745,6 +745,7 @@ impl NostrFs {
             st.outbox.remove(event_id);
             st.published += 1;
         }
+        drop(guard);
         if self.inner.recorder.active() {
             self.inner.recorder.emit(
                 CapRecord::new(Capability::Nostr, "publish", relay, Outcome::Ok).with_id(event_id),

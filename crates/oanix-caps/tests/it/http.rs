@@ -618,3 +618,27 @@ fn the_default_service_refuses_everything() {
     );
     assert_eq!(http.status().refused, 1);
 }
+
+#[test]
+fn a_record_sink_may_call_back_into_the_service() {
+    let http = HttpFs::builder().policy(policy()).build();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let (svc, seen) = (http.clone(), Arc::clone(&seen));
+        http.set_record_sink(Some(Arc::new(move |r: &CapRecord| {
+            // Records are delivered outside the service's lock.
+            seen.lock()
+                .unwrap()
+                .push((r.action.clone(), svc.status().queued));
+        })));
+    }
+    let id = http
+        .submit_request(HttpRequest::get("https://api.example.com/"))
+        .unwrap();
+    http.complete_request(HttpResponse::new(&id, 200)).unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [("request".to_owned(), 1), ("response".to_owned(), 0)]
+    );
+    http.set_record_sink(None);
+}
