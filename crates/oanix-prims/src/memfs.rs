@@ -73,7 +73,9 @@ struct Inner {
     usage: Arc<Usage>,
 }
 
-type Index = HashMap<Arc<str>, Node, foldhash::fast::RandomState>;
+/// Keys are stored inline up to 24 bytes, so that a lookup of a short path
+/// compares it without chasing a pointer (a cache miss at scale).
+type Index = HashMap<CompactString, Node, foldhash::fast::RandomState>;
 
 struct Tree {
     /// Every path, the root (`"/"`) included.
@@ -208,6 +210,23 @@ impl FileNode {
     }
 }
 
+/// The directory `$dir` (canonical) of `$tree`, for a change of `$full`, or
+/// an early return of the contract's error. A macro rather than a method so
+/// that the lookup is one probe: a method returning the borrow would need a
+/// second probe to build the error.
+macro_rules! dir_mut {
+    ($tree:expr, $dir:expr, $full:expr) => {{
+        let found = match $tree.index.get_mut($dir) {
+            Some(Node::Dir(d)) => Some(d),
+            _ => None,
+        };
+        match found {
+            Some(d) => d,
+            None => return Err($tree.not_a_parent($dir, $full)),
+        }
+    }};
+}
+
 impl Tree {
     /// Finds a canonical path, with the contract's errors.
     fn get(&self, p: &str) -> Result<&Node> {
@@ -231,17 +250,15 @@ impl Tree {
         FsError::not_found(p)
     }
 
-    /// The directory `dir` (canonical), for a change of `full`.
-    fn dir_mut(&mut self, dir: &str, full: &str) -> Result<&mut DirNode> {
-        if !self.index.contains_key(dir) {
-            return Err(match self.missing(dir) {
+    /// The error for a change of `full` whose parent `dir` is not a
+    /// directory of the tree.
+    fn not_a_parent(&self, dir: &str, full: &str) -> FsError {
+        match self.index.get(dir) {
+            Some(Node::Dir(_)) | Some(Node::File(_)) => FsError::not_a_directory(full),
+            None => match self.missing(dir) {
                 FsError::NotADirectory { .. } => FsError::not_a_directory(full),
                 _ => FsError::not_found(full),
-            });
-        }
-        match self.index.get_mut(dir) {
-            Some(Node::Dir(d)) => Ok(d),
-            _ => Err(FsError::not_a_directory(full)),
+            },
         }
     }
 
@@ -286,7 +303,10 @@ impl MemFs {
     /// An empty file system with the given limits.
     pub fn with_limits(limits: MemLimits) -> Self {
         let mut index = Index::default();
-        index.insert(Arc::from("/"), Node::Dir(DirNode::new(1, Timestamp::now())));
+        index.insert(
+            CompactString::const_new("/"),
+            Node::Dir(DirNode::new(1, Timestamp::now())),
+        );
         Self {
             inner: Arc::new(Inner {
                 tree: RwLock::new(Tree { index }),
@@ -338,7 +358,7 @@ impl MemFs {
     /// files' data.
     pub fn clear(&self) {
         let mut tree = write_lock(&self.inner.tree);
-        tree.index.retain(|p, _| p.as_ref() == "/");
+        tree.index.retain(|p, _| p.as_str() == "/");
         if let Some(Node::Dir(root)) = tree.index.get_mut("/") {
             root.children.clear();
             root.modified = Timestamp::now();
@@ -356,9 +376,9 @@ impl MemFs {
         tree: &mut Tree,
         full: &str,
         now: Timestamp,
-    ) -> Result<(Arc<FileNode>, Arc<str>)> {
+    ) -> Result<(Arc<FileNode>, CompactString)> {
         let (parent, name) = path::split(full).ok_or_else(|| FsError::already_exists(full))?;
-        let dir = tree.dir_mut(parent, full)?;
+        let dir = dir_mut!(tree, parent, full);
         let node = Arc::new(FileNode {
             id: self.new_id(),
             created: now,
@@ -375,16 +395,16 @@ impl MemFs {
             Entry::Occupied(_) => return Err(FsError::already_exists(full)),
         }
         dir.modified = now;
-        let key: Arc<str> = Arc::from(full);
+        let key = CompactString::from(full);
         tree.index
-            .insert(Arc::clone(&key), Node::File(Arc::clone(&node)));
+            .insert(key.clone(), Node::File(Arc::clone(&node)));
         Ok((node, key))
     }
 
     fn open_existing(
         &self,
         p: &VPath<'_>,
-        (key, node): (&Arc<str>, &Node),
+        (key, node): (&CompactString, &Node),
         flags: OpenFlags,
     ) -> Result<Box<dyn FileHandle>> {
         let full = p.as_str();
@@ -407,12 +427,12 @@ impl MemFs {
                     f.resize(&mut data, 0, full)?;
                     f.touch();
                 }
-                Ok(Self::handle(Arc::clone(f), Arc::clone(key), flags))
+                Ok(Self::handle(Arc::clone(f), key.clone(), flags))
             }
         }
     }
 
-    fn handle(node: Arc<FileNode>, path: Arc<str>, flags: OpenFlags) -> Box<dyn FileHandle> {
+    fn handle(node: Arc<FileNode>, path: CompactString, flags: OpenFlags) -> Box<dyn FileHandle> {
         Box::new(MemHandle {
             node,
             path,
@@ -445,7 +465,7 @@ impl FileService for MemFs {
         if p.is_dir_syntax() {
             // The parent's error comes first, as for any other path.
             if let Some(parent) = path::parent(full) {
-                tree.dir_mut(parent, full)?;
+                dir_mut!(tree, parent, full);
             }
             return Err(FsError::is_a_directory(full));
         }
@@ -494,7 +514,7 @@ impl FileService for MemFs {
         let id = self.new_id();
         let now = Timestamp::now();
         let mut tree = write_lock(&self.inner.tree);
-        let dir = tree.dir_mut(parent, full)?;
+        let dir = dir_mut!(tree, parent, full);
         match dir.children.entry(CompactString::from(name)) {
             Entry::Vacant(slot) => {
                 slot.insert(Child::Dir(id));
@@ -503,7 +523,7 @@ impl FileService for MemFs {
         }
         dir.modified = now;
         tree.index
-            .insert(Arc::from(full), Node::Dir(DirNode::new(id, now)));
+            .insert(CompactString::from(full), Node::Dir(DirNode::new(id, now)));
         Ok(())
     }
 
@@ -519,7 +539,7 @@ impl FileService for MemFs {
             Node::File(_) if p.is_dir_syntax() => return Err(FsError::not_a_directory(full)),
             _ => {}
         }
-        let dir = tree.dir_mut(parent, full)?;
+        let dir = dir_mut!(tree, parent, full);
         dir.children.remove(name);
         dir.modified = Timestamp::now();
         tree.index.remove(full);
@@ -551,7 +571,7 @@ impl FileService for MemFs {
         if f == t {
             return Ok(());
         }
-        tree.dir_mut(to_parent, t)?;
+        dir_mut!(tree, to_parent, t);
         match (tree.index.get(t), from_is_dir) {
             (Some(Node::Dir(_)), false) => return Err(FsError::is_a_directory(t)),
             (Some(Node::File(_)), true) => return Err(FsError::not_a_directory(t)),
@@ -584,7 +604,7 @@ impl FileService for MemFs {
         for old in moved {
             if let Some(node) = tree.index.remove(old.as_str()) {
                 let new = format!("{t}{}", &old[f.len()..]);
-                tree.index.insert(Arc::from(new), node);
+                tree.index.insert(CompactString::from(new), node);
             }
         }
         Ok(())
@@ -626,7 +646,7 @@ impl FileService for MemFs {
 /// An open MemFs file.
 struct MemHandle {
     node: Arc<FileNode>,
-    path: Arc<str>,
+    path: CompactString,
     pos: u64,
     read: bool,
     write: bool,
