@@ -7,13 +7,13 @@ use anyhow::{Context, Result, bail};
 
 use crate::process;
 
-/// Runs `cargo bench --workspace` followed by `extra` (for example `-- --quick`).
+/// Runs `cargo bench --workspace --all-features` followed by `extra` (for example `-- --quick`).
 ///
 /// When `extra` selects packages itself (`-p`, `--package`, `--manifest-path` before any `--`),
 /// `--workspace` is left out so the selection applies.
 pub(crate) fn run(extra: &[String]) -> Result<()> {
     let mut cmd = process::command("cargo");
-    cmd.arg("bench");
+    cmd.args(["bench", "--all-features"]);
     if !selects_packages(extra) {
         cmd.arg("--workspace");
     }

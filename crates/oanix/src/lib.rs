@@ -12,6 +12,7 @@
 //! |---|---|---|
 //! | [`vfs`] | `oanix-vfs` | `FileService`, paths, `FsError`, `Namespace` |
 //! | [`prims`] | `oanix-prims` | `MemFs`, `MapFs`, `FuncFs`, `CowFs` |
+//! | `caps` | `oanix-caps` | `HttpFs`, `WsFs`, `NostrFs`, `EgressPolicy` (features `caps`, `nostr`) |
 //! | `services` | `oanix-services` | `TaskFs`, `LogsFs`, `WorkspaceFs`, `WorkspaceOverlay` (feature `services`) |
 //!
 //! # Feature flags
@@ -22,6 +23,10 @@
 //! `full` turns them all on.
 //!
 //! - `full`: every optional part.
+//! - `caps`: network capabilities as files, `HttpFs` and `WsFs`, behind an
+//!   `EgressPolicy` (module `caps`, crate `oanix-caps`).
+//! - `nostr`: `NostrFs` as well (implies `caps`; builds the secp256k1 C
+//!   library).
 //! - `services`: the standard services of an agent environment
 //!   (module `services`, crate `oanix-services`).
 //!
@@ -48,11 +53,23 @@
 //! ```
 
 pub use oanix_prims as prims;
+#[cfg(feature = "caps")]
+#[cfg_attr(docsrs, doc(cfg(feature = "caps")))]
+pub use oanix_caps as caps;
 #[cfg(feature = "services")]
 #[cfg_attr(docsrs, doc(cfg(feature = "services")))]
 pub use oanix_services as services;
 pub use oanix_vfs as vfs;
 
+#[cfg(feature = "caps")]
+#[cfg_attr(docsrs, doc(cfg(feature = "caps")))]
+pub use oanix_caps::{
+    CapError, CapRecord, EgressPolicy, HttpFs, HttpMethod, HttpPolicy, HttpRequest, HttpResponse,
+    WsFs,
+};
+#[cfg(feature = "nostr")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nostr")))]
+pub use oanix_caps::{Filter, NostrFs};
 #[cfg(feature = "services")]
 #[cfg_attr(docsrs, doc(cfg(feature = "services")))]
 pub use oanix_services::{
