@@ -52,10 +52,10 @@
 //! # Ok::<(), FsError>(())
 //! ```
 
-pub use oanix_prims as prims;
 #[cfg(feature = "caps")]
 #[cfg_attr(docsrs, doc(cfg(feature = "caps")))]
 pub use oanix_caps as caps;
+pub use oanix_prims as prims;
 #[cfg(feature = "services")]
 #[cfg_attr(docsrs, doc(cfg(feature = "services")))]
 pub use oanix_services as services;
