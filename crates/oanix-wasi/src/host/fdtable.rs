@@ -1,0 +1,218 @@
+//! The descriptor table: what each of a guest's file descriptors is.
+//!
+//! Descriptors 0, 1 and 2 are the standard streams; the preopened
+//! directories follow from 3; new descriptors take the lowest free number,
+//! as POSIX does. A file descriptor holds the `FileHandle` the namespace
+//! opened; a directory descriptor holds its namespace path, the root of the
+//! preopen it descends from (`..` never climbs above it), and the listing
+//! being read with `fd_readdir`.
+
+use std::sync::Arc;
+
+use oanix_vfs::{DirEntry, FileHandle, FileService, FsError, Namespace, OpenFlags, path};
+
+use super::abi::{Errno, rights};
+
+/// A directory's listing as `fd_readdir` serves it: `.`, `..`, then the
+/// entries, each with its inode number and file type.
+pub(crate) type Listing = Vec<(String, u64, u8)>;
+
+/// An open regular file (or anything else that is not a directory).
+pub(crate) struct FileFd {
+    pub(crate) handle: Box<dyn FileHandle>,
+    /// The namespace path it was opened at.
+    pub(crate) path: String,
+    /// The flags the service opened it with.
+    pub(crate) open_flags: OpenFlags,
+    /// The guest's `fdflags`.
+    pub(crate) fdflags: u16,
+    pub(crate) rights: u64,
+    pub(crate) inheriting: u64,
+}
+
+/// An open directory.
+pub(crate) struct DirFd {
+    /// The namespace path.
+    pub(crate) path: String,
+    /// The namespace path of the preopen this directory descends from.
+    pub(crate) root: Arc<str>,
+    /// The name the guest sees, for preopens.
+    pub(crate) preopen: Option<String>,
+    /// The handle the namespace opened, when the guest opened it.
+    pub(crate) handle: Option<Box<dyn FileHandle>>,
+    /// The listing being read, kept from cookie 0 on.
+    pub(crate) listing: Option<Listing>,
+    pub(crate) fdflags: u16,
+    pub(crate) rights: u64,
+    pub(crate) inheriting: u64,
+}
+
+/// One descriptor.
+pub(crate) enum Fd {
+    Stdin { fdflags: u16 },
+    Stdout { fdflags: u16 },
+    Stderr { fdflags: u16 },
+    File(FileFd),
+    Dir(DirFd),
+}
+
+impl Fd {
+    /// The `fdflags` of a standard stream.
+    pub(crate) fn stdio_fdflags(&mut self) -> Option<&mut u16> {
+        match self {
+            Self::Stdin { fdflags } | Self::Stdout { fdflags } | Self::Stderr { fdflags } => {
+                Some(fdflags)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The most descriptors a guest may have open at once.
+pub(crate) const MAX_FDS: usize = 4096;
+
+/// The descriptor table.
+pub(crate) struct FdTable {
+    slots: Vec<Option<Fd>>,
+}
+
+impl FdTable {
+    /// A table with the three standard streams.
+    pub(crate) fn with_stdio() -> Self {
+        Self {
+            slots: vec![
+                Some(Fd::Stdin { fdflags: 0 }),
+                Some(Fd::Stdout { fdflags: 0 }),
+                Some(Fd::Stderr { fdflags: 0 }),
+            ],
+        }
+    }
+
+    /// Preopens the namespace directory `ns_path` as `guest_name`.
+    pub(crate) fn preopen(
+        &mut self,
+        ns: &Namespace,
+        guest_name: &str,
+        ns_path: &str,
+    ) -> Result<u32, FsError> {
+        let canonical = path::normalize(ns_path)?.into_owned();
+        let md = ns.stat(&canonical)?;
+        if !md.is_dir() {
+            return Err(FsError::not_a_directory(canonical));
+        }
+        let fd = Fd::Dir(DirFd {
+            root: Arc::from(canonical.as_str()),
+            path: canonical,
+            preopen: Some(guest_name.to_owned()),
+            handle: None,
+            listing: None,
+            fdflags: 0,
+            rights: rights::DIRECTORY,
+            inheriting: rights::FILE | rights::DIRECTORY,
+        });
+        self.insert(fd)
+            .map_err(|_| FsError::io(ns_path, "too many open files"))
+    }
+
+    /// Puts `fd` in the lowest free slot.
+    pub(crate) fn insert(&mut self, fd: Fd) -> Result<u32, Errno> {
+        if let Some(i) = self.slots.iter().position(Option::is_none) {
+            self.slots[i] = Some(fd);
+            return u32::try_from(i).map_err(|_| Errno::MFILE);
+        }
+        if self.slots.len() >= MAX_FDS {
+            return Err(Errno::MFILE);
+        }
+        self.slots.push(Some(fd));
+        u32::try_from(self.slots.len() - 1).map_err(|_| Errno::MFILE)
+    }
+
+    /// The descriptor `fd` (`EBADF` if it is not open).
+    pub(crate) fn get(&mut self, fd: u32) -> Result<&mut Fd, Errno> {
+        self.slots
+            .get_mut(fd as usize)
+            .and_then(Option::as_mut)
+            .ok_or(Errno::BADF)
+    }
+
+    /// The directory `fd` (`ENOTDIR` if it is something else).
+    pub(crate) fn dir(&mut self, fd: u32) -> Result<&mut DirFd, Errno> {
+        match self.get(fd)? {
+            Fd::Dir(d) => Ok(d),
+            _ => Err(Errno::NOTDIR),
+        }
+    }
+
+    /// Closes `fd`.
+    pub(crate) fn remove(&mut self, fd: u32) -> Result<Fd, Errno> {
+        let slot = self.slots.get_mut(fd as usize).ok_or(Errno::BADF)?;
+        let taken = slot.take().ok_or(Errno::BADF)?;
+        while matches!(self.slots.last(), Some(None)) {
+            self.slots.pop();
+        }
+        Ok(taken)
+    }
+
+    /// Moves `from` to `to`, closing what `to` was; both must be open.
+    pub(crate) fn renumber(&mut self, from: u32, to: u32) -> Result<(), Errno> {
+        self.get(from)?;
+        self.get(to)?;
+        if from == to {
+            return Ok(());
+        }
+        let moved = self.remove(from)?;
+        // `to` is open, so its slot exists even after trailing slots went.
+        match self.slots.get_mut(to as usize) {
+            Some(slot) => {
+                *slot = Some(moved);
+                Ok(())
+            }
+            None => Err(Errno::BADF),
+        }
+    }
+}
+
+/// A directory's listing for `fd_readdir`.
+pub(crate) fn listing(ns: &Namespace, dir: &str, root: &str, entries: Vec<DirEntry>) -> Listing {
+    use super::abi::filetype;
+    let ino = |p: &str| ns.stat(p).map(|m| m.id).unwrap_or(0);
+    let parent = if dir == root {
+        dir
+    } else {
+        path::parent(dir).unwrap_or("/")
+    };
+    let mut out = Vec::with_capacity(entries.len() + 2);
+    out.push((".".to_owned(), ino(dir), filetype::DIRECTORY));
+    out.push(("..".to_owned(), ino(parent), filetype::DIRECTORY));
+    for e in entries {
+        let ft = if e.kind.is_dir() {
+            filetype::DIRECTORY
+        } else if e.kind.is_file() {
+            filetype::REGULAR_FILE
+        } else {
+            filetype::UNKNOWN
+        };
+        out.push((e.name, e.id, ft));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lowest_free_descriptor_and_renumber() {
+        let mut t = FdTable::with_stdio();
+        let a = t.insert(Fd::Stdin { fdflags: 0 }).unwrap_or(0);
+        let b = t.insert(Fd::Stdin { fdflags: 0 }).unwrap_or(0);
+        assert_eq!((a, b), (3, 4));
+        assert!(t.remove(3).is_ok());
+        assert_eq!(t.insert(Fd::Stdin { fdflags: 0 }).unwrap_or(0), 3);
+        assert_eq!(t.renumber(3, 9).err(), Some(Errno::BADF));
+        assert!(t.renumber(4, 3).is_ok());
+        assert_eq!(t.get(4).err(), Some(Errno::BADF));
+        assert!(t.get(3).is_ok());
+        assert_eq!(t.remove(4).err(), Some(Errno::BADF));
+    }
+}
