@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use oanix_vfs::deadline::Instant;
 
 use oanix_vfs::{DirEntry, FileHandle, FileService, FsError, Metadata, OpenFlags, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -635,6 +637,12 @@ impl HttpFs {
     /// Sets (or clears) where records go.
     pub fn set_record_sink(&self, sink: Option<RecordSink>) {
         self.inner.recorder.set(sink);
+    }
+
+    /// Sends a record made by an executor (a retry, a redirect, a refusal
+    /// when connecting) to the service's sink, if one is set.
+    pub fn emit_record(&self, record: CapRecord) {
+        self.inner.recorder.emit(record);
     }
 
     fn state(&self) -> MutexGuard<'_, HttpState> {

@@ -326,6 +326,8 @@ pub struct OutboxEvent {
     pub event: Event,
     /// Relays it was published to.
     pub sent_to: Vec<String>,
+    /// Relays that refused it for good, with their reasons.
+    pub rejected: Vec<(String, String)>,
 }
 
 /// The counters of a [`NostrFs`], as `status` shows them.
@@ -342,6 +344,8 @@ pub struct NostrStatus {
     pub signed: u64,
     /// Events that left the outbox (published to every relay).
     pub published: u64,
+    /// Events that left the outbox because every relay refused them.
+    pub rejected: u64,
     /// Valid events received.
     pub received: u64,
     /// Received events dropped because their id or signature was wrong.
@@ -360,6 +364,7 @@ pub struct NostrStatus {
 struct Outgoing {
     event: Event,
     sent_to: BTreeSet<String>,
+    rejected: BTreeMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -380,6 +385,7 @@ struct NostrState {
     subscriptions: BTreeMap<String, Vec<Filter>>,
     signed: u64,
     published: u64,
+    rejected: u64,
     received: u64,
     invalid_dropped: u64,
     duplicates: u64,
@@ -534,6 +540,12 @@ impl NostrFs {
         self.inner.recorder.set(sink);
     }
 
+    /// Sends a record made by an executor (a relay connection, a notice, a
+    /// duplicate) to the service's sink, if one is set.
+    pub fn emit_record(&self, record: CapRecord) {
+        self.inner.recorder.emit(record);
+    }
+
     fn state(&self) -> MutexGuard<'_, NostrState> {
         self.inner
             .state
@@ -623,6 +635,7 @@ impl NostrFs {
             Outgoing {
                 event: event.clone(),
                 sent_to: BTreeSet::new(),
+                rejected: BTreeMap::new(),
             },
         );
         drop(st);
@@ -713,6 +726,11 @@ impl NostrFs {
             .map(|o| OutboxEvent {
                 event: o.event.clone(),
                 sent_to: o.sent_to.iter().cloned().collect(),
+                rejected: o
+                    .rejected
+                    .iter()
+                    .map(|(r, why)| (r.clone(), why.clone()))
+                    .collect(),
             })
             .collect()
     }
@@ -728,9 +746,23 @@ impl NostrFs {
         self.inner.incoming.listen()
     }
 
-    /// Records that `relay` accepted the event; once every relay has, the
-    /// event leaves the outbox (the return value says whether it did).
+    /// Records that `relay` accepted the event; once every relay has
+    /// answered (accepted, or refused with [`mark_rejected`](Self::mark_rejected)),
+    /// the event leaves the outbox (the return value says whether it did).
     pub fn mark_sent(&self, event_id: &str, relay: &str) -> Result<bool> {
+        self.mark_answer(event_id, relay, None)
+    }
+
+    /// Records that `relay` refused the event for good (`OK false` with a
+    /// reason such as `invalid:` or `blocked:`): the reason shows in
+    /// `outbox/{id}.json` and in the record. Once every relay has answered,
+    /// the event leaves the outbox; if none accepted it, it counts as
+    /// rejected. Returns whether it left the outbox.
+    pub fn mark_rejected(&self, event_id: &str, relay: &str, reason: &str) -> Result<bool> {
+        self.mark_answer(event_id, relay, Some(reason))
+    }
+
+    fn mark_answer(&self, event_id: &str, relay: &str, rejected: Option<&str>) -> Result<bool> {
         let mut guard = self.state();
         let st = &mut *guard;
         let Some(o) = st.outbox.get_mut(event_id) else {
@@ -739,17 +771,39 @@ impl NostrFs {
                 id: event_id.to_owned(),
             });
         };
-        o.sent_to.insert(relay.to_owned());
-        let done = st.relays.iter().all(|r| o.sent_to.contains(r));
+        match rejected {
+            None => {
+                o.rejected.remove(relay);
+                o.sent_to.insert(relay.to_owned());
+            }
+            Some(reason) => {
+                if !o.sent_to.contains(relay) {
+                    o.rejected.insert(relay.to_owned(), reason.to_owned());
+                }
+            }
+        }
+        let done = st
+            .relays
+            .iter()
+            .all(|r| o.sent_to.contains(r) || o.rejected.contains_key(r));
         if done {
+            if o.sent_to.is_empty() {
+                st.rejected += 1;
+            } else {
+                st.published += 1;
+            }
             st.outbox.remove(event_id);
-            st.published += 1;
         }
         drop(guard);
         if self.inner.recorder.active() {
-            self.inner.recorder.emit(
-                CapRecord::new(Capability::Nostr, "publish", relay, Outcome::Ok).with_id(event_id),
-            );
+            let record = match rejected {
+                None => CapRecord::new(Capability::Nostr, "publish", relay, Outcome::Ok),
+                Some(reason) => {
+                    CapRecord::new(Capability::Nostr, "publish", relay, Outcome::Failed)
+                        .with_detail(format!("rejected: {reason}"))
+                }
+            };
+            self.inner.recorder.emit(record.with_id(event_id));
         }
         Ok(done)
     }
@@ -921,6 +975,7 @@ impl NostrFs {
             subscriptions: st.subscriptions.len(),
             signed: st.signed,
             published: st.published,
+            rejected: st.rejected,
             received: st.received,
             invalid_dropped: st.invalid_dropped,
             duplicates: st.duplicates,
@@ -1176,7 +1231,7 @@ impl CapTree for NostrFs {
         if let Some(id) = crate::http::id_in(path, "/outbox", ".json") {
             let st = self.state();
             let o = st.outbox.get(id).ok_or_else(|| FsError::not_found(path))?;
-            let doc = json!({"event": event_json(&o.event), "sent_to": o.sent_to});
+            let doc = json!({"event": event_json(&o.event), "sent_to": o.sent_to, "rejected": o.rejected});
             return Ok(ContentHandle::ready(path, json_bytes(&doc)));
         }
         if let Some(id) = crate::http::id_in(path, "/inbox", ".json") {

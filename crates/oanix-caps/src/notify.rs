@@ -11,10 +11,14 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[cfg(not(target_family = "wasm"))]
+use oanix_vfs::deadline::Instant;
 
 use event_listener::Event;
 pub use event_listener::{EventListener, Listener};
+#[cfg(not(target_family = "wasm"))]
 use oanix_vfs::deadline;
 
 /// A broadcast notification: every listener taken before [`notify`](Self::notify)
@@ -39,6 +43,10 @@ pub(crate) enum WaitEnd {
     /// The caller asked not to wait and nothing was there.
     WouldBlock,
     /// The wait's time ran out.
+    #[cfg_attr(
+        target_family = "wasm",
+        allow(dead_code, reason = "nothing waits there")
+    )]
     TimedOut,
 }
 
@@ -70,9 +78,28 @@ impl Signal {
         if let Some(v) = check() {
             return Ok(v);
         }
-        if nonblocking {
+        // A browser's thread cannot block: there every read is non-blocking.
+        if nonblocking || cfg!(target_family = "wasm") {
             return Err(WaitEnd::WouldBlock);
         }
+        self.wait_blocking(timeout, check)
+    }
+
+    #[cfg(target_family = "wasm")]
+    fn wait_blocking<T>(
+        &self,
+        _timeout: Duration,
+        _check: impl FnMut() -> Option<T>,
+    ) -> Result<T, WaitEnd> {
+        Err(WaitEnd::WouldBlock)
+    }
+
+    #[cfg(not(target_family = "wasm"))]
+    fn wait_blocking<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut() -> Option<T>,
+    ) -> Result<T, WaitEnd> {
         let start = Instant::now();
         let limit = deadline::bound(timeout);
         struct Waiting<'a>(&'a AtomicUsize);

@@ -328,6 +328,12 @@ impl WsFs {
         self.inner.recorder.set(sink);
     }
 
+    /// Sends a record made by an executor (a reconnection, a ping timeout)
+    /// to the service's sink, if one is set.
+    pub fn emit_record(&self, record: CapRecord) {
+        self.inner.recorder.emit(record);
+    }
+
     fn state(&self) -> MutexGuard<'_, WsTable> {
         self.inner
             .state

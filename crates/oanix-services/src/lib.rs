@@ -11,7 +11,8 @@
 //!
 //! Depends on `oanix-vfs` and `oanix-prims`. [`WorkspaceFs`] is the only
 //! code in OANIX that touches the host file system on an agent's behalf;
-//! the task and logs services are in memory.
+//! the task and logs services are in memory and also compile for
+//! WebAssembly in the browser, where the workspace services do not exist.
 //!
 //! # Example
 //!
@@ -102,8 +103,10 @@
 
 mod error;
 mod logs;
+#[cfg(not(target_family = "wasm"))]
 mod overlay;
 mod task;
+#[cfg(not(target_family = "wasm"))]
 mod workspace;
 
 // Errors of the host-side APIs.
@@ -118,5 +121,7 @@ pub use logs::{
 };
 
 // Workspace service exports.
+#[cfg(not(target_family = "wasm"))]
 pub use overlay::{CHANGES_FILE, DIFF_FILE, WorkspaceOverlay};
+#[cfg(not(target_family = "wasm"))]
 pub use workspace::WorkspaceFs;
