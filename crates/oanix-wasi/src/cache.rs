@@ -116,11 +116,14 @@ fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {
     reason = "loading precompiled code is unsafe in wasmtime: it is native code"
 )]
 fn deserialize(engine: &Engine, file: &Path) -> wasmtime::Result<Module> {
-    // SAFETY: the file is one this runtime wrote with `Module::serialize`
-    // into the cache directory its owner configured (the directory is as
-    // trusted as the host binary; the threat model in the crate docs says
-    // so), and its name carries the engine's compatibility hash. Wasmtime
-    // checks the header (version and engine settings) before using it, and
-    // a file that fails to load is recompiled and replaced.
-    unsafe { Module::deserialize_file(engine, file) }
+    // Read into memory rather than mapped: a file changed or truncated on
+    // disk later cannot then pull pages from under running code.
+    let bytes = std::fs::read(file)?;
+    // SAFETY: the bytes are a file this runtime wrote with
+    // `Module::serialize` into the cache directory its owner configured (the
+    // directory is as trusted as the host binary; the threat model in the
+    // crate docs says so), and its name carries the engine's compatibility
+    // hash. Wasmtime checks the header (version and engine settings) before
+    // using it, and a file that fails to load is recompiled and replaced.
+    unsafe { Module::deserialize(engine, &bytes) }
 }

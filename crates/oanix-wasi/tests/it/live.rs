@@ -1,1 +1,1 @@
-//! (filled in below)
+//! (live tests below)
