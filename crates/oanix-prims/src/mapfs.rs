@@ -1,14 +1,13 @@
 //! `MapFs`: an immutable file system built once from a map of paths to bytes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::SeekFrom;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use oanix_vfs::path;
 use oanix_vfs::{
-    DirEntry, DirHandle, FileHandle, FileKind, FileService, FsError, Metadata, OpenFlags, Result,
-    check_open_flags, seek_position,
+    BytesHandle, DirEntry, DirHandle, FileHandle, FileKind, FileService, FsError, Metadata,
+    OpenFlags, Result, check_open_flags,
 };
 
 /// Data a [`MapFs`] file can be built from. Static data (`include_bytes!`,
@@ -266,12 +265,11 @@ impl FileService for MapFs {
             Node::File { .. } if flags.directory || p.is_dir_syntax() => {
                 Err(FsError::not_a_directory(full))
             }
-            Node::File { id, data } => Ok(Box::new(MapHandle {
-                id: *id,
-                data: data.clone(),
-                pos: 0,
-                path: full.to_owned(),
-            })),
+            Node::File { id, data } => Ok(BytesHandle::boxed(
+                full,
+                data.clone(),
+                Metadata::file(*id, 0).with_readonly(true),
+            )),
         }
     }
 
@@ -309,54 +307,5 @@ impl FileService for MapFs {
 
     fn fs_type(&self) -> &'static str {
         "mapfs"
-    }
-}
-
-/// An open MapFs file: a cheap clone of its bytes.
-struct MapHandle {
-    id: u64,
-    data: Bytes,
-    pos: u64,
-    path: String,
-}
-
-impl MapHandle {
-    fn read_from(&self, buf: &mut [u8], offset: u64) -> usize {
-        let Ok(start) = usize::try_from(offset) else {
-            return 0;
-        };
-        let Some(rest) = self.data.get(start..) else {
-            return 0;
-        };
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
-        n
-    }
-}
-
-impl FileHandle for MapHandle {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        let n = self.read_from(buf, self.pos);
-        self.pos += n as u64;
-        Ok(n)
-    }
-    fn write(&mut self, _buf: &[u8]) -> Result<usize> {
-        Err(FsError::bad_handle(&self.path, "not opened for writing"))
-    }
-    fn seek(&mut self, pos: SeekFrom) -> Result<u64> {
-        self.pos = seek_position(&self.path, pos, self.pos, self.data.len() as u64)?;
-        Ok(self.pos)
-    }
-    fn stat(&self) -> Result<Metadata> {
-        Ok(Metadata::file(self.id, self.data.len() as u64).with_readonly(true))
-    }
-    fn set_len(&mut self, _len: u64) -> Result<()> {
-        Err(FsError::bad_handle(&self.path, "not opened for writing"))
-    }
-    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> Result<usize> {
-        Ok(self.read_from(buf, offset))
-    }
-    fn write_at(&mut self, _buf: &[u8], _offset: u64) -> Result<usize> {
-        Err(FsError::bad_handle(&self.path, "not opened for writing"))
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use oanix_prims::{Change, CommitError, CommitReport, CowFs};
 use oanix_vfs::path;
 use oanix_vfs::{
-    DirEntry, FileHandle, FileKind, FileService, FsError, Metadata, OpenFlags, Result, Timestamp,
-    check_open_flags,
+    BytesHandle, DirEntry, FileHandle, FileKind, FileService, FsError, Metadata, OpenFlags, Result,
+    Timestamp, check_open_flags,
 };
 
 use crate::workspace::WorkspaceFs;
@@ -144,12 +144,7 @@ impl FileService for WorkspaceOverlay {
                 return Err(FsError::not_a_directory(full));
             }
             let data = self.virtual_content(full)?;
-            return Ok(Box::new(Snapshot {
-                id: virtual_meta(full).id,
-                data,
-                pos: 0,
-                path: full.to_owned(),
-            }));
+            return Ok(BytesHandle::boxed(full, data, virtual_meta(full)));
         }
         if path::parent(full).is_some_and(is_virtual) {
             return Err(FsError::not_a_directory(full));
@@ -234,45 +229,5 @@ impl FileService for WorkspaceOverlay {
 
     fn fs_type(&self) -> &'static str {
         "overlay"
-    }
-}
-
-/// A read-only handle over bytes computed at open.
-struct Snapshot {
-    id: u64,
-    data: Vec<u8>,
-    pos: u64,
-    path: String,
-}
-
-impl FileHandle for Snapshot {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        let n = self.read_at(buf, self.pos)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-    fn write(&mut self, _buf: &[u8]) -> Result<usize> {
-        Err(FsError::bad_handle(&self.path, "not opened for writing"))
-    }
-    fn seek(&mut self, pos: std::io::SeekFrom) -> Result<u64> {
-        self.pos = oanix_vfs::seek_position(&self.path, pos, self.pos, self.data.len() as u64)?;
-        Ok(self.pos)
-    }
-    fn stat(&self) -> Result<Metadata> {
-        Ok(Metadata::file(self.id, self.data.len() as u64).with_readonly(true))
-    }
-    fn set_len(&mut self, _len: u64) -> Result<()> {
-        Err(FsError::bad_handle(&self.path, "not opened for writing"))
-    }
-    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> Result<usize> {
-        let Some(rest) = usize::try_from(offset)
-            .ok()
-            .and_then(|o| self.data.get(o..))
-        else {
-            return Ok(0);
-        };
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
-        Ok(n)
     }
 }

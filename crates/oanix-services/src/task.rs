@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use oanix_vfs::deadline::{self, Instant};
 use oanix_vfs::{
-    DirEntry, DirHandle, FileHandle, FileKind, FileService, FsError, FsErrorKind, Metadata,
-    OpenFlags, Timestamp, check_open_flags, path, seek_position,
+    BytesHandle, DirEntry, DirHandle, FileHandle, FileKind, FileService, FsError, FsErrorKind,
+    Metadata, OpenFlags, Timestamp, check_open_flags, path, seek_position,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -595,12 +595,7 @@ impl FileService for TaskFs {
                 let data = self.content(node);
                 let mut metadata = self.metadata(node);
                 metadata.size = data.len() as u64;
-                Ok(Box::new(SnapshotHandle {
-                    path: node.path(),
-                    data,
-                    metadata,
-                    pos: 0,
-                }))
+                Ok(BytesHandle::boxed(node.path(), data, metadata))
             }
             Node::Result => {
                 if flags.create_new {
@@ -666,64 +661,6 @@ impl FileService for TaskFs {
 
     fn fs_type(&self) -> &'static str {
         "taskfs"
-    }
-}
-
-/// A read-only handle on the content of `spec.json`, `meta.json` or
-/// `status` as it was when the handle was opened.
-struct SnapshotHandle {
-    path: &'static str,
-    data: Arc<[u8]>,
-    metadata: Metadata,
-    pos: u64,
-}
-
-impl SnapshotHandle {
-    fn read_from(&self, buf: &mut [u8], offset: u64) -> usize {
-        let rest = usize::try_from(offset)
-            .ok()
-            .and_then(|o| self.data.get(o..))
-            .unwrap_or_default();
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
-        n
-    }
-
-    fn not_writable(&self) -> FsError {
-        FsError::bad_handle(self.path, "not opened for writing")
-    }
-}
-
-impl FileHandle for SnapshotHandle {
-    fn read(&mut self, buf: &mut [u8]) -> FsResult<usize> {
-        let n = self.read_from(buf, self.pos);
-        self.pos += n as u64;
-        Ok(n)
-    }
-
-    fn write(&mut self, _buf: &[u8]) -> FsResult<usize> {
-        Err(self.not_writable())
-    }
-
-    fn seek(&mut self, pos: SeekFrom) -> FsResult<u64> {
-        self.pos = seek_position(self.path, pos, self.pos, self.data.len() as u64)?;
-        Ok(self.pos)
-    }
-
-    fn stat(&self) -> FsResult<Metadata> {
-        Ok(self.metadata.clone())
-    }
-
-    fn set_len(&mut self, _len: u64) -> FsResult<()> {
-        Err(self.not_writable())
-    }
-
-    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> FsResult<usize> {
-        Ok(self.read_from(buf, offset))
-    }
-
-    fn write_at(&mut self, _buf: &[u8], _offset: u64) -> FsResult<usize> {
-        Err(self.not_writable())
     }
 }
 

@@ -119,5 +119,7 @@ pub use ops::{
     WalkEntry, append_file, create_dir_all, exists, read_file, read_to_end, read_to_string,
     remove_all, walk, write_all, write_file,
 };
-pub use service::{DirHandle, FileHandle, FileService, check_open_flags, seek_position};
+pub use service::{
+    BytesHandle, DirHandle, FileHandle, FileService, check_open_flags, seek_position,
+};
 pub use types::{DirEntry, FileKind, Metadata, OpenFlags, Timestamp};

@@ -258,6 +258,78 @@ impl FileHandle for DirHandle {
     }
 }
 
+/// A read-only handle over bytes held in memory: a snapshot taken at open,
+/// static data, a computed file. Writes fail with `BadHandle`; `stat`
+/// answers the metadata given, with the size of the bytes.
+#[derive(Debug, Clone)]
+pub struct BytesHandle<D> {
+    path: String,
+    data: D,
+    metadata: Metadata,
+    pos: u64,
+}
+
+impl<D: AsRef<[u8]> + Send + 'static> BytesHandle<D> {
+    /// A handle on `data`, opened at `path`, described by `metadata` (its
+    /// size is taken from `data`).
+    pub fn new(path: impl Into<String>, data: D, metadata: Metadata) -> Self {
+        let mut metadata = metadata;
+        metadata.size = data.as_ref().len() as u64;
+        Self {
+            path: path.into(),
+            data,
+            metadata,
+            pos: 0,
+        }
+    }
+
+    /// The same, boxed as a `FileHandle`.
+    pub fn boxed(path: impl Into<String>, data: D, metadata: Metadata) -> Box<dyn FileHandle> {
+        Box::new(Self::new(path, data, metadata))
+    }
+
+    fn copy_out(&self, buf: &mut [u8], offset: u64) -> usize {
+        let data = self.data.as_ref();
+        let Some(rest) = usize::try_from(offset).ok().and_then(|o| data.get(o..)) else {
+            return 0;
+        };
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        n
+    }
+
+    fn not_writable(&self) -> FsError {
+        FsError::bad_handle(&self.path, "not opened for writing")
+    }
+}
+
+impl<D: AsRef<[u8]> + Send + 'static> FileHandle for BytesHandle<D> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let n = self.copy_out(buf, self.pos);
+        self.pos += n as u64;
+        Ok(n)
+    }
+    fn write(&mut self, _buf: &[u8]) -> Result<usize> {
+        Err(self.not_writable())
+    }
+    fn seek(&mut self, pos: SeekFrom) -> Result<u64> {
+        self.pos = seek_position(&self.path, pos, self.pos, self.metadata.size)?;
+        Ok(self.pos)
+    }
+    fn stat(&self) -> Result<Metadata> {
+        Ok(self.metadata.clone())
+    }
+    fn set_len(&mut self, _len: u64) -> Result<()> {
+        Err(self.not_writable())
+    }
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        Ok(self.copy_out(buf, offset))
+    }
+    fn write_at(&mut self, _buf: &[u8], _offset: u64) -> Result<usize> {
+        Err(self.not_writable())
+    }
+}
+
 /// Computes the position a seek leads to from `current` in a file of `len`
 /// bytes; seeking before 0 is `InvalidInput`. Shared by the handles of every
 /// service so that they all agree.
