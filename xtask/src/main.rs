@@ -7,6 +7,8 @@
 //!   docs and the dependency policy, in that order, stopping at the first failure.
 //! - `cargo xtask bench` runs the benchmark binaries of every crate.
 //! - `cargo xtask install-tools` installs the external cargo subcommands the pipeline uses.
+//! - `cargo xtask guests` builds the WebAssembly test guests of oanix-wasi, and
+//!   `cargo xtask hello-wasi` builds the example agent and runs it.
 //!
 //! The tidy tests (`src/tidy/`) are ordinary `#[test]`s, so a plain `cargo test --workspace`
 //! checks the repository's structural rules too.
@@ -22,6 +24,7 @@ mod process;
 #[cfg(test)]
 mod tidy;
 mod tools;
+mod wasm;
 
 use std::process::ExitCode;
 
@@ -35,6 +38,9 @@ tasks:
   test            run every check CI runs (fmt, clippy, tests, docs, cargo-deny)
   bench [args]    run `cargo bench --workspace`, passing extra args through
   install-tools   install the cargo subcommands the checks use (cargo-deny)
+  guests          build the oanix-wasi test guests for wasm32-wasip1
+  hello-wasi      build examples/hello-wasi for wasm32-wasip1 and run it with run_wasi
+                  (`--build-only` to stop after the build)
   help            print this message
 
 environment:
@@ -73,6 +79,13 @@ fn run(args: &[String]) -> Result<()> {
             }
             tools::install_all()
         }
+        "guests" => {
+            if let Some(extra) = rest.first() {
+                bail!("`guests` takes no arguments, got `{extra}`");
+            }
+            wasm::guests()
+        }
+        "hello-wasi" => wasm::hello_wasi(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

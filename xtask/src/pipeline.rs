@@ -115,11 +115,11 @@ const STEPS: &[Step] = &[
 
 /// Work done once before the first step.
 ///
-/// Nothing is needed yet. This is where builds that tests depend on belong — compiling the
-/// WebAssembly guest programs that the WASI and environment tests load, for example — so that
-/// the steps in [`STEPS`] find their artifacts ready.
+/// This is where builds that tests depend on belong, so that the steps in [`STEPS`] find their
+/// artifacts ready: the WebAssembly guest programs that the oanix-wasi tests load (which also
+/// installs the `wasm32-wasip1` target when it is missing).
 fn prepare() -> Result<()> {
-    Ok(())
+    crate::wasm::guests()
 }
 
 /// `cargo xtask test`: prepares, then runs every step in order, stopping at the first failure.

@@ -29,6 +29,9 @@
 //!   library).
 //! - `services`: the standard services of an agent environment
 //!   (module `services`, crate `oanix-services`).
+//! - `wasi`: the WASI runtime, `WasiRuntime`, which runs `wasm32-wasip1`
+//!   programs over a namespace with hard limits (module `wasi`, crate
+//!   `oanix-wasi`; builds wasmtime).
 //!
 //! # Example
 //!
@@ -60,6 +63,12 @@ pub use oanix_prims as prims;
 #[cfg_attr(docsrs, doc(cfg(feature = "services")))]
 pub use oanix_services as services;
 pub use oanix_vfs as vfs;
+#[cfg(feature = "wasi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wasi")))]
+pub use oanix_wasi as wasi;
+#[cfg(feature = "wasi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wasi")))]
+pub use oanix_wasi::{RunConfig, RunResult, WasiRuntime};
 
 #[cfg(feature = "caps")]
 #[cfg_attr(docsrs, doc(cfg(feature = "caps")))]

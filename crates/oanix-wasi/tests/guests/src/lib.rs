@@ -34,7 +34,13 @@ pub mod raw {
         pub fn fd_tell(fd: u32, out: *mut u64) -> u16;
         pub fn fd_write(fd: u32, iovs: *const u32, n: u32, out: *mut u32) -> u16;
         pub fn path_create_directory(fd: u32, path: *const u8, len: u32) -> u16;
-        pub fn path_filestat_get(fd: u32, flags: u32, path: *const u8, len: u32, out: *mut u8) -> u16;
+        pub fn path_filestat_get(
+            fd: u32,
+            flags: u32,
+            path: *const u8,
+            len: u32,
+            out: *mut u8,
+        ) -> u16;
         pub fn path_filestat_set_times(
             fd: u32,
             flags: u32,
@@ -81,7 +87,13 @@ pub mod raw {
             new: *const u8,
             new_len: u32,
         ) -> u16;
-        pub fn path_symlink(old: *const u8, old_len: u32, fd: u32, new: *const u8, new_len: u32) -> u16;
+        pub fn path_symlink(
+            old: *const u8,
+            old_len: u32,
+            fd: u32,
+            new: *const u8,
+            new_len: u32,
+        ) -> u16;
         pub fn path_unlink_file(fd: u32, path: *const u8, len: u32) -> u16;
         pub fn poll_oneoff(subs: *const u8, events: *mut u8, n: u32, out: *mut u32) -> u16;
         pub fn proc_raise(signal: u32) -> u16;

@@ -81,8 +81,14 @@ fn filestat(fd: u32) -> [u64; 8] {
 
 fn path_filestat(dir: u32, path: &str) -> Result<[u64; 8], u16> {
     let mut buf = [0u8; 64];
-    let e = unsafe { raw::path_filestat_get(dir, 0, path.as_ptr(), path.len() as u32, buf.as_mut_ptr()) };
-    if e == SUCCESS { Ok(decode_filestat(&buf)) } else { Err(e) }
+    let e = unsafe {
+        raw::path_filestat_get(dir, 0, path.as_ptr(), path.len() as u32, buf.as_mut_ptr())
+    };
+    if e == SUCCESS {
+        Ok(decode_filestat(&buf))
+    } else {
+        Err(e)
+    }
 }
 
 /// dev, ino, filetype, nlink, size, atim, mtim, ctim.
@@ -141,7 +147,10 @@ fn readdir(fd: u32, buf_len: usize) -> Vec<(String, u64, u64, u8)> {
         if used < buf.len() {
             return out;
         }
-        assert!(progressed, "buffer of {buf_len} bytes too small for one entry");
+        assert!(
+            progressed,
+            "buffer of {buf_len} bytes too small for one entry"
+        );
     }
 }
 
@@ -152,7 +161,11 @@ fn case_args_env() {
     vars.sort();
     assert_eq!(
         vars,
-        [("A".to_owned(), "1".to_owned()), ("EMPTY".to_owned(), String::new()), ("Z".to_owned(), "x=y".to_owned())]
+        [
+            ("A".to_owned(), "1".to_owned()),
+            ("EMPTY".to_owned(), String::new()),
+            ("Z".to_owned(), "x=y".to_owned())
+        ]
     );
     let (mut n, mut size) = (0, 0);
     expect_errno!(raw::args_sizes_get(&mut n, &mut size), SUCCESS);
@@ -199,7 +212,11 @@ fn case_files() {
     fs::write("/tmp/a.txt", b"hello world").unwrap();
     assert_eq!(fs::read("/tmp/a.txt").unwrap(), b"hello world");
     assert_eq!(fs::metadata("/tmp/a.txt").unwrap().len(), 11);
-    let mut f = OpenOptions::new().read(true).write(true).open("/tmp/a.txt").unwrap();
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/tmp/a.txt")
+        .unwrap();
     let fd = fd(&f);
     assert_eq!(seek(fd, 6, 0), Ok(6));
     let mut tell = 0;
@@ -219,7 +236,10 @@ fn case_files() {
     assert_eq!(fs::read("/tmp/a.txt").unwrap(), b"hello world\0\0!");
     // Several iovecs in one call.
     let parts: [&[u8]; 3] = [b"ab", b"", b"cd"];
-    let iovs: Vec<u32> = parts.iter().flat_map(|p| [p.as_ptr() as u32, p.len() as u32]).collect();
+    let iovs: Vec<u32> = parts
+        .iter()
+        .flat_map(|p| [p.as_ptr() as u32, p.len() as u32])
+        .collect();
     let mut n = 0;
     f.seek(SeekFrom::Start(0)).unwrap();
     expect_errno!(raw::fd_write(fd, iovs.as_ptr(), 3, &mut n), SUCCESS);
@@ -231,7 +251,10 @@ fn case_files() {
     expect_errno!(raw::fd_read(fd, riovs.as_ptr(), 2, &mut n), SUCCESS);
     assert_eq!((n, &b1, &b2), (6, b"abc", b"do "));
     // A bad iovec pointer is a fault, and nothing crashes.
-    expect_errno!(raw::fd_read(fd, (u32::MAX - 4) as *const u32, 1, &mut n), FAULT);
+    expect_errno!(
+        raw::fd_read(fd, (u32::MAX - 4) as *const u32, 1, &mut n),
+        FAULT
+    );
     let bad = [u32::MAX - 2, 16];
     expect_errno!(raw::fd_write(fd, bad.as_ptr(), 1, &mut n), FAULT);
 }
@@ -267,7 +290,11 @@ fn case_append() {
 
 fn case_pread_pwrite() {
     fs::write("/tmp/p", b"0123456789").unwrap();
-    let f = OpenOptions::new().read(true).write(true).open("/tmp/p").unwrap();
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/tmp/p")
+        .unwrap();
     let fd = fd(&f);
     seek(fd, 2, 0).unwrap();
     let mut buf = [0u8; 4];
@@ -290,7 +317,11 @@ fn case_pread_pwrite() {
 
 fn case_truncate() {
     fs::write("/tmp/t", b"abcdef").unwrap();
-    let f = OpenOptions::new().read(true).write(true).open("/tmp/t").unwrap();
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/tmp/t")
+        .unwrap();
     expect_errno!(raw::fd_filestat_set_size(fd(&f), 3), SUCCESS);
     assert_eq!(fs::read("/tmp/t").unwrap(), b"abc");
     f.set_len(5).unwrap();
@@ -336,10 +367,16 @@ fn case_readdir() {
     // Starting from a cookie skips what came before.
     let mut buf = [0u8; 256];
     let mut used = 0;
-    expect_errno!(raw::fd_readdir(dir, buf.as_mut_ptr(), 256, 7, &mut used), SUCCESS);
+    expect_errno!(
+        raw::fd_readdir(dir, buf.as_mut_ptr(), 256, 7, &mut used),
+        SUCCESS
+    );
     let namlen = u32::from_le_bytes(buf[16..20].try_into().unwrap()) as usize;
     assert_eq!(&buf[24..24 + namlen], want[7].as_bytes());
-    expect_errno!(raw::fd_readdir(dir, buf.as_mut_ptr(), 256, 100, &mut used), SUCCESS);
+    expect_errno!(
+        raw::fd_readdir(dir, buf.as_mut_ptr(), 256, 100, &mut used),
+        SUCCESS
+    );
     assert_eq!(used, 0);
     // std's read_dir agrees (without . and ..).
     let mut std_names: Vec<String> = fs::read_dir("/tmp/d")
@@ -349,11 +386,20 @@ fn case_readdir() {
     std_names.sort();
     assert_eq!(std_names, expected);
     let f = File::open("/tmp/d/a").unwrap();
-    expect_errno!(raw::fd_readdir(fd(&f), buf.as_mut_ptr(), 256, 0, &mut used), NOTDIR);
-    expect_errno!(raw::fd_readdir(77, buf.as_mut_ptr(), 256, 0, &mut used), BADF);
+    expect_errno!(
+        raw::fd_readdir(fd(&f), buf.as_mut_ptr(), 256, 0, &mut used),
+        NOTDIR
+    );
+    expect_errno!(
+        raw::fd_readdir(77, buf.as_mut_ptr(), 256, 0, &mut used),
+        BADF
+    );
     // The namespace root lists its mounts.
     let root: Vec<String> = readdir(ROOT, 512).into_iter().map(|e| e.0).collect();
-    assert!(root.contains(&"tmp".to_owned()) && root.contains(&"ro".to_owned()), "{root:?}");
+    assert!(
+        root.contains(&"tmp".to_owned()) && root.contains(&"ro".to_owned()),
+        "{root:?}"
+    );
 }
 
 fn case_rename() {
@@ -364,7 +410,14 @@ fn case_rename() {
     assert!(fs::metadata("/tmp/x").is_err());
     fs::create_dir_all("/tmp/dir/inner").unwrap();
     let r = |a: &str, b: &str| unsafe {
-        raw::path_rename(ROOT, a.as_ptr(), a.len() as u32, ROOT, b.as_ptr(), b.len() as u32)
+        raw::path_rename(
+            ROOT,
+            a.as_ptr(),
+            a.len() as u32,
+            ROOT,
+            b.as_ptr(),
+            b.len() as u32,
+        )
     };
     assert_eq!(r("tmp/dir", "tmp/dir/inner/moved"), INVAL);
     assert_eq!(r("tmp/missing", "tmp/z"), NOENT);
@@ -421,16 +474,34 @@ fn case_dirs() {
 }
 
 fn case_open_errors() {
-    assert_eq!(open_raw(ROOT, "tmp/missing", 0, RIGHT_FD_READ, 0), Err(NOENT));
+    assert_eq!(
+        open_raw(ROOT, "tmp/missing", 0, RIGHT_FD_READ, 0),
+        Err(NOENT)
+    );
     fs::write("/tmp/f", b"data").unwrap();
-    assert_eq!(open_raw(ROOT, "tmp/f", O_DIRECTORY, RIGHT_FD_READ, 0), Err(NOTDIR));
+    assert_eq!(
+        open_raw(ROOT, "tmp/f", O_DIRECTORY, RIGHT_FD_READ, 0),
+        Err(NOTDIR)
+    );
     assert_eq!(open_raw(ROOT, "tmp/f/", 0, RIGHT_FD_READ, 0), Err(NOTDIR));
-    assert_eq!(open_raw(ROOT, "tmp/f", O_CREAT | O_EXCL, RIGHT_FD_WRITE, 0), Err(EXIST));
+    assert_eq!(
+        open_raw(ROOT, "tmp/f", O_CREAT | O_EXCL, RIGHT_FD_WRITE, 0),
+        Err(EXIST)
+    );
     assert_eq!(open_raw(ROOT, "tmp", 0, RIGHT_FD_WRITE, 0), Err(ISDIR));
     assert_eq!(open_raw(ROOT, "ro/file", 0, RIGHT_FD_WRITE, 0), Err(ROFS));
-    assert_eq!(open_raw(ROOT, "ro/new", O_CREAT, RIGHT_FD_WRITE, 0), Err(ROFS));
-    assert_eq!(open_raw(ROOT, "tmp/f", 1 << 6, RIGHT_FD_READ, 0), Err(INVAL));
-    assert_eq!(open_raw(ROOT, "tmp/f", 0, RIGHT_FD_READ, 1 << 8), Err(INVAL));
+    assert_eq!(
+        open_raw(ROOT, "ro/new", O_CREAT, RIGHT_FD_WRITE, 0),
+        Err(ROFS)
+    );
+    assert_eq!(
+        open_raw(ROOT, "tmp/f", 1 << 6, RIGHT_FD_READ, 0),
+        Err(INVAL)
+    );
+    assert_eq!(
+        open_raw(ROOT, "tmp/f", 0, RIGHT_FD_READ, 1 << 8),
+        Err(INVAL)
+    );
     assert_eq!(open_raw(1, "tmp/f", 0, RIGHT_FD_READ, 0), Err(NOTDIR));
     assert_eq!(open_raw(55, "tmp/f", 0, RIGHT_FD_READ, 0), Err(BADF));
     let f = open_raw(ROOT, "tmp/f", 0, RIGHT_FD_READ, 0).unwrap();
@@ -466,7 +537,19 @@ fn case_open_errors() {
     let mut out = 0;
     let e = unsafe { raw::path_open(ROOT, 0, bad.as_ptr(), 2, 0, RIGHT_FD_READ, 0, 0, &mut out) };
     assert_eq!(e, 25, "EILSEQ");
-    let e = unsafe { raw::path_open(ROOT, 0, u32::MAX as *const u8, 10, 0, RIGHT_FD_READ, 0, 0, &mut out) };
+    let e = unsafe {
+        raw::path_open(
+            ROOT,
+            0,
+            u32::MAX as *const u8,
+            10,
+            0,
+            RIGHT_FD_READ,
+            0,
+            0,
+            &mut out,
+        )
+    };
     assert_eq!(e, FAULT);
 }
 
@@ -477,7 +560,10 @@ fn case_dotdot() {
     assert_eq!(read_all(f), b"dd");
     let r = open_raw(ROOT, "..", O_DIRECTORY, RIGHT_FD_READDIR, 0).unwrap();
     let names: Vec<String> = readdir(r, 512).into_iter().map(|e| e.0).collect();
-    assert!(names.contains(&"tmp".to_owned()), "`..` at the root is the root");
+    assert!(
+        names.contains(&"tmp".to_owned()),
+        "`..` at the root is the root"
+    );
     let root_stat = path_filestat(ROOT, ".").unwrap();
     assert_eq!(path_filestat(ROOT, "..").unwrap()[1], root_stat[1]);
     // From a directory opened below, `..` climbs to the root and no further.
@@ -496,13 +582,22 @@ fn case_prestat() {
     assert_eq!(pre[0] & 0xff, 0, "a directory preopen");
     assert_eq!(pre[1], 1);
     let mut name = [0u8; 8];
-    expect_errno!(raw::fd_prestat_dir_name(ROOT, name.as_mut_ptr(), 1), SUCCESS);
+    expect_errno!(
+        raw::fd_prestat_dir_name(ROOT, name.as_mut_ptr(), 1),
+        SUCCESS
+    );
     assert_eq!(name[0], b'/');
-    expect_errno!(raw::fd_prestat_dir_name(ROOT, name.as_mut_ptr(), 0), NAMETOOLONG);
+    expect_errno!(
+        raw::fd_prestat_dir_name(ROOT, name.as_mut_ptr(), 0),
+        NAMETOOLONG
+    );
     expect_errno!(raw::fd_prestat_get(0, pre.as_mut_ptr()), BADF);
     // The extra preopen.
     expect_errno!(raw::fd_prestat_get(4, pre.as_mut_ptr()), SUCCESS);
-    expect_errno!(raw::fd_prestat_dir_name(4, name.as_mut_ptr(), pre[1]), SUCCESS);
+    expect_errno!(
+        raw::fd_prestat_dir_name(4, name.as_mut_ptr(), pre[1]),
+        SUCCESS
+    );
     assert_eq!(&name[..pre[1] as usize], b"/data");
     expect_errno!(raw::fd_prestat_get(5, pre.as_mut_ptr()), BADF);
     // The extra preopen's `..` stays inside it.
@@ -519,12 +614,22 @@ fn case_fdstat() {
     let f = open_raw(ROOT, "tmp/s", 0, RIGHT_FD_READ | RIGHT_FD_WRITE, 0).unwrap();
     let (ty, flags, base, _) = fdstat(f);
     assert_eq!((ty, flags), (4, 0));
-    assert_eq!(base & (RIGHT_FD_READ | RIGHT_FD_WRITE), RIGHT_FD_READ | RIGHT_FD_WRITE);
+    assert_eq!(
+        base & (RIGHT_FD_READ | RIGHT_FD_WRITE),
+        RIGHT_FD_READ | RIGHT_FD_WRITE
+    );
     expect_errno!(raw::fd_fdstat_set_rights(f, RIGHT_FD_READ, 0), SUCCESS);
     assert_eq!(fdstat(f).2, RIGHT_FD_READ);
-    expect_errno!(raw::fd_fdstat_set_rights(f, RIGHT_FD_READ | RIGHT_FD_WRITE, 0), NOTCAPABLE);
+    expect_errno!(
+        raw::fd_fdstat_set_rights(f, RIGHT_FD_READ | RIGHT_FD_WRITE, 0),
+        NOTCAPABLE
+    );
     let r = open_raw(ROOT, "tmp/s", 0, RIGHT_FD_READ, 0).unwrap();
-    assert_eq!(fdstat(r).2 & RIGHT_FD_WRITE, 0, "a read-only descriptor has no write right");
+    assert_eq!(
+        fdstat(r).2 & RIGHT_FD_WRITE,
+        0,
+        "a read-only descriptor has no write right"
+    );
     expect_errno!(raw::fd_fdstat_get(42, [0u8; 24].as_mut_ptr()), BADF);
     expect_errno!(raw::fd_fdstat_get(ROOT, u32::MAX as *mut u8), FAULT);
     expect_errno!(raw::fd_fdstat_set_flags(1, FDFLAG_APPEND), SUCCESS);
@@ -540,7 +645,11 @@ fn case_filestat() {
     assert_eq!(a[1], b[1], "stable inode");
     assert_ne!(a[1], c[1], "distinct inodes");
     assert_eq!(a[0], c[0], "same device within a mount");
-    assert_ne!(a[0], path_filestat(ROOT, "ro/file").unwrap()[0], "another mount, another device");
+    assert_ne!(
+        a[0],
+        path_filestat(ROOT, "ro/file").unwrap()[0],
+        "another mount, another device"
+    );
     assert_eq!((a[2], a[3], a[4]), (4, 1, 5));
     let f = File::open("/tmp/i1").unwrap();
     let fs_ = filestat(fd(&f));
@@ -577,7 +686,13 @@ fn case_times() {
 }
 
 fn case_advise_allocate_sync() {
-    let f = OpenOptions::new().read(true).write(true).create(true).truncate(true).open("/tmp/al").unwrap();
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open("/tmp/al")
+        .unwrap();
     let fd = fd(&f);
     expect_errno!(raw::fd_advise(fd, 0, 10, 0), SUCCESS);
     expect_errno!(raw::fd_advise(fd, 0, 10, 5), SUCCESS);
@@ -618,22 +733,67 @@ fn case_renumber() {
 fn case_links() {
     fs::write("/tmp/l", b"").unwrap();
     let (t, l) = ("tmp/l", "tmp/link");
-    expect_errno!(raw::path_symlink(t.as_ptr(), t.len() as u32, ROOT, l.as_ptr(), l.len() as u32), NOTSUP);
-    expect_errno!(raw::path_symlink(t.as_ptr(), t.len() as u32, ROOT, t.as_ptr(), t.len() as u32), EXIST);
-    expect_errno!(raw::path_symlink(t.as_ptr(), t.len() as u32, 50, l.as_ptr(), l.len() as u32), BADF);
     expect_errno!(
-        raw::path_link(ROOT, 0, t.as_ptr(), t.len() as u32, ROOT, l.as_ptr(), l.len() as u32),
+        raw::path_symlink(t.as_ptr(), t.len() as u32, ROOT, l.as_ptr(), l.len() as u32),
+        NOTSUP
+    );
+    expect_errno!(
+        raw::path_symlink(t.as_ptr(), t.len() as u32, ROOT, t.as_ptr(), t.len() as u32),
+        EXIST
+    );
+    expect_errno!(
+        raw::path_symlink(t.as_ptr(), t.len() as u32, 50, l.as_ptr(), l.len() as u32),
+        BADF
+    );
+    expect_errno!(
+        raw::path_link(
+            ROOT,
+            0,
+            t.as_ptr(),
+            t.len() as u32,
+            ROOT,
+            l.as_ptr(),
+            l.len() as u32
+        ),
         NOTSUP
     );
     let m = "tmp/missing";
     expect_errno!(
-        raw::path_link(ROOT, 0, m.as_ptr(), m.len() as u32, ROOT, l.as_ptr(), l.len() as u32),
+        raw::path_link(
+            ROOT,
+            0,
+            m.as_ptr(),
+            m.len() as u32,
+            ROOT,
+            l.as_ptr(),
+            l.len() as u32
+        ),
         NOENT
     );
     let mut buf = [0u8; 16];
     let mut used = 0;
-    expect_errno!(raw::path_readlink(ROOT, t.as_ptr(), t.len() as u32, buf.as_mut_ptr(), 16, &mut used), INVAL);
-    expect_errno!(raw::path_readlink(ROOT, m.as_ptr(), m.len() as u32, buf.as_mut_ptr(), 16, &mut used), NOENT);
+    expect_errno!(
+        raw::path_readlink(
+            ROOT,
+            t.as_ptr(),
+            t.len() as u32,
+            buf.as_mut_ptr(),
+            16,
+            &mut used
+        ),
+        INVAL
+    );
+    expect_errno!(
+        raw::path_readlink(
+            ROOT,
+            m.as_ptr(),
+            m.len() as u32,
+            buf.as_mut_ptr(),
+            16,
+            &mut used
+        ),
+        NOENT
+    );
 }
 
 fn case_sockets() {
@@ -642,8 +802,14 @@ fn case_sockets() {
     let iov = [0u32, 0];
     expect_errno!(raw::sock_accept(ROOT, 0, &mut out), NOTSUP);
     expect_errno!(raw::sock_accept(99, 0, &mut out), BADF);
-    expect_errno!(raw::sock_recv(0, iov.as_ptr(), 1, 0, &mut out, &mut flags), NOTSUP);
-    expect_errno!(raw::sock_recv(99, iov.as_ptr(), 1, 0, &mut out, &mut flags), BADF);
+    expect_errno!(
+        raw::sock_recv(0, iov.as_ptr(), 1, 0, &mut out, &mut flags),
+        NOTSUP
+    );
+    expect_errno!(
+        raw::sock_recv(99, iov.as_ptr(), 1, 0, &mut out, &mut flags),
+        BADF
+    );
     expect_errno!(raw::sock_send(1, iov.as_ptr(), 1, 0, &mut out), NOTSUP);
     expect_errno!(raw::sock_send(99, iov.as_ptr(), 1, 0, &mut out), BADF);
     expect_errno!(raw::sock_shutdown(1, 3), NOTSUP);
@@ -672,7 +838,14 @@ fn poll(subs: &[[u8; 48]]) -> Result<Vec<(u64, u16, u8, u64)>, u16> {
     let flat: Vec<u8> = subs.iter().flatten().copied().collect();
     let mut events = vec![0u8; 32 * subs.len().max(1)];
     let mut n = 0u32;
-    let e = unsafe { raw::poll_oneoff(flat.as_ptr(), events.as_mut_ptr(), subs.len() as u32, &mut n) };
+    let e = unsafe {
+        raw::poll_oneoff(
+            flat.as_ptr(),
+            events.as_mut_ptr(),
+            subs.len() as u32,
+            &mut n,
+        )
+    };
     if e != SUCCESS {
         return Err(e);
     }
@@ -719,7 +892,10 @@ fn case_poll() {
     abs[40] = 1;
     assert_eq!(poll(&[abs]).unwrap(), [(9, 0, 0, 0)]);
     let mut n = 0u32;
-    expect_errno!(raw::poll_oneoff(u32::MAX as *const u8, [0u8; 32].as_mut_ptr(), 1, &mut n), FAULT);
+    expect_errno!(
+        raw::poll_oneoff(u32::MAX as *const u8, [0u8; 32].as_mut_ptr(), 1, &mut n),
+        FAULT
+    );
     // thread::sleep is poll_oneoff underneath.
     let start = Instant::now();
     std::thread::sleep(Duration::from_millis(5));
@@ -746,7 +922,10 @@ fn case_stdout_stderr() {
     println!("to stdout");
     eprintln!("to stderr");
     let parts: [&[u8]; 2] = [b"gathered ", b"line\n"];
-    let iovs: Vec<u32> = parts.iter().flat_map(|p| [p.as_ptr() as u32, p.len() as u32]).collect();
+    let iovs: Vec<u32> = parts
+        .iter()
+        .flat_map(|p| [p.as_ptr() as u32, p.len() as u32])
+        .collect();
     let mut n = 0;
     expect_errno!(raw::fd_write(1, iovs.as_ptr(), 2, &mut n), SUCCESS);
     assert_eq!(n, 14);
