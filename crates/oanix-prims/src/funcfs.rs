@@ -1,28 +1,23 @@
 //! `FuncFs`: files whose content is computed on read and whose writes are
 //! handled by closures — the building block of control and capability files.
 
-use std::collections::{BTreeMap, HashMap};
 use std::io::SeekFrom;
 use std::sync::Arc;
 
 use oanix_vfs::path;
 use oanix_vfs::{
-    DirEntry, DirHandle, FileHandle, FileKind, FileService, FsError, Metadata, OpenFlags, Result,
+    DirEntry, DirHandle, FileHandle, FileService, FsError, Metadata, OpenFlags, Result,
     check_open_flags, seek_position,
 };
+
+use crate::fixed_tree::{FixedNode, FixedTree, FixedTreeBuilder};
 
 type ReadFn = Arc<dyn Fn() -> Result<Vec<u8>> + Send + Sync>;
 type WriteFn = Arc<dyn Fn(&[u8]) -> Result<()> + Send + Sync>;
 
 struct FuncFile {
-    id: u64,
     read: Option<ReadFn>,
     write: Option<WriteFn>,
-}
-
-enum Node {
-    File(FuncFile),
-    Dir { id: u64, entries: Vec<DirEntry> },
 }
 
 /// A file system of computed files.
@@ -63,13 +58,13 @@ enum Node {
 /// ```
 #[derive(Clone)]
 pub struct FuncFs {
-    nodes: Arc<HashMap<String, Node>>,
+    tree: Arc<FixedTree<FuncFile>>,
 }
 
 impl std::fmt::Debug for FuncFs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FuncFs")
-            .field("entries", &self.nodes.len())
+            .field("entries", &self.tree.len())
             .finish()
     }
 }
@@ -77,29 +72,21 @@ impl std::fmt::Debug for FuncFs {
 /// Builds a [`FuncFs`]; see [`FuncFs::builder`].
 #[derive(Default)]
 pub struct FuncFsBuilder {
-    files: BTreeMap<String, (Option<ReadFn>, Option<WriteFn>)>,
-    dirs: Vec<String>,
-    errors: Vec<FsError>,
+    tree: FixedTreeBuilder<FuncFile>,
 }
 
 impl std::fmt::Debug for FuncFsBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FuncFsBuilder")
-            .field("files", &self.files.keys().collect::<Vec<_>>())
-            .field("dirs", &self.dirs)
+            .field("files", &self.tree.file_paths().collect::<Vec<_>>())
+            .field("dirs", &self.tree.dir_paths().collect::<Vec<_>>())
             .finish()
     }
 }
 
 impl FuncFsBuilder {
     fn add(mut self, path: &str, read: Option<ReadFn>, write: Option<WriteFn>) -> Self {
-        match path::normalize(path) {
-            Ok(p) if p == "/" => self.errors.push(FsError::is_a_directory("/")),
-            Ok(p) => {
-                self.files.insert(p.into_owned(), (read, write));
-            }
-            Err(e) => self.errors.push(e),
-        }
+        self.tree.file(path, FuncFile { read, write });
         self
     }
 
@@ -137,91 +124,24 @@ impl FuncFsBuilder {
     /// An (empty) directory; parents of files are implied.
     #[must_use]
     pub fn dir(mut self, path: &str) -> Self {
-        match path::normalize(path) {
-            Ok(p) => self.dirs.push(p.into_owned()),
-            Err(e) => self.errors.push(e),
-        }
+        self.tree.dir(path);
         self
     }
 
     /// Builds the file system, or names the first invalid entry.
     pub fn try_build(self) -> Result<FuncFs> {
-        if let Some(e) = self.errors.into_iter().next() {
-            return Err(e);
-        }
-        let mut dirs: BTreeMap<String, Vec<DirEntry>> = BTreeMap::new();
-        let mut wanted: Vec<String> = self.dirs;
-        wanted.push("/".to_owned());
-        wanted.extend(
-            self.files
-                .keys()
-                .filter_map(|f| path::parent(f).map(str::to_owned)),
-        );
-        for d in &wanted {
-            let mut cur = d.as_str();
-            loop {
-                dirs.entry(cur.to_owned()).or_default();
-                match path::parent(cur) {
-                    Some(p) => cur = p,
-                    None => break,
-                }
-            }
-        }
-        if let Some(clash) = self.files.keys().find(|f| dirs.contains_key(*f)) {
-            return Err(FsError::invalid_input(
-                clash.clone(),
-                "given both as a file and as a directory",
-            ));
-        }
-        let mut id = 0u64;
-        let mut nodes = HashMap::new();
-        for (p, (read, write)) in self.files {
-            id += 1;
-            if let Some((parent, name)) = path::split(&p)
-                && let Some(list) = dirs.get_mut(parent)
-            {
-                list.push(DirEntry::new(name, FileKind::File, 0, id));
-            }
-            nodes.insert(p, Node::File(FuncFile { id, read, write }));
-        }
-        let mut dir_ids = HashMap::new();
-        for d in dirs.keys() {
-            id += 1;
-            dir_ids.insert(d.clone(), id);
-        }
-        let dir_paths: Vec<String> = dirs.keys().cloned().collect();
-        for d in &dir_paths {
-            if let Some((parent, name)) = path::split(d)
-                && let Some(list) = dirs.get_mut(parent)
-            {
-                let did = dir_ids.get(d).copied().unwrap_or(0);
-                list.push(DirEntry::new(name, FileKind::Directory, 0, did));
-            }
-        }
-        for (d, mut entries) in dirs {
-            entries.sort_by(|a, b| a.name.cmp(&b.name));
-            let did = dir_ids.get(&d).copied().unwrap_or(0);
-            nodes.insert(d, Node::Dir { id: did, entries });
-        }
         Ok(FuncFs {
-            nodes: Arc::new(nodes),
+            tree: Arc::new(self.tree.try_build(|_| 0)?),
         })
     }
 
     /// Builds the file system; entries with malformed paths or clashing with
     /// directories are left out (use [`try_build`](Self::try_build) to have
     /// them reported).
-    pub fn build(mut self) -> FuncFs {
-        self.errors.clear();
-        let dirs = self.dirs.clone();
-        let files: Vec<String> = self.files.keys().cloned().collect();
-        self.files.retain(|f, _| {
-            !dirs.iter().any(|d| path::starts_with(d, f))
-                && !files.iter().any(|o| path::is_strict_descendant(o, f))
-        });
-        self.try_build().unwrap_or_else(|_| FuncFs {
-            nodes: Arc::new(HashMap::new()),
-        })
+    pub fn build(self) -> FuncFs {
+        FuncFs {
+            tree: Arc::new(self.tree.build(|_| 0)),
+        }
     }
 }
 
@@ -230,30 +150,18 @@ impl FuncFs {
     pub fn builder() -> FuncFsBuilder {
         FuncFsBuilder::default()
     }
-
-    fn lookup(&self, p: &str) -> Result<&Node> {
-        if let Some(n) = self.nodes.get(p) {
-            return Ok(n);
-        }
-        let mut cur = p;
-        while let Some(parent) = path::parent(cur) {
-            if let Some(Node::File(_)) = self.nodes.get(parent) {
-                return Err(FsError::not_a_directory(p));
-            }
-            cur = parent;
-        }
-        Err(FsError::not_found(p))
-    }
 }
 
 fn fixed(p: &str) -> FsError {
     FsError::permission_denied(p, "the files of this service are fixed")
 }
 
-fn metadata(node: &Node) -> Metadata {
+fn metadata(node: &FixedNode<FuncFile>) -> Metadata {
     match node {
-        Node::File(f) => Metadata::file(f.id, 0).with_readonly(f.write.is_none()),
-        Node::Dir { id, .. } => Metadata::directory(*id).with_readonly(true),
+        FixedNode::File { id, value } => {
+            Metadata::file(*id, 0).with_readonly(value.write.is_none())
+        }
+        FixedNode::Dir { id, .. } => Metadata::directory(*id).with_readonly(true),
     }
 }
 
@@ -262,7 +170,7 @@ impl FileService for FuncFs {
         let p = path::parse(path)?;
         let full = p.as_str();
         check_open_flags(full, flags)?;
-        let node = match self.lookup(full) {
+        let node = match self.tree.lookup(full) {
             Ok(n) => n,
             Err(e) if flags.creates() && e.kind() == oanix_vfs::FsErrorKind::NotFound => {
                 return Err(fixed(full));
@@ -273,17 +181,17 @@ impl FileService for FuncFs {
             return Err(FsError::already_exists(full));
         }
         match node {
-            Node::Dir { .. } if flags.can_write() => Err(FsError::is_a_directory(full)),
-            Node::Dir { .. } => Ok(DirHandle::boxed(full, metadata(node))),
-            Node::File(_) if flags.directory || p.is_dir_syntax() => {
+            FixedNode::Dir { .. } if flags.mutates() => Err(FsError::is_a_directory(full)),
+            FixedNode::Dir { .. } => Ok(DirHandle::boxed(full, metadata(node))),
+            FixedNode::File { .. } if flags.directory || p.is_dir_syntax() => {
                 Err(FsError::not_a_directory(full))
             }
-            Node::File(f) => {
+            FixedNode::File { id, value: f } => {
                 if flags.can_write() && f.write.is_none() {
                     return Err(FsError::read_only(full));
                 }
                 Ok(Box::new(FuncHandle {
-                    id: f.id,
+                    id: *id,
                     path: full.to_owned(),
                     read: if flags.can_read() {
                         f.read.clone()
@@ -304,16 +212,18 @@ impl FileService for FuncFs {
 
     fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
         let p = path::parse(path)?;
-        match self.lookup(p.as_str())? {
-            Node::Dir { entries, .. } => Ok(entries.clone()),
-            Node::File(_) => Err(FsError::not_a_directory(p.as_str())),
+        match self.tree.lookup(p.as_str())? {
+            FixedNode::Dir { entries, .. } => Ok(entries.clone()),
+            FixedNode::File { .. } => Err(FsError::not_a_directory(p.as_str())),
         }
     }
 
     fn stat(&self, path: &str) -> Result<Metadata> {
         let p = path::parse(path)?;
-        match self.lookup(p.as_str())? {
-            Node::File(_) if p.is_dir_syntax() => Err(FsError::not_a_directory(p.as_str())),
+        match self.tree.lookup(p.as_str())? {
+            FixedNode::File { .. } if p.is_dir_syntax() => {
+                Err(FsError::not_a_directory(p.as_str()))
+            }
             node => Ok(metadata(node)),
         }
     }

@@ -39,6 +39,7 @@
 //! ```
 
 mod cowfs;
+mod fixed_tree;
 mod funcfs;
 mod mapfs;
 mod memfs;

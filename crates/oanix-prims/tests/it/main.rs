@@ -9,5 +9,6 @@
 )]
 
 mod conformance;
+mod fixed;
 mod model;
 mod namespace;
