@@ -1246,6 +1246,10 @@ impl FileService for HttpFs {
     fn fs_type(&self) -> &'static str {
         "httpfs"
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]

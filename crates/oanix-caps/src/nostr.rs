@@ -1291,4 +1291,8 @@ impl FileService for NostrFs {
     fn fs_type(&self) -> &'static str {
         "nostrfs"
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }

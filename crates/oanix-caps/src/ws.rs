@@ -966,4 +966,8 @@ impl FileService for WsFs {
     fn fs_type(&self) -> &'static str {
         "wsfs"
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }

@@ -756,6 +756,10 @@ impl FileService for LogsFs {
     fn fs_type(&self) -> &'static str {
         "logsfs"
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// A handle on one log file; writes append.

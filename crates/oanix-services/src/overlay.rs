@@ -230,4 +230,8 @@ impl FileService for WorkspaceOverlay {
     fn fs_type(&self) -> &'static str {
         "overlay"
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }

@@ -662,6 +662,10 @@ impl FileService for TaskFs {
     fn fs_type(&self) -> &'static str {
         "taskfs"
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// A handle on `result.json`, which lives in the service: every handle sees
