@@ -13,6 +13,7 @@
 //! | [`vfs`] | `oanix-vfs` | `FileService`, paths, `FsError`, `Namespace` |
 //! | [`prims`] | `oanix-prims` | `MemFs`, `MapFs`, `FuncFs`, `CowFs` |
 //! | `caps` | `oanix-caps` | `HttpFs`, `WsFs`, `NostrFs`, `EgressPolicy` (features `caps`, `nostr`) |
+//! | `executor` | `oanix-exec` | `ExecutorManager`, `ExecutorConfig`, `RetryPolicy`, the HTTP, WebSocket and Nostr relay executors (feature `executor`) |
 //! | `services` | `oanix-services` | `TaskFs`, `LogsFs`, `WorkspaceFs`, `WorkspaceOverlay` (feature `services`) |
 //!
 //! # Feature flags
@@ -27,6 +28,10 @@
 //!   `EgressPolicy` (module `caps`, crate `oanix-caps`).
 //! - `nostr`: `NostrFs` as well (implies `caps`; builds the secp256k1 C
 //!   library).
+//! - `executor`: the executors that make the capabilities live — real
+//!   HTTP, WebSocket and Nostr relay I/O behind the files, with the SSRF
+//!   guard — and the `ExecutorManager` that runs them (module `executor`,
+//!   crate `oanix-exec`; implies `nostr`; builds tokio, hyper and rustls).
 //! - `services`: the standard services of an agent environment
 //!   (module `services`, crate `oanix-services`).
 //! - `wasi`: the WASI runtime, `WasiRuntime`, which runs `wasm32-wasip1`
@@ -58,6 +63,9 @@
 #[cfg(feature = "caps")]
 #[cfg_attr(docsrs, doc(cfg(feature = "caps")))]
 pub use oanix_caps as caps;
+#[cfg(feature = "executor")]
+#[cfg_attr(docsrs, doc(cfg(feature = "executor")))]
+pub use oanix_exec as executor;
 pub use oanix_prims as prims;
 #[cfg(feature = "services")]
 #[cfg_attr(docsrs, doc(cfg(feature = "services")))]

@@ -1,0 +1,534 @@
+//! `ExecutorManager`, the `Executor` trait every executor implements, and
+//! the context and shutdown signal executors run with.
+
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use event_listener::Event;
+use oanix_caps::{HttpFs, NostrFs, WsFs};
+use tokio::runtime::{Handle, Runtime};
+use tokio::task::AbortHandle;
+
+use crate::config::ExecutorConfig;
+use crate::error::{ExecutorError, Result};
+use crate::http::HttpExecutor;
+use crate::nostr::NostrRelayConnector;
+use crate::ws::WsConnector;
+
+/// A boxed future that can move between threads: what [`Executor::run`]
+/// returns, so that the trait stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Something that carries out a capability service's work: takes what the
+/// service queued, does the I/O, delivers the outcome back.
+///
+/// The trait is object-safe; the manager holds executors as
+/// `Box<dyn Executor>` and spawns each one's [`run`](Self::run) future on
+/// its runtime. The three built-in executors ([`HttpExecutor`],
+/// [`WsConnector`], [`NostrRelayConnector`]) implement it like anyone else's.
+///
+/// A `run` future must:
+///
+/// - wake on its service's notifications (`work_listener()`), not on a timer
+///   ([`ExecutorContext::poll_interval`] is only a fallback);
+/// - return soon after [`ExecutorContext::shutdown`] fires, taking no new
+///   work after it, giving in-flight work [`ExecutorContext::grace`] to
+///   finish and failing what remains with a reason the agent can read.
+///
+/// ```
+/// use oanix_caps::{EgressPolicy, HttpFs, HttpResponse};
+/// use oanix_exec::{BoxFuture, Executor, ExecutorConfig, ExecutorContext, ExecutorError, ExecutorManager};
+///
+/// /// Answers every request with 204, without touching the network.
+/// struct NoContent(HttpFs);
+///
+/// impl Executor for NoContent {
+///     fn name(&self) -> &str {
+///         "no-content"
+///     }
+///     fn run(self: Box<Self>, ctx: ExecutorContext) -> BoxFuture<'static, Result<(), ExecutorError>> {
+///         Box::pin(async move {
+///             while !ctx.shutdown().is_triggered() {
+///                 let listener = self.0.work_listener();
+///                 let batch = self.0.take_pending_batch(16);
+///                 if batch.is_empty() {
+///                     tokio::select! {
+///                         _ = listener => {}
+///                         _ = ctx.shutdown().triggered() => {}
+///                     }
+///                     continue;
+///                 }
+///                 for p in batch {
+///                     self.0.complete_request(HttpResponse::new(&p.id, 204))?;
+///                 }
+///             }
+///             Ok(())
+///         })
+///     }
+/// }
+///
+/// let http = HttpFs::builder().policy(EgressPolicy::allow_hosts(["example.com"])).build();
+/// let mut manager = ExecutorManager::new(ExecutorConfig::default())?;
+/// manager.attach(NoContent(http.clone()));
+/// manager.start()?;
+/// let id = http.submit_request(oanix_caps::HttpRequest::get("https://example.com/"))?;
+/// let outcome = http.wait_response(&id, std::time::Duration::from_secs(10))?;
+/// assert_eq!(outcome.response().map(|r| r.status), Some(204));
+/// manager.shutdown()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Executor: Send + 'static {
+    /// A short name, for errors and records (`"http"`, `"ws"`, `"nostr"`).
+    fn name(&self) -> &str;
+
+    /// Runs until the context's shutdown fires, then winds down (see the
+    /// trait docs) and returns.
+    fn run(self: Box<Self>, ctx: ExecutorContext) -> BoxFuture<'static, Result<()>>;
+}
+
+/// Everything an executor runs with: the configuration, the runtime and the
+/// shutdown signal.
+#[derive(Debug, Clone)]
+pub struct ExecutorContext {
+    config: Arc<ExecutorConfig>,
+    handle: Handle,
+    shutdown: ShutdownSignal,
+}
+
+impl ExecutorContext {
+    /// A context on `handle` with `config`, and the trigger of its shutdown
+    /// signal: for running an executor without a manager (tests, or a host
+    /// with its own supervision).
+    pub fn new(config: ExecutorConfig, handle: Handle) -> (Self, ShutdownTrigger) {
+        let signal = ShutdownSignal::default();
+        (
+            Self {
+                config: Arc::new(config),
+                handle,
+                shutdown: signal.clone(),
+            },
+            ShutdownTrigger(signal),
+        )
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ExecutorConfig {
+        &self.config
+    }
+
+    /// The runtime the executor runs on.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// The shutdown signal.
+    pub fn shutdown(&self) -> &ShutdownSignal {
+        &self.shutdown
+    }
+
+    /// How long in-flight work may take to finish once shutdown fires.
+    pub fn grace(&self) -> Duration {
+        self.config.shutdown_grace
+    }
+
+    /// The fallback wake-up period, if configured (see
+    /// [`ExecutorConfig::poll_interval`]).
+    pub fn poll_interval(&self) -> Option<Duration> {
+        self.config.poll_interval
+    }
+
+    /// Waits for the fallback wake-up period, or forever when there is none:
+    /// for `select!`ing beside a service's listener.
+    pub async fn fallback_tick(&self) {
+        match self.config.poll_interval {
+            Some(every) => tokio::time::sleep(every).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// The receiving side of a shutdown: cheap to clone, checked with
+/// [`is_triggered`](Self::is_triggered) or awaited with
+/// [`triggered`](Self::triggered).
+#[derive(Clone, Default)]
+pub struct ShutdownSignal {
+    inner: Arc<SignalInner>,
+}
+
+#[derive(Default)]
+struct SignalInner {
+    fired: AtomicBool,
+    event: Event,
+}
+
+impl fmt::Debug for ShutdownSignal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownSignal")
+            .field("triggered", &self.is_triggered())
+            .finish()
+    }
+}
+
+impl ShutdownSignal {
+    /// Whether shutdown has begun.
+    pub fn is_triggered(&self) -> bool {
+        self.inner.fired.load(Ordering::SeqCst)
+    }
+
+    /// Completes once shutdown has begun (at once if it has).
+    pub async fn triggered(&self) {
+        loop {
+            let listener = self.inner.event.listen();
+            if self.is_triggered() {
+                return;
+            }
+            listener.await;
+        }
+    }
+
+    fn fire(&self) {
+        self.inner.fired.store(true, Ordering::SeqCst);
+        self.inner.event.notify(usize::MAX);
+    }
+}
+
+/// Begins a shutdown: see [`ExecutorContext::new`].
+#[derive(Debug, Clone)]
+pub struct ShutdownTrigger(ShutdownSignal);
+
+impl ShutdownTrigger {
+    /// Fires the signal (once; later calls do nothing).
+    pub fn trigger(&self) {
+        self.0.fire();
+    }
+}
+
+enum RuntimeSlot {
+    Owned(Runtime),
+    Borrowed,
+}
+
+struct Running {
+    id: usize,
+    name: String,
+    abort: AbortHandle,
+}
+
+/// Runs executors on a tokio runtime and stops them gracefully.
+///
+/// The manager either owns a multi-threaded runtime ([`new`](Self::new),
+/// [`ExecutorConfig::worker_threads`] threads) or runs on one the host
+/// already has ([`with_handle`](Self::with_handle)). Attach executors —
+/// the built-in ones with [`attach_http`](Self::attach_http),
+/// [`attach_ws`](Self::attach_ws) and [`attach_nostr`](Self::attach_nostr),
+/// any [`Executor`] with [`attach`](Self::attach) — then
+/// [`start`](Self::start) them. Executors attached after `start` start at
+/// once.
+///
+/// [`shutdown`](Self::shutdown) fires the shutdown signal, waits up to
+/// [`ExecutorConfig::shutdown_grace`] (plus a second) for every executor to
+/// wind down, aborts the rest and reports them. Dropping the manager
+/// without `shutdown` fires the signal and returns at once.
+pub struct ExecutorManager {
+    config: Arc<ExecutorConfig>,
+    runtime: RuntimeSlot,
+    handle: Handle,
+    waiting: Vec<Box<dyn Executor>>,
+    running: Vec<Running>,
+    started: bool,
+    shutdown: ShutdownSignal,
+    finished: Arc<Finished>,
+    next_id: usize,
+    init_error: Option<ExecutorError>,
+}
+
+impl fmt::Debug for ExecutorManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExecutorManager")
+            .field(
+                "owns_runtime",
+                &matches!(self.runtime, RuntimeSlot::Owned(_)),
+            )
+            .field(
+                "waiting",
+                &self.waiting.iter().map(|e| e.name()).collect::<Vec<_>>(),
+            )
+            .field(
+                "running",
+                &self
+                    .running
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("started", &self.started)
+            .finish()
+    }
+}
+
+impl ExecutorManager {
+    /// A manager with a runtime of its own.
+    pub fn new(config: ExecutorConfig) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads.max(1))
+            .thread_name("oanix-exec")
+            .enable_all()
+            .build()
+            .map_err(ExecutorError::Runtime)?;
+        let handle = runtime.handle().clone();
+        Ok(Self::make(config, RuntimeSlot::Owned(runtime), handle))
+    }
+
+    /// A manager that runs its executors on `handle` (a runtime the host
+    /// owns and keeps alive; it needs the time and I/O drivers enabled).
+    pub fn with_handle(config: ExecutorConfig, handle: Handle) -> Self {
+        Self::make(config, RuntimeSlot::Borrowed, handle)
+    }
+
+    fn make(config: ExecutorConfig, runtime: RuntimeSlot, handle: Handle) -> Self {
+        Self {
+            config: Arc::new(config),
+            runtime,
+            handle,
+            waiting: Vec::new(),
+            running: Vec::new(),
+            started: false,
+            shutdown: ShutdownSignal::default(),
+            finished: Arc::default(),
+            next_id: 0,
+            init_error: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ExecutorConfig {
+        &self.config
+    }
+
+    /// The runtime's handle (for spawning the host's own tasks beside the
+    /// executors).
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Attaches an executor; it starts with [`start`](Self::start), or at
+    /// once if the manager is started.
+    pub fn attach(&mut self, executor: impl Executor) {
+        self.attach_boxed(Box::new(executor));
+    }
+
+    /// Attaches a boxed executor.
+    pub fn attach_boxed(&mut self, executor: Box<dyn Executor>) {
+        if self.started {
+            self.spawn(executor);
+        } else {
+            self.waiting.push(executor);
+        }
+    }
+
+    fn keep_error<T>(&mut self, r: Result<T>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                if self.init_error.is_none() {
+                    self.init_error = Some(e);
+                }
+                None
+            }
+        }
+    }
+
+    /// Attaches an [`HttpExecutor`] for `http` (an `Arc<HttpFs>`, a
+    /// `&HttpFs`...). An error building it (a bad root certificate) is
+    /// reported by [`start`](Self::start).
+    pub fn attach_http(&mut self, http: impl Deref<Target = HttpFs>) {
+        let built = HttpExecutor::new(http.clone(), &self.config);
+        if let Some(e) = self.keep_error(built) {
+            self.attach(e);
+        }
+    }
+
+    /// Attaches a [`WsConnector`] for `ws`.
+    pub fn attach_ws(&mut self, ws: impl Deref<Target = WsFs>) {
+        let built = WsConnector::new(ws.clone(), &self.config);
+        if let Some(e) = self.keep_error(built) {
+            self.attach(e);
+        }
+    }
+
+    /// Attaches a [`NostrRelayConnector`] for `nostr`.
+    pub fn attach_nostr(&mut self, nostr: impl Deref<Target = NostrFs>) {
+        let built = NostrRelayConnector::new(nostr.clone(), &self.config);
+        if let Some(e) = self.keep_error(built) {
+            self.attach(e);
+        }
+    }
+
+    fn context(&self) -> ExecutorContext {
+        ExecutorContext {
+            config: Arc::clone(&self.config),
+            handle: self.handle.clone(),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+
+    fn spawn(&mut self, executor: Box<dyn Executor>) {
+        let name = executor.name().to_owned();
+        let ctx = self.context();
+        let task = self.handle.spawn(executor.run(ctx));
+        let abort = task.abort_handle();
+        let finished = Arc::clone(&self.finished);
+        let reported = name.clone();
+        let id = self.next_id;
+        self.next_id += 1;
+        // A second task reports how the executor ended, panics included.
+        self.handle.spawn(async move {
+            let outcome = match task.await {
+                Ok(r) => r,
+                Err(e) if e.is_panic() => Err(ExecutorError::Panicked {
+                    name: reported.clone(),
+                }),
+                Err(_) => Ok(()),
+            };
+            finished.push(id, outcome);
+        });
+        self.running.push(Running { id, name, abort });
+    }
+
+    /// Starts every attached executor.
+    pub fn start(&mut self) -> Result<()> {
+        if let Some(e) = self.init_error.take() {
+            return Err(e);
+        }
+        if self.started {
+            return Err(ExecutorError::AlreadyStarted);
+        }
+        self.started = true;
+        for executor in std::mem::take(&mut self.waiting) {
+            self.spawn(executor);
+        }
+        Ok(())
+    }
+
+    /// Whether [`start`](Self::start) has run.
+    pub fn is_started(&self) -> bool {
+        self.started
+    }
+
+    /// Stops every executor gracefully and waits for them (blocking the
+    /// calling thread; from async code use
+    /// [`shutdown_async`](Self::shutdown_async)). Returns the first error an
+    /// executor ended with, or `ShutdownTimeout` naming those that had to
+    /// be aborted.
+    pub fn shutdown(mut self) -> Result<()> {
+        self.shutdown.fire();
+        let deadline = Instant::now() + self.config.shutdown_grace + Duration::from_secs(1);
+        self.finished.wait_blocking(self.running.len(), deadline);
+        let r = self.finish();
+        if let RuntimeSlot::Owned(rt) = std::mem::replace(&mut self.runtime, RuntimeSlot::Borrowed)
+        {
+            rt.shutdown_timeout(Duration::from_secs(1));
+        }
+        r
+    }
+
+    /// [`shutdown`](Self::shutdown) for async callers: awaits instead of
+    /// blocking. With a runtime of its own, the manager shuts it down in the
+    /// background at the end.
+    pub async fn shutdown_async(mut self) -> Result<()> {
+        self.shutdown.fire();
+        let deadline =
+            tokio::time::Instant::now() + self.config.shutdown_grace + Duration::from_secs(1);
+        self.finished.wait_async(self.running.len(), deadline).await;
+        let r = self.finish();
+        if let RuntimeSlot::Owned(rt) = std::mem::replace(&mut self.runtime, RuntimeSlot::Borrowed)
+        {
+            rt.shutdown_background();
+        }
+        r
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let results = std::mem::take(&mut *self.finished.lock());
+        let mut late = Vec::new();
+        for r in &self.running {
+            if !results.iter().any(|(id, _)| *id == r.id) {
+                r.abort.abort();
+                late.push(r.name.clone());
+            }
+        }
+        self.running.clear();
+        for (_, r) in results {
+            r?;
+        }
+        if late.is_empty() {
+            Ok(())
+        } else {
+            Err(ExecutorError::ShutdownTimeout { names: late })
+        }
+    }
+}
+
+/// How executors ended, filled in by the reporting tasks and waited on by
+/// `shutdown` (blocking, through the condition variable) or `shutdown_async`
+/// (through the event).
+#[derive(Default)]
+struct Finished {
+    results: Mutex<Vec<(usize, Result<()>)>>,
+    cond: Condvar,
+    event: Event,
+}
+
+impl Finished {
+    fn push(&self, id: usize, r: Result<()>) {
+        self.lock().push((id, r));
+        self.cond.notify_all();
+        self.event.notify(usize::MAX);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<(usize, Result<()>)>> {
+        self.results.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until `n` executors have ended or `deadline` passes.
+    fn wait_blocking(&self, n: usize, deadline: Instant) {
+        let mut done = self.lock();
+        while done.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            done = match self.cond.wait_timeout(done, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+
+    async fn wait_async(&self, n: usize, deadline: tokio::time::Instant) {
+        loop {
+            let listener = self.event.listen();
+            if self.lock().len() >= n {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, listener).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for ExecutorManager {
+    fn drop(&mut self) {
+        self.shutdown.fire();
+        if let RuntimeSlot::Owned(rt) = std::mem::replace(&mut self.runtime, RuntimeSlot::Borrowed)
+        {
+            rt.shutdown_background();
+        }
+    }
+}

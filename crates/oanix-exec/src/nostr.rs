@@ -1,0 +1,682 @@
+//! `NostrRelayConnector`: NIP-01 with every relay of a NostrFs: publishes
+//! the outbox with `OK` handling, keeps the subscriptions, and delivers
+//! verified, de-duplicated events to the inbox.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use oanix_caps::nostr_crate::event::Event;
+use oanix_caps::{CapRecord, Capability, EgressPolicy, Filter, NostrFs, Outcome};
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use url::Url;
+
+use crate::config::{ExecutorConfig, RetryPolicy};
+use crate::error::Result;
+use crate::manager::{BoxFuture, Executor, ExecutorContext, ShutdownSignal};
+use crate::ws::{self, WsSettings, WsStream};
+
+/// Carries out the relay work of one [`NostrFs`] (NIP-01).
+///
+/// It keeps one connection to every relay the service lists (opened with
+/// the same machinery as [`WsConnector`](crate::WsConnector): SSRF guard
+/// under [`ExecutorConfig::nostr_policy`], TLS, size limits, pings and
+/// dead-peer detection) and, woken by the service's `work_listener`:
+///
+/// - **publishes** every outbox event to every relay that has not accepted
+///   it (`["EVENT", ...]`) and reads the relay's `OK`: `true` marks the
+///   event sent to that relay ([`NostrFs::mark_sent`]); `false` with
+///   `duplicate:` counts as accepted; `rate-limited:`, `error:` or no `OK`
+///   within [`ExecutorConfig::nostr_ok_timeout`] are transient and retried
+///   following [`ExecutorConfig::nostr_publish_retry`]; any other reason
+///   (`invalid:`, `blocked:`, `auth-required:`, `pow:`...) is a refusal,
+///   recorded with the relay's words ([`NostrFs::mark_rejected`]);
+/// - **subscribes** with `["REQ", id, filters...]` for each of the service's
+///   subscriptions, sends `["CLOSE", id]` when one is removed, and records
+///   `EOSE`, `NOTICE` and `CLOSED` (a subscription the relay closed is not
+///   asked for again on that connection unless its filters change);
+/// - **receives** events: each is checked against the subscription's
+///   filters, verified (id and signature) by the service, and de-duplicated
+///   across relays (the ids of the last
+///   [`ExecutorConfig::nostr_seen_capacity`] events are remembered), then
+///   delivered to the inbox;
+/// - **reconnects** after a drop following
+///   [`ExecutorConfig::nostr_reconnect`], then sends the subscriptions again
+///   and re-publishes every event that relay has not acknowledged.
+///
+/// Relays differ and the connector copes: a duplicate may be answered
+/// `OK true` or `OK false`; some relays answer a refused subscription with
+/// `NOTICE` rather than `CLOSED`; some drop the connection without a close
+/// frame. NIP-42 authentication is not performed: events a relay refuses
+/// with `auth-required:` are recorded as rejected by it.
+pub struct NostrRelayConnector {
+    nostr: NostrFs,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    settings: WsSettings,
+    policy: EgressPolicy,
+    ok_timeout: Duration,
+    publish_retry: RetryPolicy,
+    reconnect: RetryPolicy,
+    seen: Mutex<Seen>,
+}
+
+impl fmt::Debug for NostrRelayConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NostrRelayConnector")
+            .field("ok_timeout", &self.shared.ok_timeout)
+            .field("publish_retry", &self.shared.publish_retry)
+            .field("reconnect", &self.shared.reconnect)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The ids of recently received events, oldest first out.
+#[derive(Debug, Default)]
+struct Seen {
+    ids: HashSet<String>,
+    order: VecDeque<String>,
+    capacity: usize,
+}
+
+impl Seen {
+    fn contains(&self, id: &str) -> bool {
+        self.ids.contains(id)
+    }
+
+    fn insert(&mut self, id: String) {
+        if self.ids.insert(id.clone()) {
+            self.order.push_back(id);
+            while self.order.len() > self.capacity.max(1) {
+                if let Some(old) = self.order.pop_front() {
+                    self.ids.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+impl NostrRelayConnector {
+    /// A connector for `nostr` with `config`.
+    pub fn new(nostr: NostrFs, config: &ExecutorConfig) -> Result<Self> {
+        Ok(Self {
+            nostr,
+            shared: Arc::new(Shared {
+                settings: WsSettings::from_config(config)?,
+                policy: config.nostr_policy.clone(),
+                ok_timeout: config.nostr_ok_timeout,
+                publish_retry: config.nostr_publish_retry,
+                reconnect: config.nostr_reconnect,
+                seen: Mutex::new(Seen {
+                    capacity: config.nostr_seen_capacity,
+                    ..Seen::default()
+                }),
+            }),
+        })
+    }
+
+    async fn serve(self, ctx: ExecutorContext) -> Result<()> {
+        let shutdown = ctx.shutdown().clone();
+        let mut running: HashSet<String> = HashSet::new();
+        let mut tasks: JoinSet<String> = JoinSet::new();
+        loop {
+            while let Some(done) = tasks.try_join_next() {
+                if let Ok(url) = done {
+                    running.remove(&url);
+                }
+            }
+            let listener = self.nostr.work_listener();
+            for url in self.nostr.relays() {
+                if running.insert(url.clone()) {
+                    let relay = Relay {
+                        nostr: self.nostr.clone(),
+                        url,
+                        shared: Arc::clone(&self.shared),
+                        shutdown: shutdown.clone(),
+                    };
+                    tasks.spawn(async move {
+                        let url = relay.url.clone();
+                        relay.run().await;
+                        url
+                    });
+                }
+            }
+            tokio::select! {
+                biased;
+                _ = shutdown.triggered() => break,
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Ok(url) = done {
+                        running.remove(&url);
+                    }
+                }
+                _ = listener => {}
+                _ = ctx.fallback_tick() => {}
+            }
+        }
+        let _ = tokio::time::timeout(ctx.grace(), async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        tasks.abort_all();
+        Ok(())
+    }
+}
+
+impl Executor for NostrRelayConnector {
+    fn name(&self) -> &str {
+        "nostr"
+    }
+
+    fn run(self: Box<Self>, ctx: ExecutorContext) -> BoxFuture<'static, Result<()>> {
+        Box::pin(self.serve(ctx))
+    }
+}
+
+/// How a session with a relay ended.
+enum End {
+    /// Shutdown, or the relay was removed: stop.
+    Stop,
+    /// The connection dropped: reconnect.
+    Dropped(String),
+}
+
+/// The connection to one relay, across reconnections.
+struct Relay {
+    nostr: NostrFs,
+    url: String,
+    shared: Arc<Shared>,
+    shutdown: ShutdownSignal,
+}
+
+/// A publication waiting for the relay's `OK`, or for its next try.
+#[derive(Debug, Clone, Copy)]
+struct Publication {
+    /// Tries so far.
+    tries: u32,
+    /// When the `OK` is due (in flight) or when to try again (waiting).
+    due: Instant,
+    /// Whether an `EVENT` is out and unanswered.
+    in_flight: bool,
+}
+
+/// What one connection has told the relay.
+#[derive(Debug, Default)]
+struct Session {
+    /// Subscriptions sent with `REQ`, with their filters.
+    subs: HashMap<String, Vec<Filter>>,
+    /// Subscriptions the relay closed, with the filters they had then.
+    closed_by_relay: HashMap<String, Vec<Filter>>,
+    /// Events published or to publish again.
+    publications: HashMap<String, Publication>,
+    /// Events whose retries are used up on this connection.
+    given_up: HashSet<String>,
+}
+
+type Sink = SplitSink<WsStream, Message>;
+
+impl Relay {
+    fn record(&self, action: &str, outcome: Outcome, detail: impl Into<String>) {
+        self.nostr.emit_record(
+            CapRecord::new(Capability::Nostr, action, &self.url, outcome).with_detail(detail),
+        );
+    }
+
+    fn listed(&self) -> bool {
+        self.nostr.relays().contains(&self.url)
+    }
+
+    /// Waits until the relay is removed or shutdown begins.
+    async fn park(&self) {
+        loop {
+            let listener = self.nostr.work_listener();
+            if !self.listed() || self.shutdown.is_triggered() {
+                return;
+            }
+            tokio::select! {
+                _ = listener => {}
+                _ = self.shutdown.triggered() => return,
+            }
+        }
+    }
+
+    async fn run(self) {
+        let url = match Url::parse(&self.url) {
+            Ok(u) => u,
+            Err(e) => {
+                self.record("connect", Outcome::Failed, format!("not a url ({e})"));
+                return self.park().await;
+            }
+        };
+        if let Err(e) = self.shared.policy.check_ws(url.as_str()) {
+            self.record("connect", Outcome::Refused, e.to_string());
+            return self.park().await;
+        }
+        let mut retry = 0;
+        loop {
+            if !self.listed() || self.shutdown.is_triggered() {
+                return;
+            }
+            let dialed = tokio::select! {
+                r = ws::dial(&url, &self.shared.policy, &self.shared.settings, 1 << 20) => r,
+                _ = self.shutdown.triggered() => return,
+            };
+            let reason = match dialed {
+                Ok(stream) => {
+                    self.record("connect", Outcome::Ok, format!("after {retry} retries"));
+                    retry = 0;
+                    match self.session(stream).await {
+                        End::Stop => return,
+                        End::Dropped(reason) => {
+                            self.record("disconnect", Outcome::Failed, &reason);
+                            reason
+                        }
+                    }
+                }
+                Err(e) if e.refused => {
+                    self.record("connect", Outcome::Refused, e.message);
+                    return self.park().await;
+                }
+                Err(e) => {
+                    self.record("connect", Outcome::Failed, &e.message);
+                    e.message
+                }
+            };
+            let Some(delay) = self.shared.reconnect.delay(retry) else {
+                self.record(
+                    "connect",
+                    Outcome::Failed,
+                    format!("gave up after {retry} retries: {reason}"),
+                );
+                return self.park().await;
+            };
+            retry += 1;
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = self.shutdown.triggered() => return,
+            }
+        }
+    }
+
+    async fn session(&self, stream: WsStream) -> End {
+        let (mut sink, mut source) = stream.split();
+        let mut state = Session::default();
+        let s = &self.shared.settings;
+        let mut last_heard = Instant::now();
+        let mut next_ping = s.ping_interval.map(|every| Instant::now() + every);
+        loop {
+            let listener = self.nostr.work_listener();
+            if !self.listed() {
+                self.goodbye(&mut sink, &state).await;
+                return End::Stop;
+            }
+            if let Err(e) = self.sync(&mut sink, &mut state).await {
+                return End::Dropped(e);
+            }
+            let mut wake = state
+                .publications
+                .values()
+                .map(|p| p.due)
+                .min()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            if let Some(p) = next_ping {
+                wake = wake.min(p);
+            }
+            tokio::select! {
+                biased;
+                _ = self.shutdown.triggered() => {
+                    self.goodbye(&mut sink, &state).await;
+                    return End::Stop;
+                }
+                incoming = source.next() => {
+                    last_heard = Instant::now();
+                    match incoming {
+                        Some(Ok(Message::Text(t))) => self.handle(t.as_str(), &mut state),
+                        Some(Ok(Message::Binary(_))) => {
+                            self.record("notice", Outcome::Failed, "ignored a binary message");
+                        }
+                        Some(Ok(Message::Close(_))) => {
+                            let _ = tokio::time::timeout(Duration::from_secs(1), sink.flush()).await;
+                            return End::Dropped("the relay closed the connection".into());
+                        }
+                        Some(Ok(_)) => {
+                            let _ = sink.flush().await;
+                        }
+                        Some(Err(e)) => return End::Dropped(format!("connection lost: {e}")),
+                        None => return End::Dropped("the relay dropped the connection without a close frame".into()),
+                    }
+                }
+                _ = listener => {}
+                _ = tokio::time::sleep_until(wake) => {
+                    self.expire(&mut state);
+                    if let (Some(every), Some(at)) = (s.ping_interval, next_ping)
+                        && Instant::now() >= at
+                    {
+                        let silent = last_heard.elapsed();
+                        if silent >= every + s.pong_timeout {
+                            return End::Dropped(format!(
+                                "the relay is dead: nothing received for {} ms, pings unanswered",
+                                silent.as_millis()
+                            ));
+                        }
+                        if silent >= every
+                            && !matches!(
+                                tokio::time::timeout(s.write_timeout(), sink.send(Message::Ping(Vec::new().into()))).await,
+                                Ok(Ok(()))
+                            )
+                        {
+                            return End::Dropped("could not send a ping".into());
+                        }
+                        next_ping = Some(Instant::now() + every.min(s.pong_timeout));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes the subscriptions and the connection, politely and briefly.
+    async fn goodbye(&self, sink: &mut Sink, state: &Session) {
+        let bye = async {
+            for id in state.subs.keys() {
+                sink.feed(Message::text(json!(["CLOSE", id]).to_string()))
+                    .await?;
+            }
+            sink.feed(Message::Close(Some(ws::close_frame(
+                CloseCode::Away,
+                "going away",
+            ))))
+            .await?;
+            sink.flush().await
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), bye).await;
+    }
+
+    /// Brings the relay up to date: subscriptions and publications.
+    async fn sync(&self, sink: &mut Sink, state: &mut Session) -> std::result::Result<(), String> {
+        let mut out: Vec<String> = Vec::new();
+        let wanted = self.nostr.subscriptions();
+        for (id, filters) in &wanted {
+            if state.subs.get(id) == Some(filters) {
+                continue;
+            }
+            if state.closed_by_relay.get(id) == Some(filters) {
+                continue;
+            }
+            state.closed_by_relay.remove(id);
+            let mut msg = vec![json!("REQ"), json!(id)];
+            msg.extend(
+                filters
+                    .iter()
+                    .map(|f| serde_json::to_value(f).unwrap_or(Value::Null)),
+            );
+            out.push(Value::Array(msg).to_string());
+            state.subs.insert(id.clone(), filters.clone());
+        }
+        let gone: Vec<String> = state
+            .subs
+            .keys()
+            .filter(|id| !wanted.iter().any(|(w, _)| w == *id))
+            .cloned()
+            .collect();
+        for id in gone {
+            out.push(json!(["CLOSE", id]).to_string());
+            state.subs.remove(&id);
+        }
+        let now = Instant::now();
+        let mut live: BTreeSet<String> = BTreeSet::new();
+        for ev in self.nostr.outbox_events() {
+            let id = ev.event.id.to_hex();
+            live.insert(id.clone());
+            if ev.sent_to.contains(&self.url)
+                || ev.rejected.iter().any(|(r, _)| *r == self.url)
+                || state.given_up.contains(&id)
+            {
+                state.publications.remove(&id);
+                continue;
+            }
+            let entry = state.publications.entry(id).or_insert(Publication {
+                tries: 0,
+                due: now,
+                in_flight: false,
+            });
+            if entry.in_flight || entry.due > now {
+                continue;
+            }
+            entry.tries += 1;
+            entry.in_flight = true;
+            entry.due = now + self.shared.ok_timeout;
+            out.push(json!(["EVENT", ev.event]).to_string());
+        }
+        state.publications.retain(|id, _| live.contains(id));
+        if out.is_empty() {
+            return Ok(());
+        }
+        let write = async {
+            for m in out {
+                sink.feed(Message::text(m)).await?;
+            }
+            sink.flush().await
+        };
+        match tokio::time::timeout(self.shared.settings.write_timeout(), write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("send failed: {e}")),
+            Err(_) => Err("the relay stopped reading".into()),
+        }
+    }
+
+    /// Publications whose `OK` is overdue become transient failures.
+    fn expire(&self, state: &mut Session) {
+        let now = Instant::now();
+        let overdue: Vec<String> = state
+            .publications
+            .iter()
+            .filter(|(_, p)| p.in_flight && p.due <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in overdue {
+            let why = format!("no OK within {} ms", self.shared.ok_timeout.as_millis());
+            self.transient(state, &id, &why);
+        }
+    }
+
+    /// A publication failed for now: schedule a retry or give up on this
+    /// connection (it is re-published after a reconnection).
+    fn transient(&self, state: &mut Session, id: &str, why: &str) {
+        let Some(p) = state.publications.get_mut(id) else {
+            return;
+        };
+        p.in_flight = false;
+        match self.shared.publish_retry.delay(p.tries.saturating_sub(1)) {
+            Some(delay) => {
+                p.due = Instant::now() + delay;
+                self.nostr.emit_record(
+                    CapRecord::new(Capability::Nostr, "publish", &self.url, Outcome::Queued)
+                        .with_id(id)
+                        .with_detail(format!(
+                            "retry {} in {} ms after: {why}",
+                            p.tries,
+                            delay.as_millis()
+                        )),
+                );
+            }
+            None => {
+                let tries = p.tries;
+                state.publications.remove(id);
+                state.given_up.insert(id.to_owned());
+                self.nostr.emit_record(
+                    CapRecord::new(Capability::Nostr, "publish", &self.url, Outcome::Failed)
+                        .with_id(id)
+                        .with_detail(format!(
+                            "gave up after {tries} tries on this connection (kept in the outbox): {why}"
+                        )),
+                );
+            }
+        }
+    }
+
+    /// Handles one message from the relay.
+    fn handle(&self, text: &str, state: &mut Session) {
+        let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) else {
+            self.record(
+                "notice",
+                Outcome::Failed,
+                "a message that is not a json array",
+            );
+            return;
+        };
+        let word = items.first().and_then(Value::as_str).unwrap_or_default();
+        let str_at = |i: usize| items.get(i).and_then(Value::as_str).unwrap_or_default();
+        match word {
+            "EVENT" => self.incoming_event(str_at(1), items.get(2), state),
+            "OK" => {
+                let id = str_at(1);
+                let accepted = items.get(2).and_then(Value::as_bool);
+                let message = str_at(3);
+                self.ok(state, id, accepted, message);
+            }
+            "EOSE" => self.record("eose", Outcome::Ok, format!("subscription {}", str_at(1))),
+            "NOTICE" => self.record("notice", Outcome::Ok, str_at(1)),
+            "CLOSED" => {
+                let id = str_at(1);
+                if let Some(filters) = state.subs.remove(id) {
+                    state.closed_by_relay.insert(id.to_owned(), filters);
+                }
+                self.record(
+                    "closed",
+                    Outcome::Failed,
+                    format!("subscription {id}: {}", str_at(2)),
+                );
+            }
+            "AUTH" => self.record(
+                "auth",
+                Outcome::Failed,
+                "the relay asks for NIP-42 authentication, which is not performed",
+            ),
+            other => self.record(
+                "notice",
+                Outcome::Failed,
+                format!("ignored a `{other}` message"),
+            ),
+        }
+    }
+
+    fn ok(&self, state: &mut Session, id: &str, accepted: Option<bool>, message: &str) {
+        let Some(accepted) = accepted else {
+            self.record("notice", Outcome::Failed, "a malformed OK message");
+            return;
+        };
+        if !state.publications.contains_key(id) {
+            // An OK for an event not published on this connection (or
+            // answered already): nothing to do.
+            return;
+        }
+        let prefix = message.split(':').next().unwrap_or_default().trim();
+        if accepted || prefix == "duplicate" {
+            state.publications.remove(id);
+            if prefix == "duplicate" {
+                self.nostr.emit_record(
+                    CapRecord::new(Capability::Nostr, "duplicate", &self.url, Outcome::Ok)
+                        .with_id(id)
+                        .with_detail(format!("OK {accepted}: {message} (taken as published)")),
+                );
+            }
+            let _ = self.nostr.mark_sent(id, &self.url);
+            return;
+        }
+        match prefix {
+            "rate-limited" | "error" => self.transient(state, id, message),
+            _ => {
+                state.publications.remove(id);
+                let reason = if message.is_empty() {
+                    "refused without a reason"
+                } else {
+                    message
+                };
+                let _ = self.nostr.mark_rejected(id, &self.url, reason);
+            }
+        }
+    }
+
+    fn incoming_event(&self, sub: &str, raw: Option<&Value>, state: &Session) {
+        let Some(raw) = raw else {
+            self.record(
+                "receive",
+                Outcome::Failed,
+                "an EVENT message without an event",
+            );
+            return;
+        };
+        let id = raw.get("id").and_then(Value::as_str).unwrap_or_default();
+        if self
+            .shared
+            .seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(id)
+        {
+            return;
+        }
+        let Some(filters) = state.subs.get(sub) else {
+            // Events for a subscription closed meanwhile are dropped.
+            return;
+        };
+        let event: Event = match serde_json::from_value(raw.clone()) {
+            Ok(e) => e,
+            Err(e) => {
+                self.record(
+                    "receive",
+                    Outcome::Failed,
+                    format!("dropped a malformed event ({e})"),
+                );
+                return;
+            }
+        };
+        if !filters.is_empty() && !filters.iter().any(|f| f.matches(&event)) {
+            self.nostr.emit_record(
+                CapRecord::new(Capability::Nostr, "receive", &self.url, Outcome::Failed)
+                    .with_id(id)
+                    .with_detail(format!(
+                        "dropped: does not match the filters of subscription {sub}"
+                    )),
+            );
+            return;
+        }
+        // The service verifies the id and signature, records and drops an
+        // invalid event.
+        if self.nostr.receive_event(&self.url, event).is_ok() {
+            self.shared
+                .seen
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id.to_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_forgets_the_oldest_past_its_capacity() {
+        let mut s = Seen {
+            capacity: 2,
+            ..Seen::default()
+        };
+        s.insert("a".into());
+        s.insert("b".into());
+        s.insert("a".into());
+        assert!(s.contains("a") && s.contains("b"));
+        s.insert("c".into());
+        assert!(!s.contains("a"));
+        assert!(s.contains("b") && s.contains("c"));
+    }
+}

@@ -1,0 +1,721 @@
+//! `WsConnector`: carries out WsFs connections with tokio-tungstenite, and
+//! the WebSocket dialing (SSRF guard, TLS, limits) the Nostr connector
+//! shares.
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use oanix_caps::{Body, CapError, CapRecord, Capability, EgressPolicy, Outcome, WsFs, WsState};
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use url::Url;
+
+use crate::config::{ExecutorConfig, RetryPolicy};
+use crate::error::Result;
+use crate::guard::{self, ConnectFailure};
+use crate::manager::{BoxFuture, Executor, ExecutorContext, ShutdownSignal};
+
+/// A TCP connection, with TLS or without.
+#[derive(Debug)]
+pub(crate) enum MaybeTls {
+    /// `ws://`.
+    Plain(TcpStream),
+    /// `wss://`.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for MaybeTls {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for MaybeTls {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// An open WebSocket.
+pub(crate) type WsStream = WebSocketStream<MaybeTls>;
+
+/// The WebSocket settings shared by the WebSocket and Nostr executors.
+#[derive(Debug, Clone)]
+pub(crate) struct WsSettings {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) tcp_timeout: Duration,
+    pub(crate) ping_interval: Option<Duration>,
+    pub(crate) pong_timeout: Duration,
+    pub(crate) max_message: usize,
+    pub(crate) max_frame: usize,
+    pub(crate) max_write_buffer: usize,
+    pub(crate) tls: Arc<ClientConfig>,
+}
+
+impl WsSettings {
+    pub(crate) fn from_config(config: &ExecutorConfig) -> Result<Self> {
+        Ok(Self {
+            connect_timeout: config.ws_connect_timeout,
+            tcp_timeout: config.connect_timeout,
+            ping_interval: config.ws_ping_interval,
+            pong_timeout: config.ws_pong_timeout,
+            max_message: config.ws_max_message,
+            max_frame: config.ws_max_frame,
+            max_write_buffer: config.ws_max_write_buffer,
+            tls: guard::tls_config(config, &[b"http/1.1"])?,
+        })
+    }
+
+    /// How long writing may stall before the peer is taken for dead.
+    pub(crate) fn write_timeout(&self) -> Duration {
+        self.pong_timeout.max(Duration::from_secs(1))
+    }
+}
+
+/// Why a WebSocket could not be opened.
+#[derive(Debug, Clone)]
+pub(crate) struct DialError {
+    /// The policy refused it: retrying cannot help.
+    pub(crate) refused: bool,
+    pub(crate) message: String,
+}
+
+/// Opens a WebSocket to `url` (already checked against `policy`): resolves
+/// and checks every address, connects to a checked one, does TLS for
+/// `wss`, and the handshake, all within the connect timeout; `max_out` is
+/// the largest message that will be sent (the write buffer holds at least
+/// that much).
+pub(crate) async fn dial(
+    url: &Url,
+    policy: &EgressPolicy,
+    s: &WsSettings,
+    max_out: usize,
+) -> std::result::Result<WsStream, DialError> {
+    let fut = async {
+        let host = url.host_str().ok_or_else(|| DialError {
+            refused: false,
+            message: "the url has no host".into(),
+        })?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        let tcp = guard::connect_checked(host, port, policy, s.tcp_timeout)
+            .await
+            .map_err(|e| DialError {
+                refused: matches!(e, ConnectFailure::Refused(_)),
+                message: e.to_string(),
+            })?;
+        let stream = if url.scheme() == "wss" {
+            let name =
+                ServerName::try_from(guard_host(host).to_owned()).map_err(|e| DialError {
+                    refused: false,
+                    message: format!("`{host}` is not a valid tls server name ({e})"),
+                })?;
+            let tls = TlsConnector::from(Arc::clone(&s.tls))
+                .connect(name, tcp)
+                .await
+                .map_err(|e| DialError {
+                    refused: false,
+                    message: format!("tls: {e}"),
+                })?;
+            MaybeTls::Tls(Box::new(tls))
+        } else {
+            MaybeTls::Plain(tcp)
+        };
+        let write_buffer = (128 << 10).min(s.max_write_buffer);
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(s.max_message))
+            .max_frame_size(Some(s.max_frame))
+            .write_buffer_size(write_buffer)
+            .max_write_buffer_size(s.max_write_buffer.max(max_out + (64 << 10)));
+        let (ws, _response) =
+            tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(config))
+                .await
+                .map_err(|e| DialError {
+                    refused: false,
+                    message: format!("websocket handshake: {e}"),
+                })?;
+        Ok(ws)
+    };
+    match tokio::time::timeout(s.connect_timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(DialError {
+            refused: false,
+            message: format!(
+                "no connection within the connect timeout of {} ms",
+                s.connect_timeout.as_millis()
+            ),
+        }),
+    }
+}
+
+fn guard_host(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// Carries out the connections of one [`WsFs`].
+///
+/// Woken by the service's `work_listener`, it gives every connection asked
+/// for its own task, at most [`ExecutorConfig::ws_max_concurrent`] open at
+/// once (the others wait, still `connecting`). Each task:
+///
+/// - opens the WebSocket through the SSRF guard (resolve once, check every
+///   address, connect only to one that passed), with TLS for `wss` (rustls),
+///   within [`ExecutorConfig::ws_connect_timeout`];
+/// - sends what the agent writes, text as text and binary as binary, through
+///   a write buffer bounded by [`ExecutorConfig::ws_max_write_buffer`];
+///   received messages larger than [`ExecutorConfig::ws_max_message`] (or
+///   frames larger than [`ExecutorConfig::ws_max_frame`], or messages the
+///   policy's `max_response_body` refuses) close the connection with code
+///   1009 and say so;
+/// - pings every [`ExecutorConfig::ws_ping_interval`] and takes the peer for
+///   dead when nothing at all has come back for a further
+///   [`ExecutorConfig::ws_pong_timeout`]; a peer that stops reading is dead
+///   when a write stalls as long;
+/// - when the connection drops (dead peer, reset, end of stream without a
+///   close frame) reconnects following [`ExecutorConfig::ws_reconnect`],
+///   keeping the connection id and the unsent messages; without retries
+///   left it closes the connection with the reason;
+/// - closes cleanly both ways: a close asked by the agent sends a close
+///   frame and waits (bounded) for the peer's; a close frame from the peer
+///   is answered and ends the connection.
+///
+/// When the agent's inbox is full, reading from the socket pauses until
+/// there is room (TCP then pushes back on the peer).
+pub struct WsConnector {
+    ws: WsFs,
+    settings: Arc<WsSettings>,
+    reconnect: RetryPolicy,
+    max_concurrent: usize,
+}
+
+impl fmt::Debug for WsConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WsConnector")
+            .field("reconnect", &self.reconnect)
+            .field("max_concurrent", &self.max_concurrent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WsConnector {
+    /// A connector for `ws` with `config`.
+    pub fn new(ws: WsFs, config: &ExecutorConfig) -> Result<Self> {
+        Ok(Self {
+            ws,
+            settings: Arc::new(WsSettings::from_config(config)?),
+            reconnect: config.ws_reconnect,
+            max_concurrent: config.ws_max_concurrent.max(1),
+        })
+    }
+
+    async fn serve(self, ctx: ExecutorContext) -> Result<()> {
+        let sem = Arc::new(Semaphore::new(self.max_concurrent));
+        let mut active: HashSet<String> = HashSet::new();
+        let mut tasks: JoinSet<String> = JoinSet::new();
+        let shutdown = ctx.shutdown().clone();
+        loop {
+            while let Some(done) = tasks.try_join_next() {
+                if let Ok(id) = done {
+                    active.remove(&id);
+                }
+            }
+            let listener = self.ws.work_listener();
+            for (id, url) in self.ws.connecting_connections() {
+                if active.insert(id.clone()) {
+                    let conn = Conn {
+                        ws: self.ws.clone(),
+                        id,
+                        url,
+                        settings: Arc::clone(&self.settings),
+                        reconnect: self.reconnect,
+                        shutdown: shutdown.clone(),
+                    };
+                    let sem = Arc::clone(&sem);
+                    tasks.spawn(async move {
+                        let id = conn.id.clone();
+                        conn.run(sem).await;
+                        id
+                    });
+                }
+            }
+            for id in self.ws.closing_connections() {
+                if !active.contains(&id) {
+                    let _ = self.ws.set_closed(&id, None);
+                }
+            }
+            tokio::select! {
+                biased;
+                _ = shutdown.triggered() => break,
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Ok(id) = done {
+                        active.remove(&id);
+                    }
+                }
+                _ = listener => {}
+                _ = ctx.fallback_tick() => {}
+            }
+        }
+        // Each connection closes itself on the signal; give them the grace.
+        let _ = tokio::time::timeout(ctx.grace(), async {
+            while let Some(done) = tasks.join_next().await {
+                if let Ok(id) = done {
+                    active.remove(&id);
+                }
+            }
+        })
+        .await;
+        tasks.abort_all();
+        for id in active {
+            let _ = self.ws.set_closed(
+                &id,
+                Some(with_unsent(
+                    &self.ws,
+                    &id,
+                    0,
+                    "closed: the executor shut down".into(),
+                )),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Executor for WsConnector {
+    fn name(&self) -> &str {
+        "ws"
+    }
+
+    fn run(self: Box<Self>, ctx: ExecutorContext) -> BoxFuture<'static, Result<()>> {
+        Box::pin(self.serve(ctx))
+    }
+}
+
+/// `reason`, plus how many messages were never sent, if any.
+fn with_unsent(ws: &WsFs, id: &str, pending: usize, reason: String) -> String {
+    let unsent = pending + ws.connection_status(id).map_or(0, |s| s.outbox);
+    if unsent == 0 {
+        reason
+    } else {
+        format!("{reason}; {unsent} unsent messages dropped")
+    }
+}
+
+/// How a session on one open socket ended.
+enum SessionEnd {
+    /// The connection is over: closed cleanly (`None`) or for good with a
+    /// reason.
+    Closed(Option<String>),
+    /// The connection dropped; reconnecting may help.
+    Dropped(String),
+}
+
+/// One connection of the service, from connecting to closed.
+struct Conn {
+    ws: WsFs,
+    id: String,
+    url: String,
+    settings: Arc<WsSettings>,
+    reconnect: RetryPolicy,
+    shutdown: ShutdownSignal,
+}
+
+impl Conn {
+    fn record(&self, action: &str, outcome: Outcome, detail: String) {
+        self.ws.emit_record(
+            CapRecord::new(Capability::Ws, action, &self.url, outcome)
+                .with_id(&self.id)
+                .with_detail(detail),
+        );
+    }
+
+    fn close(&self, pending: usize, reason: Option<String>) {
+        let reason = reason.map(|r| with_unsent(&self.ws, &self.id, pending, r));
+        let _ = self.ws.set_closed(&self.id, reason);
+    }
+
+    async fn run(self, sem: Arc<Semaphore>) {
+        let permit = tokio::select! {
+            p = sem.acquire_owned() => p.ok(),
+            _ = self.shutdown.triggered() => None,
+        };
+        if permit.is_none() {
+            self.close(
+                0,
+                Some("closed: the executor shut down before connecting".into()),
+            );
+            return;
+        }
+        let Ok(url) = Url::parse(&self.url) else {
+            self.close(0, Some(format!("`{}` is not a url", self.url)));
+            return;
+        };
+        let policy = Arc::clone(self.ws.policy());
+        let max_out = usize::try_from(policy.max_request_body).unwrap_or(usize::MAX);
+        let mut pending: VecDeque<Message> = VecDeque::new();
+        let mut connected_once = false;
+        let mut retry = 0;
+        loop {
+            if matches!(
+                self.ws.connection_state(&self.id),
+                None | Some(WsState::Closing | WsState::Closed)
+            ) {
+                self.close(pending.len(), None);
+                return;
+            }
+            let dialed = tokio::select! {
+                r = dial(&url, &policy, &self.settings, max_out) => r,
+                _ = self.shutdown.triggered() => {
+                    self.close(pending.len(), Some("closed: the executor shut down while connecting".into()));
+                    return;
+                }
+            };
+            let reason = match dialed {
+                Ok(stream) => {
+                    if connected_once {
+                        self.record("reconnected", Outcome::Ok, format!("after {retry} retries"));
+                    } else if let Err(e) = self.ws.set_connected(&self.id) {
+                        // Closed by the agent while connecting.
+                        let mut stream = stream;
+                        let _ = tokio::time::timeout(
+                            Duration::from_secs(1),
+                            stream.close(Some(close_frame(CloseCode::Normal, "closed"))),
+                        )
+                        .await;
+                        let closed = matches!(e, CapError::WrongState { .. });
+                        self.close(pending.len(), (!closed).then(|| e.to_string()));
+                        return;
+                    }
+                    connected_once = true;
+                    retry = 0;
+                    match self.session(stream, &mut pending).await {
+                        SessionEnd::Closed(reason) => {
+                            self.close(pending.len(), reason);
+                            return;
+                        }
+                        SessionEnd::Dropped(reason) => reason,
+                    }
+                }
+                Err(e) if e.refused => {
+                    self.close(pending.len(), Some(format!("refused: {}", e.message)));
+                    return;
+                }
+                Err(e) => e.message,
+            };
+            let Some(delay) = self.reconnect.delay(retry) else {
+                self.close(pending.len(), Some(reason));
+                return;
+            };
+            self.record(
+                "reconnect",
+                Outcome::Queued,
+                format!(
+                    "retry {} in {} ms after: {reason}",
+                    retry + 1,
+                    delay.as_millis()
+                ),
+            );
+            retry += 1;
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = self.shutdown.triggered() => {
+                    self.close(pending.len(), Some(format!("closed: the executor shut down while reconnecting after: {reason}")));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Moves messages between the socket and the service until the
+    /// connection ends.
+    async fn session(&self, stream: WsStream, pending: &mut VecDeque<Message>) -> SessionEnd {
+        let (mut sink, mut source) = stream.split();
+        let s = &self.settings;
+        let mut last_heard = Instant::now();
+        let mut ping = s.ping_interval.map(|every| {
+            let mut i = tokio::time::interval_at(Instant::now() + every, every);
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            i
+        });
+        loop {
+            let listener = self.ws.work_listener();
+            match self.ws.connection_state(&self.id) {
+                Some(WsState::Open) => {}
+                Some(WsState::Closing) => {
+                    return self.close_handshake(&mut sink, &mut source).await;
+                }
+                _ => return SessionEnd::Closed(None),
+            }
+            if let Ok(out) = self.ws.drain_outbox(&self.id) {
+                pending.extend(out.into_iter().map(|m| match m {
+                    Body::Text(t) => Message::text(t),
+                    Body::Binary(b) => Message::binary(b),
+                }));
+            }
+            if !pending.is_empty() {
+                let write = async {
+                    for m in pending.iter() {
+                        sink.feed(m.clone()).await?;
+                    }
+                    sink.flush().await
+                };
+                match tokio::time::timeout(s.write_timeout(), write).await {
+                    Ok(Ok(())) => pending.clear(),
+                    Ok(Err(e)) => return SessionEnd::Dropped(format!("send failed: {e}")),
+                    Err(_) => {
+                        return SessionEnd::Dropped(format!(
+                            "the peer stopped reading (a write stalled for {} ms)",
+                            s.write_timeout().as_millis()
+                        ));
+                    }
+                }
+                continue;
+            }
+            let tick = async {
+                match ping.as_mut() {
+                    Some(i) => {
+                        i.tick().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = self.shutdown.triggered() => {
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        sink.send(Message::Close(Some(close_frame(CloseCode::Away, "going away")))),
+                    ).await;
+                    return SessionEnd::Closed(Some("closed: the executor shut down".into()));
+                }
+                incoming = source.next() => {
+                    last_heard = Instant::now();
+                    match incoming {
+                        Some(Ok(Message::Text(t))) => {
+                            if let Some(end) = self.deliver(Body::Text(t.as_str().to_owned()), &mut sink).await {
+                                return end;
+                            }
+                        }
+                        Some(Ok(Message::Binary(b))) => {
+                            if let Some(end) = self.deliver(Body::Binary(b.to_vec()), &mut sink).await {
+                                return end;
+                            }
+                        }
+                        Some(Ok(Message::Close(frame))) => {
+                            // tungstenite queued the reply; send it.
+                            let _ = tokio::time::timeout(Duration::from_secs(1), sink.flush()).await;
+                            return SessionEnd::Closed(peer_close_reason(frame.as_ref()));
+                        }
+                        Some(Ok(_)) => {
+                            // Ping, pong or raw frame: the peer is alive. A
+                            // ping's pong goes out with the next flush.
+                            let _ = sink.flush().await;
+                        }
+                        Some(Err(e)) => return self.read_error(e, &mut sink).await,
+                        None => return SessionEnd::Dropped("the peer dropped the connection without a close frame".into()),
+                    }
+                }
+                _ = listener => {}
+                _ = tick => {
+                    let silent = last_heard.elapsed();
+                    let every = s.ping_interval.unwrap_or_default();
+                    if silent >= every + s.pong_timeout {
+                        return SessionEnd::Dropped(format!(
+                            "the peer is dead: nothing received for {} ms, pings unanswered",
+                            silent.as_millis()
+                        ));
+                    }
+                    if silent >= every {
+                        let sent = tokio::time::timeout(s.write_timeout(), sink.send(Message::Ping(Vec::new().into()))).await;
+                        if !matches!(sent, Ok(Ok(()))) {
+                            return SessionEnd::Dropped("could not send a ping".into());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn read_error(
+        &self,
+        e: tokio_tungstenite::tungstenite::Error,
+        sink: &mut futures_util::stream::SplitSink<WsStream, Message>,
+    ) -> SessionEnd {
+        use tokio_tungstenite::tungstenite::Error as E;
+        match e {
+            E::Capacity(c) => {
+                let reason = format!(
+                    "received a message over the limit ({c}; at most {} bytes per message, {} per frame)",
+                    self.settings.max_message, self.settings.max_frame
+                );
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    sink.send(Message::Close(Some(close_frame(
+                        CloseCode::Size,
+                        "too big",
+                    )))),
+                )
+                .await;
+                SessionEnd::Closed(Some(reason))
+            }
+            E::Protocol(
+                tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+            ) => {
+                SessionEnd::Dropped("the peer dropped the connection without a close frame".into())
+            }
+            E::Protocol(p) => SessionEnd::Dropped(format!("protocol error: {p}")),
+            other => SessionEnd::Dropped(format!("connection lost: {other}")),
+        }
+    }
+
+    /// Hands a received message to the service, waiting while the inbox is
+    /// full; `Some` ends the session.
+    async fn deliver(
+        &self,
+        message: Body,
+        sink: &mut futures_util::stream::SplitSink<WsStream, Message>,
+    ) -> Option<SessionEnd> {
+        let mut message = message;
+        loop {
+            let listener = self.ws.work_listener();
+            let copy = message.clone();
+            match self.ws.receive_message(&self.id, message) {
+                Ok(()) => return None,
+                Err(CapError::QueueFull { .. }) => {
+                    message = copy;
+                    // Reads do not notify; look again shortly, or at once
+                    // on any activity of the service.
+                    tokio::select! {
+                        _ = self.shutdown.triggered() => {
+                            return Some(SessionEnd::Closed(Some("closed: the executor shut down".into())));
+                        }
+                        _ = listener => {}
+                        _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+                    }
+                }
+                Err(e @ CapError::TooLarge { .. }) => {
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        sink.send(Message::Close(Some(close_frame(
+                            CloseCode::Size,
+                            "too big",
+                        )))),
+                    )
+                    .await;
+                    return Some(SessionEnd::Closed(Some(format!(
+                        "received a message the policy refuses: {e}"
+                    ))));
+                }
+                Err(_) => return Some(SessionEnd::Closed(None)),
+            }
+        }
+    }
+
+    /// The agent asked to close: send a close frame, deliver what still
+    /// arrives, and wait (bounded) for the peer's close frame.
+    async fn close_handshake(
+        &self,
+        sink: &mut futures_util::stream::SplitSink<WsStream, Message>,
+        source: &mut futures_util::stream::SplitStream<WsStream>,
+    ) -> SessionEnd {
+        let wait = self.settings.write_timeout();
+        let sent = tokio::time::timeout(
+            wait,
+            sink.send(Message::Close(Some(close_frame(
+                CloseCode::Normal,
+                "closed",
+            )))),
+        )
+        .await;
+        if !matches!(sent, Ok(Ok(()))) {
+            return SessionEnd::Closed(None);
+        }
+        let drain = async {
+            while let Some(m) = source.next().await {
+                match m {
+                    Ok(Message::Text(t)) => {
+                        let _ = self
+                            .ws
+                            .receive_message(&self.id, Body::Text(t.as_str().to_owned()));
+                    }
+                    Ok(Message::Binary(b)) => {
+                        let _ = self.ws.receive_message(&self.id, Body::Binary(b.to_vec()));
+                    }
+                    Ok(Message::Close(_)) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        };
+        let _ = tokio::time::timeout(wait, drain).await;
+        SessionEnd::Closed(None)
+    }
+}
+
+pub(crate) fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
+    CloseFrame {
+        code,
+        reason: reason.into(),
+    }
+}
+
+/// `None` for a normal close, the code and reason otherwise.
+fn peer_close_reason(frame: Option<&CloseFrame>) -> Option<String> {
+    match frame {
+        None => None,
+        Some(f) if matches!(f.code, CloseCode::Normal | CloseCode::Away) => None,
+        Some(f) => Some(format!(
+            "closed by the peer: code {}{}",
+            u16::from(f.code),
+            if f.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", f.reason)
+            }
+        )),
+    }
+}
