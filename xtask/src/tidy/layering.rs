@@ -41,6 +41,8 @@ const DEV_ONLY: &[&str] = &[TEST_KIT, BENCH_KIT];
 /// - `oanix-env` assembles environments from everything above.
 /// - `oanix-sched` schedules environments, and may use what `oanix-env` may.
 /// - `oanix`, the facade, may use every library crate.
+/// - `oanix-web` (the browser bindings and the Namespace Explorer) uses the in-memory crates;
+///   nothing depends on it and the facade does not re-export it.
 /// - `oanix-conformance`, the test kit, uses the core; `oanix-bench`, the benchmark harness,
 ///   uses nothing. Both are dev-only (see [`DEV_ONLY`]).
 /// - `xtask` is tooling and uses no workspace crate.
@@ -119,6 +121,11 @@ const LAYERS: &[Layer] = &[
             "oanix-env",
             "oanix-sched",
         ],
+        may_test_with: &[],
+    },
+    Layer {
+        name: "oanix-web",
+        may_use: &["oanix-vfs", "oanix-prims", "oanix-services", "oanix-caps"],
         may_test_with: &[],
     },
     Layer {
