@@ -1,0 +1,504 @@
+//! `OanixEnv` and `EnvBuilder`: an agent's world, built and wired.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
+
+use oanix_caps::{CapRecord, HttpFs, Outcome, RecordSink, WsFs};
+use oanix_services::{LogEvent, LogLevel, LogsFs, TaskFs, WorkspaceOverlay};
+use oanix_vfs::deadline::{self, Instant};
+use oanix_vfs::{FileService, MountFlags, Namespace, NamespaceBuilder};
+use oanix_wasi::{RunConfig, RunResult, WasiRuntime};
+use uuid::Uuid;
+
+use crate::error::{EnvError, Result};
+use crate::status::EnvStatus;
+
+/// Limits applied to every agent run in an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EnvLimits {
+    /// Wall-clock limit of a run.
+    pub timeout: Option<Duration>,
+    /// Largest linear memory of a guest, in bytes.
+    pub memory_bytes: Option<usize>,
+    /// Fuel budget of a run (about one unit per WebAssembly instruction).
+    pub fuel: Option<u64>,
+}
+
+/// The agent a manifest names: a WASI module, its arguments and environment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AgentSpec {
+    /// The module on the host.
+    pub module: Option<PathBuf>,
+    /// Arguments after `argv[0]`.
+    pub args: Vec<String>,
+    /// Environment variables (nothing from the host leaks in otherwise).
+    pub env: Vec<(String, String)>,
+}
+
+/// The services of an environment that it wires together, found among its
+/// mounts.
+#[derive(Clone, Default)]
+struct Wiring {
+    task: Option<TaskFs>,
+    logs: Option<LogsFs>,
+    http: Option<HttpFs>,
+    ws: Option<WsFs>,
+    #[cfg(feature = "nostr")]
+    nostr: Option<oanix_caps::NostrFs>,
+    workspace: Option<WorkspaceOverlay>,
+}
+
+impl Wiring {
+    /// Notes `service` if it is one the environment wires.
+    fn note(&mut self, service: &dyn FileService) {
+        let Some(any) = service.as_any() else { return };
+        if let Some(t) = any.downcast_ref::<TaskFs>() {
+            self.task = Some(t.clone());
+        } else if let Some(l) = any.downcast_ref::<LogsFs>() {
+            self.logs = Some(l.clone());
+        } else if let Some(h) = any.downcast_ref::<HttpFs>() {
+            self.http = Some(h.clone());
+        } else if let Some(w) = any.downcast_ref::<WsFs>() {
+            self.ws = Some(w.clone());
+        } else if let Some(w) = any.downcast_ref::<WorkspaceOverlay>() {
+            self.workspace = Some(w.clone());
+        } else {
+            #[cfg(feature = "nostr")]
+            if let Some(n) = any.downcast_ref::<oanix_caps::NostrFs>() {
+                self.nostr = Some(n.clone());
+            }
+        }
+    }
+
+    /// Routes every capability record into the logs' `events.jsonl`.
+    fn route_records(&self) {
+        let Some(logs) = &self.logs else { return };
+        let logs = logs.clone();
+        let sink: RecordSink = Arc::new(move |record: &CapRecord| {
+            let level = match record.outcome {
+                Outcome::Refused | Outcome::Failed => LogLevel::Warn,
+                _ => LogLevel::Info,
+            };
+            let message = format!(
+                "{} {} {}",
+                record.capability.as_str(),
+                record.action,
+                record.target
+            );
+            let data = serde_json::to_value(record).unwrap_or(serde_json::Value::Null);
+            logs.log_event(LogEvent::with_data(level, message, data));
+        });
+        if let Some(h) = &self.http {
+            h.set_record_sink(Some(Arc::clone(&sink)));
+        }
+        if let Some(w) = &self.ws {
+            w.set_record_sink(Some(Arc::clone(&sink)));
+        }
+        #[cfg(feature = "nostr")]
+        if let Some(n) = &self.nostr {
+            n.set_record_sink(Some(Arc::clone(&sink)));
+        }
+    }
+}
+
+/// Builds an [`OanixEnv`]: mounts, binds, limits, the agent and the runtime.
+///
+/// Mounting a `TaskFs`, `LogsFs`, `HttpFs`, `WsFs`, `NostrFs` or
+/// `WorkspaceOverlay` (at any path, shared or not) also wires it: the task's
+/// status follows the environment's, capability records go to the logs, and
+/// the workspace's changes are reachable from
+/// [`OanixEnv::workspace`].
+#[derive(Default)]
+pub struct EnvBuilder {
+    ns: NamespaceBuilder,
+    wiring: Wiring,
+    limits: EnvLimits,
+    agent: AgentSpec,
+    runtime: Option<Arc<WasiRuntime>>,
+}
+
+impl std::fmt::Debug for EnvBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvBuilder")
+            .field("namespace", &self.ns)
+            .field("limits", &self.limits)
+            .field("agent", &self.agent)
+            .finish()
+    }
+}
+
+impl EnvBuilder {
+    /// An empty environment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Mounts `service` at `path`, replacing what was there.
+    #[must_use]
+    pub fn mount(self, path: &str, service: impl FileService + 'static) -> Self {
+        self.mount_with(path, service, MountFlags::replace())
+    }
+
+    /// Mounts `service` at `path` with Plan 9 bind flags.
+    #[must_use]
+    pub fn mount_with(
+        mut self,
+        path: &str,
+        service: impl FileService + 'static,
+        flags: MountFlags,
+    ) -> Self {
+        self.wiring.note(&service);
+        self.ns = self.ns.mount_with(path, service, flags);
+        self
+    }
+
+    /// Mounts a shared service under an explicit source name.
+    #[must_use]
+    pub fn mount_shared(
+        mut self,
+        path: &str,
+        source: &str,
+        service: Arc<dyn FileService>,
+        flags: MountFlags,
+    ) -> Self {
+        self.wiring.note(service.as_ref());
+        self.ns = self.ns.mount_shared(path, source, service, flags);
+        self
+    }
+
+    /// Makes `existing` visible at `target` too.
+    #[must_use]
+    pub fn bind(mut self, existing: &str, target: &str) -> Self {
+        self.ns = self.ns.bind(existing, target);
+        self
+    }
+
+    /// The limits of every run.
+    #[must_use]
+    pub fn limits(mut self, limits: EnvLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The agent that [`OanixEnv::run_agent`] runs.
+    #[must_use]
+    pub fn agent(mut self, agent: AgentSpec) -> Self {
+        self.agent = agent;
+        self
+    }
+
+    /// The WASI runtime to run agents with (by default one shared by every
+    /// environment of the process, so modules compile once).
+    #[must_use]
+    pub fn runtime(mut self, runtime: Arc<WasiRuntime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Builds the environment; fails if a mount or bind path was invalid.
+    pub fn build(self) -> Result<OanixEnv> {
+        let namespace = self.ns.try_build()?;
+        self.wiring.route_records();
+        let env = OanixEnv {
+            id: Uuid::new_v4(),
+            namespace,
+            state: Arc::new((Mutex::new(EnvStatus::Created), Condvar::new())),
+            wiring: self.wiring,
+            limits: self.limits,
+            agent: self.agent,
+            runtime: self.runtime,
+        };
+        env.log(LogLevel::Info, "environment created", None);
+        Ok(env)
+    }
+}
+
+/// An agent's world: its namespace, its lifecycle, and the services wired
+/// into it.
+///
+/// Cheap to share: clones are handles on the same environment.
+#[derive(Clone)]
+pub struct OanixEnv {
+    id: Uuid,
+    namespace: Namespace,
+    state: Arc<(Mutex<EnvStatus>, Condvar)>,
+    wiring: Wiring,
+    limits: EnvLimits,
+    agent: AgentSpec,
+    runtime: Option<Arc<WasiRuntime>>,
+}
+
+impl std::fmt::Debug for OanixEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OanixEnv")
+            .field("id", &self.id)
+            .field("status", &self.status())
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+/// The runtime environments share unless given one.
+fn shared_runtime() -> Result<Arc<WasiRuntime>> {
+    static SHARED: OnceLock<Arc<WasiRuntime>> = OnceLock::new();
+    if let Some(rt) = SHARED.get() {
+        return Ok(Arc::clone(rt));
+    }
+    let rt = Arc::new(WasiRuntime::new()?);
+    Ok(Arc::clone(SHARED.get_or_init(|| rt)))
+}
+
+impl OanixEnv {
+    /// The environment's id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Its status now.
+    pub fn status(&self) -> EnvStatus {
+        self.lock().clone()
+    }
+
+    /// Whether it has completed or failed.
+    pub fn is_finished(&self) -> bool {
+        self.lock().is_finished()
+    }
+
+    /// The namespace the agent sees.
+    pub fn namespace(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    /// The namespace as a replayable mount table.
+    pub fn mount_table(&self) -> String {
+        self.namespace.mount_table()
+    }
+
+    /// The limits of its runs.
+    pub fn limits(&self) -> EnvLimits {
+        self.limits
+    }
+
+    /// The agent it was given, if any.
+    pub fn agent(&self) -> &AgentSpec {
+        &self.agent
+    }
+
+    /// Its task service, if one is mounted.
+    pub fn task(&self) -> Option<&TaskFs> {
+        self.wiring.task.as_ref()
+    }
+
+    /// Its logs service, if one is mounted.
+    pub fn logs(&self) -> Option<&LogsFs> {
+        self.wiring.logs.as_ref()
+    }
+
+    /// Its HTTP capability, if one is mounted.
+    pub fn http(&self) -> Option<&HttpFs> {
+        self.wiring.http.as_ref()
+    }
+
+    /// Its WebSocket capability, if one is mounted.
+    pub fn ws(&self) -> Option<&WsFs> {
+        self.wiring.ws.as_ref()
+    }
+
+    /// Its Nostr capability, if one is mounted.
+    #[cfg(feature = "nostr")]
+    pub fn nostr(&self) -> Option<&oanix_caps::NostrFs> {
+        self.wiring.nostr.as_ref()
+    }
+
+    /// Its copy-on-write workspace, if one is mounted: the agent's changes
+    /// to review, commit or discard.
+    pub fn workspace(&self) -> Option<&WorkspaceOverlay> {
+        self.wiring.workspace.as_ref()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, EnvStatus> {
+        // Status changes are single assignments: a poisoned lock is consistent.
+        self.state.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn log(&self, level: LogLevel, message: &str, data: Option<serde_json::Value>) {
+        if let Some(logs) = &self.wiring.logs {
+            let mut data = data.unwrap_or_else(|| serde_json::json!({}));
+            if let Some(map) = data.as_object_mut() {
+                map.insert("env".into(), serde_json::json!(self.id.to_string()));
+            }
+            logs.log_event(LogEvent::with_data(level, message, data));
+        }
+    }
+
+    fn transition(&self, to: EnvStatus) -> Result<()> {
+        let mut status = self.lock();
+        let allowed = matches!(
+            (&*status, &to),
+            (EnvStatus::Created, EnvStatus::Running)
+                | (
+                    EnvStatus::Created | EnvStatus::Running,
+                    EnvStatus::Failed { .. }
+                )
+                | (EnvStatus::Running, EnvStatus::Completed { .. })
+        );
+        if !allowed {
+            return Err(EnvError::IllegalTransition {
+                id: self.id.to_string(),
+                from: status.clone(),
+                to: to.name().to_owned(),
+            });
+        }
+        *status = to.clone();
+        drop(status);
+        self.state.1.notify_all();
+        let data = serde_json::to_value(&to).ok();
+        self.log(
+            if matches!(to, EnvStatus::Failed { .. }) {
+                LogLevel::Error
+            } else {
+                LogLevel::Info
+            },
+            &format!("environment {}", to.name()),
+            data,
+        );
+        Ok(())
+    }
+
+    /// `Created → Running`; the task (if any) starts running too.
+    pub fn set_running(&self) -> Result<()> {
+        self.transition(EnvStatus::Running)?;
+        if let Some(task) = &self.wiring.task {
+            task.set_running()?;
+        }
+        Ok(())
+    }
+
+    /// `Running → Completed`: the agent exited with `exit_code`. The task
+    /// completes for exit code 0 and fails otherwise.
+    pub fn set_completed(&self, exit_code: i32) -> Result<()> {
+        self.transition(EnvStatus::Completed { exit_code })?;
+        if let Some(task) = &self.wiring.task
+            && !task.is_finished()
+        {
+            if exit_code == 0 {
+                task.set_completed()?;
+            } else {
+                task.set_failed(format!("the agent exited with code {exit_code}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `Created | Running → Failed`; the task fails too.
+    pub fn set_failed(&self, error: impl Into<String>) -> Result<()> {
+        let error = error.into();
+        self.transition(EnvStatus::Failed {
+            error: error.clone(),
+        })?;
+        if let Some(task) = &self.wiring.task
+            && !task.is_finished()
+        {
+            task.set_failed(error)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the environment has finished, at most `timeout` (cut short
+    /// by the caller's deadline); returns the status then.
+    pub fn wait_finished(&self, timeout: Duration) -> EnvStatus {
+        let limit = deadline::bound(timeout);
+        let start = Instant::now();
+        let mut status = self.lock();
+        while !status.is_finished() {
+            let left = limit.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            status = self
+                .state
+                .1
+                .wait_timeout(status, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        status.clone()
+    }
+
+    /// A run configuration with the environment's limits and its agent's
+    /// arguments and environment variables.
+    pub fn run_config(&self) -> RunConfig {
+        let mut config = RunConfig::new();
+        if let Some(module) = &self.agent.module
+            && let Some(name) = module.file_name()
+        {
+            config = config.arg0(name.to_string_lossy());
+        }
+        config = config.args(self.agent.args.iter().cloned());
+        for (k, v) in &self.agent.env {
+            config = config.env(k, v);
+        }
+        if let Some(t) = self.limits.timeout {
+            config = config.timeout(t);
+        }
+        if let Some(m) = self.limits.memory_bytes {
+            config = config.memory_limit(m);
+        }
+        if let Some(f) = self.limits.fuel {
+            config = config.fuel(f);
+        }
+        config
+    }
+
+    /// Runs a WASI module in the environment's namespace on this thread.
+    ///
+    /// The status follows the run: `Running` while it runs (it must start
+    /// `Created`), then `Completed` with the exit code, or `Failed` with the
+    /// trap (timeout, fuel, memory...). The guest's output also goes to
+    /// `/logs` when a `LogsFs` is mounted there.
+    pub fn run_wasi(&self, wasm: &[u8], config: RunConfig) -> Result<RunResult> {
+        let runtime = match &self.runtime {
+            Some(rt) => Arc::clone(rt),
+            None => shared_runtime()?,
+        };
+        self.set_running()?;
+        let result = match runtime.run_bytes(wasm, &self.namespace, &config) {
+            Ok(r) => r,
+            Err(e) => {
+                self.set_failed(e.to_string())?;
+                return Err(e.into());
+            }
+        };
+        let data = serde_json::json!({
+            "exit_code": result.exit_code,
+            "duration_ms": result.duration.as_secs_f64() * 1e3,
+            "trap": result.trap.as_ref().map(|t| t.to_string()),
+        });
+        self.log(LogLevel::Info, "run finished", Some(data));
+        match (&result.trap, result.exit_code) {
+            (Some(trap), _) => self.set_failed(trap.to_string())?,
+            (None, Some(code)) => {
+                self.set_completed(i32::try_from(code).unwrap_or(i32::MAX))?;
+            }
+            (None, None) => self.set_completed(0)?,
+        }
+        Ok(result)
+    }
+
+    /// Runs the agent the environment was given ([`AgentSpec`]) with
+    /// [`run_config`](Self::run_config).
+    pub fn run_agent(&self) -> Result<RunResult> {
+        let Some(module) = &self.agent.module else {
+            return Err(EnvError::Manifest {
+                source_name: "environment".into(),
+                message: "no agent module was given".into(),
+            });
+        };
+        let wasm = std::fs::read(module).map_err(|e| EnvError::Io {
+            path: module.display().to_string(),
+            message: e.to_string(),
+        })?;
+        self.run_wasi(&wasm, self.run_config())
+    }
+}

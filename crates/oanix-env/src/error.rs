@@ -1,0 +1,52 @@
+//! `EnvError`, what building or running an environment can fail with.
+
+use oanix_vfs::FsError;
+
+use crate::status::EnvStatus;
+
+/// The result type of this crate.
+pub type Result<T, E = EnvError> = std::result::Result<T, E>;
+
+/// What can go wrong with an environment.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvError {
+    /// A lifecycle change that is not allowed from the current status.
+    #[error("illegal transition of environment {id}: {from} -> {to}")]
+    IllegalTransition {
+        /// The environment.
+        id: String,
+        /// Its status.
+        from: EnvStatus,
+        /// The status asked for.
+        to: String,
+    },
+    /// The manifest is not valid: the message names the key and the line.
+    #[error("manifest {source_name}: {message}")]
+    Manifest {
+        /// Which manifest (a file name, or `<string>`).
+        source_name: String,
+        /// What is wrong, where.
+        message: String,
+    },
+    /// A file operation failed.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    /// A service refused.
+    #[error(transparent)]
+    Service(#[from] oanix_services::ServiceError),
+    /// A capability refused.
+    #[error(transparent)]
+    Cap(#[from] oanix_caps::CapError),
+    /// The WASI runtime failed (not the guest: its traps are in the run's result).
+    #[error(transparent)]
+    Wasi(#[from] oanix_wasi::WasiError),
+    /// A host file (a manifest, a module) could not be read.
+    #[error("cannot read {path}: {message}")]
+    Io {
+        /// The host path.
+        path: String,
+        /// The error.
+        message: String,
+    },
+}

@@ -1,0 +1,12 @@
+//! Integration tests of oanix-env: lifecycle, wiring, runs and manifests.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test setup: a panic is how a test reports a failure"
+)]
+
+mod lifecycle;
+mod manifest;
+mod runs;
