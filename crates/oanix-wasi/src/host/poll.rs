@@ -124,19 +124,19 @@ pub(crate) fn poll_oneoff(cx: &mut Cx<'_>, subs: u32, events: u32, n: u32, out: 
             _ => None,
         })
         .min();
-    if ready.is_empty() {
-        if let Some(at) = earliest {
-            let wake = match cx.h.deadline {
-                Some(d) if d < at => d,
-                _ => at,
-            };
-            let now = Instant::now();
-            if wake > now {
-                std::thread::sleep(wake - now);
-            }
-            if cx.h.deadline.is_some_and(|d| d <= Instant::now()) && at > Instant::now() {
-                return Err(Fail::Trap(DeadlineReached.into()));
-            }
+    if ready.is_empty()
+        && let Some(at) = earliest
+    {
+        let wake = match cx.h.deadline {
+            Some(d) if d < at => d,
+            _ => at,
+        };
+        let now = Instant::now();
+        if wake > now {
+            std::thread::sleep(wake - now);
+        }
+        if cx.h.deadline.is_some_and(|d| d <= Instant::now()) && at > Instant::now() {
+            return Err(Fail::Trap(DeadlineReached.into()));
         }
     }
     let now = Instant::now();
