@@ -486,6 +486,17 @@ impl OanixEnv {
         Ok(result)
     }
 
+    /// Runs a WASI module in the environment's namespace without touching
+    /// its lifecycle: for schedulers that run several jobs in one
+    /// environment. The guest's output still goes to `/logs`.
+    pub fn execute_wasi(&self, wasm: &[u8], config: &RunConfig) -> Result<RunResult> {
+        let runtime = match &self.runtime {
+            Some(rt) => Arc::clone(rt),
+            None => shared_runtime()?,
+        };
+        Ok(runtime.run_bytes(wasm, &self.namespace, config)?)
+    }
+
     /// Runs the agent the environment was given ([`AgentSpec`]) with
     /// [`run_config`](Self::run_config).
     pub fn run_agent(&self) -> Result<RunResult> {

@@ -1,0 +1,2 @@
+//! Scheduler benchmarks (written below).
+fn main() {}

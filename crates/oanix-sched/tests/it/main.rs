@@ -1,0 +1,13 @@
+//! Integration tests of oanix-sched: ordering, the concurrency limit,
+//! cancellation, timeouts, failures, and WASI jobs.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test setup: a panic is how a test reports a failure"
+)]
+
+mod pool;
+mod queue;
+mod wasi;
