@@ -112,6 +112,7 @@ impl Wiring {
 #[derive(Default)]
 pub struct EnvBuilder {
     ns: NamespaceBuilder,
+    mounted: Vec<String>,
     wiring: Wiring,
     limits: EnvLimits,
     agent: AgentSpec,
@@ -149,6 +150,7 @@ impl EnvBuilder {
         flags: MountFlags,
     ) -> Self {
         self.wiring.note(&service);
+        self.note_path(path);
         self.ns = self.ns.mount_with(path, service, flags);
         self
     }
@@ -163,8 +165,15 @@ impl EnvBuilder {
         flags: MountFlags,
     ) -> Self {
         self.wiring.note(service.as_ref());
+        self.note_path(path);
         self.ns = self.ns.mount_shared(path, source, service, flags);
         self
+    }
+
+    fn note_path(&mut self, path: &str) {
+        if let Ok(p) = oanix_vfs::path::normalize(path) {
+            self.mounted.push(p.into_owned());
+        }
     }
 
     /// Makes `existing` visible at `target` too.
@@ -186,6 +195,32 @@ impl EnvBuilder {
     pub fn agent(mut self, agent: AgentSpec) -> Self {
         self.agent = agent;
         self
+    }
+
+    /// Sets only the wall-clock limit of every run.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.limits.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the agent's module (keeping its arguments and environment).
+    #[must_use]
+    pub fn agent_module(mut self, module: impl Into<PathBuf>) -> Self {
+        self.agent.module = Some(module.into());
+        self
+    }
+
+    /// Appends arguments for the agent.
+    #[must_use]
+    pub fn agent_args(mut self, args: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.agent.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Whether a service is mounted at exactly `path` already.
+    pub fn has_mount(&self, path: &str) -> bool {
+        self.mounted.iter().any(|p| p == path)
     }
 
     /// The WASI runtime to run agents with (by default one shared by every

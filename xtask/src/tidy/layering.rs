@@ -40,7 +40,7 @@ const DEV_ONLY: &[&str] = &[TEST_KIT, BENCH_KIT];
 /// - `oanix-wasi` (the WASI host) needs only the core: a guest sees one namespace.
 /// - `oanix-env` assembles environments from everything above.
 /// - `oanix-sched` schedules environments, and may use what `oanix-env` may.
-/// - `oanix`, the facade, may use every library crate.
+/// - `oanix`, the facade, may use every library crate; so may `oanix-cli`, the command.
 /// - `oanix-web` (the browser bindings and the Namespace Explorer) uses the in-memory crates;
 ///   nothing depends on it and the facade does not re-export it.
 /// - `oanix-conformance`, the test kit, uses the core; `oanix-bench`, the benchmark harness,
@@ -126,6 +126,20 @@ const LAYERS: &[Layer] = &[
     Layer {
         name: "oanix-web",
         may_use: &["oanix-vfs", "oanix-prims", "oanix-services", "oanix-caps"],
+        may_test_with: &[],
+    },
+    Layer {
+        name: "oanix-cli",
+        may_use: &[
+            "oanix-vfs",
+            "oanix-prims",
+            "oanix-services",
+            "oanix-caps",
+            "oanix-exec",
+            "oanix-wasi",
+            "oanix-env",
+            "oanix-sched",
+        ],
         may_test_with: &[],
     },
     Layer {

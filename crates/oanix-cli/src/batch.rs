@@ -1,0 +1,129 @@
+//! `oanix batch`: many jobs of one agent, each in an environment of its
+//! own, through the scheduler, with a progress line and a summary.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use oanix_env::EnvBuilder;
+use oanix_sched::{JobKind, JobOutcome, JobSpec, Scheduler, WasiRunner};
+
+use crate::BatchArgs;
+
+/// The `q` quantile of sorted durations.
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn progress(done: usize, total: usize) {
+    const WIDTH: usize = 30;
+    let filled = done * WIDTH / total.max(1);
+    let mut err = std::io::stderr().lock();
+    let _ = write!(
+        err,
+        "\r[{}{}] {done}/{total}",
+        "#".repeat(filled),
+        " ".repeat(WIDTH - filled)
+    );
+    let _ = err.flush();
+}
+
+/// `oanix batch`; returns the exit code (0 when every job succeeded).
+pub(crate) fn batch(args: &BatchArgs, json: bool) -> Result<u8> {
+    if args.jobs == 0 {
+        bail!("--jobs 0: nothing to run");
+    }
+    if args.concurrency == 0 {
+        bail!("--concurrency 0: at least one job must run at a time");
+    }
+    let manifest: &Path = &args.manifest;
+    // Read the agent once; every job shares the bytes.
+    let probe = EnvBuilder::from_manifest_file(manifest)?.build()?;
+    let Some(module) = probe.agent().module.clone() else {
+        bail!(
+            "{}: the manifest names no [agent] module",
+            manifest.display()
+        );
+    };
+    let wasm: Arc<[u8]> = std::fs::read(&module)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", module.display()))?
+        .into();
+    let mut scheduler = Scheduler::with_max_concurrent(args.concurrency);
+    for _ in 0..args.jobs {
+        let env = EnvBuilder::from_manifest_file(manifest)?.build()?;
+        let id = scheduler.register_env(env);
+        scheduler.submit(JobSpec::new(
+            id,
+            JobKind::wasi(Arc::clone(&wasm), Vec::<String>::new()),
+        ))?;
+    }
+    let show_progress = !json && std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let mut results = Vec::with_capacity(args.jobs);
+    scheduler.run(Arc::new(WasiRunner::new()), |r| {
+        results.push(r.clone());
+        if show_progress {
+            progress(results.len(), args.jobs);
+        }
+    });
+    if show_progress {
+        eprintln!();
+    }
+    let wall = started.elapsed();
+    let count = |o: JobOutcome| results.iter().filter(|r| r.outcome == o).count();
+    let (done, failed, timed_out, cancelled) = (
+        count(JobOutcome::Succeeded),
+        count(JobOutcome::Failed),
+        count(JobOutcome::TimedOut),
+        count(JobOutcome::Cancelled),
+    );
+    let mut durations: Vec<Duration> = results.iter().map(|r| r.duration).collect();
+    durations.sort();
+    let (p50, p99) = (quantile(&durations, 0.5), quantile(&durations, 0.99));
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "jobs": args.jobs,
+                "concurrency": args.concurrency,
+                "done": done,
+                "failed": failed,
+                "timed_out": timed_out,
+                "cancelled": cancelled,
+                "p50_ms": p50.as_secs_f64() * 1e3,
+                "p99_ms": p99.as_secs_f64() * 1e3,
+                "wall_ms": wall.as_secs_f64() * 1e3,
+                "results": results,
+            })
+        );
+    } else {
+        println!("| jobs | done | failed | timed out | p50 | p99 | wall |");
+        println!("|---:|---:|---:|---:|---:|---:|---:|");
+        println!(
+            "| {} | {done} | {failed} | {timed_out} | {:.2} ms | {:.2} ms | {:.1} ms |",
+            args.jobs,
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            wall.as_secs_f64() * 1e3
+        );
+        for r in results
+            .iter()
+            .filter(|r| r.outcome != JobOutcome::Succeeded)
+            .take(5)
+        {
+            println!(
+                "{} {:?}: {}",
+                r.job_id,
+                r.outcome,
+                r.error.as_deref().unwrap_or("")
+            );
+        }
+    }
+    Ok(u8::from(done != args.jobs))
+}

@@ -1,0 +1,5 @@
+//! The demo project's program.
+
+fn main() {
+    println!("hello from the demo project");
+}
