@@ -9,6 +9,8 @@
 //! - `cargo xtask install-tools` installs the external cargo subcommands the pipeline uses.
 //! - `cargo xtask guests` builds the WebAssembly test guests of oanix-wasi, and
 //!   `cargo xtask hello-wasi` builds the example agent and runs it.
+//! - `cargo xtask demo` builds the example agent and runs it with the `oanix` command in the
+//!   demo environment (`examples/demo.toml`): the README's first command.
 //!
 //! The tidy tests (`src/tidy/`) are ordinary `#[test]`s, so a plain `cargo test --workspace`
 //! checks the repository's structural rules too.
@@ -25,6 +27,7 @@ mod process;
 mod tidy;
 mod tools;
 mod wasm;
+mod web;
 
 use std::process::ExitCode;
 
@@ -37,10 +40,14 @@ usage: cargo xtask <task> [args]
 tasks:
   test            run every check CI runs (fmt, clippy, tests, docs, cargo-deny)
   bench [args]    run `cargo bench --workspace`, passing extra args through
-  install-tools   install the cargo subcommands the checks use (cargo-deny)
+  install-tools   install the tools the checks use (cargo-deny, wasm-bindgen-cli)
   guests          build the oanix-wasi test guests for wasm32-wasip1
   hello-wasi      build examples/hello-wasi for wasm32-wasip1 and run it with run_wasi
+  demo            build hello-wasi and run it with `oanix run examples/demo.toml`
                   (`--build-only` to stop after the build)
+  web [--serve]   build the Namespace Explorer (oanix-web for wasm32) into target/web/site;
+                  `--serve` then serves it on http://127.0.0.1:8080/ (`--port N` for another)
+  browser-test    build the Namespace Explorer and test it in headless Chromium
   help            print this message
 
 environment:
@@ -86,6 +93,9 @@ fn run(args: &[String]) -> Result<()> {
             wasm::guests()
         }
         "hello-wasi" => wasm::hello_wasi(rest),
+        "demo" => wasm::demo(rest),
+        "web" => web::run(rest),
+        "browser-test" => web::browser_test(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -129,3 +129,28 @@ pub(crate) fn hello_wasi(args: &[String]) -> Result<()> {
     }
     Ok(())
 }
+
+/// `cargo xtask demo`: builds the hello-wasi agent and runs it with the
+/// `oanix` command in the demo environment (`examples/demo.toml`), passing
+/// any further arguments to `oanix run` (the default is `--discard`).
+pub(crate) fn demo(args: &[String]) -> Result<()> {
+    ensure_target()?;
+    println!("==> building examples/hello-wasi for {TARGET}");
+    build(HELLO_MANIFEST, None)?;
+    let extra: Vec<String> = if args.is_empty() {
+        vec!["--discard".to_owned()]
+    } else {
+        args.to_vec()
+    };
+    println!("==> oanix run examples/demo.toml {}", extra.join(" "));
+    let status = process::command("cargo")
+        .args(["run", "--quiet", "-p", "oanix-cli", "--", "run", "examples/demo.toml"])
+        .args(&extra)
+        .status()
+        .context("could not start cargo")?;
+    if !status.success() {
+        bail!("the demo agent did not complete ({status})");
+    }
+    Ok(())
+}
+
