@@ -9,12 +9,16 @@
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
+    clippy::panic,
     clippy::print_stdout,
     reason = "benchmark setup and report"
 )]
 
 #[path = "../tests/it/guests.rs"]
-#[allow(dead_code, reason = "shared with the tests; not every helper is used here")]
+#[allow(
+    dead_code,
+    reason = "shared with the tests; not every helper is used here"
+)]
 mod guests;
 
 use std::path::{Path, PathBuf};
@@ -47,7 +51,9 @@ fn fill(fs: &dyn FileService, n: usize) {
 fn tmpfs_dir() -> tempfile::TempDir {
     let shm = Path::new("/dev/shm");
     if shm.is_dir()
-        && let Ok(d) = tempfile::Builder::new().prefix("oanix-bench").tempdir_in(shm)
+        && let Ok(d) = tempfile::Builder::new()
+            .prefix("oanix-bench")
+            .tempdir_in(shm)
     {
         return d;
     }
@@ -101,7 +107,11 @@ fn copy_out(ns: &Namespace, from: &str, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in walk(ns, from) {
         let entry = entry.unwrap();
-        let rel = entry.path.strip_prefix(from).unwrap().trim_start_matches('/');
+        let rel = entry
+            .path
+            .strip_prefix(from)
+            .unwrap()
+            .trim_start_matches('/');
         let host = to.join(rel);
         if entry.kind.is_dir() {
             std::fs::create_dir_all(&host).unwrap();
@@ -169,28 +179,35 @@ fn main() {
             "copy to temp dir + wasmtime-wasi",
         ],
     );
-    let mut oanix_times = Vec::new();
-    for n in SIZES {
-        let ns = oanix_ns(n);
-        let oanix = measure(|_| oanix_run(&rt, &module, &ns, &small));
-        oanix_times.push(oanix.median_ns);
-
+    // All namespaces are built first and OANIX is measured on them one
+    // after the other, so that the sizes are compared under equal conditions.
+    let namespaces: Vec<Namespace> = SIZES.iter().map(|&n| oanix_ns(n)).collect();
+    let oanix: Vec<Stats> = namespaces
+        .iter()
+        .map(|ns| measure(|_| oanix_run(&rt, &module, ns, &small)))
+        .collect();
+    let oanix_times: Vec<f64> = oanix.iter().map(|s| s.median_ns).collect();
+    for ((n, ns), oanix) in SIZES.iter().zip(&namespaces).zip(&oanix) {
         let host = tmpfs_dir();
         let (data, tmp) = (host.path().join("data"), host.path().join("tmp"));
         std::fs::create_dir_all(&data).unwrap();
         std::fs::create_dir_all(&tmp).unwrap();
         let mirror = MemFs::new();
-        fill(&mirror, n);
-        copy_out(&Namespace::builder().mount("/d", mirror).build(), "/d", &data);
+        fill(&mirror, *n);
+        copy_out(
+            &Namespace::builder().mount("/d", mirror).build(),
+            "/d",
+            &data,
+        );
         let wasi = measure(|_| {
             assert_eq!(peer.run("small", &data, &tmp), b"1024\n");
         });
 
         let copies = if quick { 3 } else { 10 };
-        let copy: Stats = measure_each(copies, |_| copy_run(&peer, &ns));
+        let copy: Stats = measure_each(copies, |_| copy_run(&peer, ns));
         table.row(
             &format!("run, {n} other files"),
-            vec![Some(oanix), Some(wasi), Some(copy)],
+            vec![Some(*oanix), Some(wasi), Some(copy)],
         );
     }
     let flat = oanix_times.iter().copied().fold(f64::MIN, f64::max)

@@ -3,7 +3,7 @@
 //!
 //! A guest compiled for WASI preview1 reads and writes files, lists
 //! directories, reads its arguments and environment, the clocks and random
-//! numbers. Here all of that reaches an OANIX [`Namespace`]: the guest's `/`
+//! numbers. Here all of that reaches an OANIX [`Namespace`](oanix_vfs::Namespace): the guest's `/`
 //! *is* the namespace, so it reads `/task/spec.json` from a `TaskFs`, writes
 //! `/workspace` through whatever is mounted there, and talks to the network
 //! only by writing and reading capability files such as `/cap/http/request`.

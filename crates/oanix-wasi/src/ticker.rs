@@ -15,6 +15,9 @@ use wasmtime::Engine;
 #[derive(Default)]
 struct State {
     active: usize,
+    /// Whether the thread is in its ticking loop (it leaves it at the first
+    /// tick that finds no run in progress).
+    ticking: bool,
     stop: bool,
 }
 
@@ -68,9 +71,11 @@ impl Ticker {
                         break;
                     }
                     if st.active == 0 {
+                        st.ticking = false;
                         st = inner.wake.wait(st).unwrap_or_else(PoisonError::into_inner);
                         continue;
                     }
+                    st.ticking = true;
                     // The period is the ticker's job, not a synchronisation:
                     // waiting on the condition variable lets `stop` cut it short.
                     st = inner
@@ -95,7 +100,10 @@ impl Ticker {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         st.active += 1;
-        if st.active == 1 {
+        // Runs that follow each other closely find the thread still ticking
+        // and cost no wake-up.
+        if !st.ticking {
+            st.ticking = true;
             self.shared.wake.notify_all();
         }
         Active {

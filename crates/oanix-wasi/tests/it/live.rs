@@ -73,7 +73,10 @@ fn the_guest_sees_host_changes_and_the_host_sees_guest_writes_during_the_run() {
     let seen = host.join().unwrap();
     assert!(r.success(), "{:?} {}", r.trap, r.stderr_text());
     assert_eq!(r.stdout_text(), "before: one\nafter: two\n");
-    assert_eq!(seen[0], "before: one\n", "stdout reaches /logs/stdout.log live");
+    assert_eq!(
+        seen[0], "before: one\n",
+        "stdout reaches /logs/stdout.log live"
+    );
     assert_eq!(seen[1], "written by the guest");
 }
 
@@ -113,7 +116,10 @@ fn a_capability_request_is_answered_within_the_same_run() {
     assert!(r.success(), "{:?} {}", r.trap, r.stderr_text());
     let out = r.stdout_text();
     assert!(out.starts_with(&format!("request {id}\n")), "{out}");
-    assert!(out.contains("response ") && out.contains("pong") && out.contains("200"), "{out}");
+    assert!(
+        out.contains("response ") && out.contains("pong") && out.contains("200"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -125,8 +131,14 @@ fn a_blocking_capability_read_ends_with_the_runs_timeout() {
         .arg0("live.wasm")
         .arg("cap")
         .timeout(Duration::from_millis(300));
-    let r = runtime().run_bytes(&guest("live"), &http_ns(&http), &config).unwrap();
-    assert_eq!(r.trap.as_ref().map(|t| t.kind), Some(TrapKind::Timeout), "{r:?}");
+    let r = runtime()
+        .run_bytes(&guest("live"), &http_ns(&http), &config)
+        .unwrap();
+    assert_eq!(
+        r.trap.as_ref().map(|t| t.kind),
+        Some(TrapKind::Timeout),
+        "{r:?}"
+    );
     assert!(r.duration < Duration::from_secs(10), "{:?}", r.duration);
     assert!(r.stdout_text().starts_with("request "));
 }
@@ -155,7 +167,10 @@ fn a_cow_workspace_leaves_its_base_untouched() {
         .map(|c| format!("{:?} {}", c.kind, c.path))
         .collect();
     changes.sort();
-    assert_eq!(changes, ["Added /c.txt", "Deleted /b.txt", "Modified /a.txt"]);
+    assert_eq!(
+        changes,
+        ["Added /c.txt", "Deleted /b.txt", "Modified /a.txt"]
+    );
 }
 
 #[test]

@@ -2,6 +2,13 @@
 //! `wasm32-wasip1` from `tests/guests`, and WAT modules) run over real
 //! namespaces.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers outside #[test] functions fail loudly, as the tests do"
+)]
+
 mod conformance;
 mod guests;
 mod limits;

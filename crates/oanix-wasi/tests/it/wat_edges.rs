@@ -143,7 +143,7 @@ fn modules_are_cached_by_content() {
 #[test]
 fn compiled_modules_are_kept_on_disk() {
     let dir = tempfile::tempdir().unwrap();
-    let wasm = wat::parse_str(&exits_with("", "(i32.const 5)")).unwrap();
+    let wasm = wat::parse_str(exits_with("", "(i32.const 5)")).unwrap();
     let config = RuntimeConfig::new().pooling(None).cache_dir(dir.path());
     {
         let rt = WasiRuntime::with_config(config.clone()).unwrap();
