@@ -107,8 +107,45 @@ const STEPS: &[Step] = &[
         ],
     ),
     Step::cargo("test", &["test", "--workspace", "--all-features"]),
-    Step::cargo("doc", &["doc", "--workspace", "--no-deps", "--all-features"])
-        .with_env(&[("RUSTDOCFLAGS", "-D warnings")]),
+    // The browser crate on its own target: lints, its wasm-bindgen-test tests in Node, and
+    // the Namespace Explorer built and driven in headless Chromium.
+    Step::cargo(
+        "wasm-clippy",
+        &[
+            "clippy",
+            "-p",
+            "oanix-web",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ),
+    Step::cargo(
+        "wasm-test",
+        &[
+            "test",
+            "-p",
+            "oanix-web",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--test",
+            "it",
+        ],
+    )
+    .with_env(&[(
+        "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+        "wasm-bindgen-test-runner",
+    )])
+    .needing(&tools::WASM_BINDGEN),
+    Step::cargo("browser", &["xtask", "browser-test"]).needing(&tools::WASM_BINDGEN),
+    Step::cargo(
+        "doc",
+        &["doc", "--workspace", "--no-deps", "--all-features"],
+    )
+    .with_env(&[("RUSTDOCFLAGS", "-D warnings")]),
     Step::cargo("deny", &["deny", "check", "bans", "licenses", "sources"])
         .needing(&tools::CARGO_DENY),
 ];

@@ -1,4 +1,5 @@
-//! External cargo subcommands the pipeline uses, how to detect them and how to install them.
+//! External tools the pipeline uses (cargo subcommands and programs), how to detect them and
+//! how to install them.
 
 use std::process::Stdio;
 
@@ -6,50 +7,86 @@ use anyhow::{Context, Result, bail};
 
 use crate::process;
 
-/// An external cargo subcommand installed from crates.io with `cargo install`.
+/// An external tool installed from crates.io with `cargo install`.
 #[derive(Debug)]
 pub(crate) struct Tool {
     /// The crate that provides the binary, as passed to `cargo install`.
     pub(crate) package: &'static str,
-    /// The subcommand name, as in `cargo <subcommand>`.
-    pub(crate) subcommand: &'static str,
+    /// How the tool is run, which is also how its presence is detected.
+    pub(crate) command: ToolCommand,
     /// The version installed, pinned so that CI does not change under us.
     pub(crate) version: &'static str,
+    /// Further arguments to `cargo install` (`--locked`, features).
+    pub(crate) install_args: &'static [&'static str],
+}
+
+/// How a [`Tool`] is run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ToolCommand {
+    /// As `cargo <subcommand>`.
+    Cargo(&'static str),
+    /// As a program on `PATH`.
+    Binary(&'static str),
 }
 
 /// `cargo deny`: license, ban and source policy checks against `deny.toml`.
 pub(crate) const CARGO_DENY: Tool = Tool {
     package: "cargo-deny",
-    subcommand: "deny",
+    command: ToolCommand::Cargo("deny"),
     version: "0.20.2",
+    install_args: &["--locked"],
+};
+
+/// `wasm-bindgen` (and `wasm-bindgen-test-runner`): generates the JavaScript glue of
+/// oanix-web and runs its tests. Its version must be the `wasm-bindgen` crate's, pinned with
+/// `=` in the root `Cargo.toml`.
+///
+/// Not `--locked`: the lock file it ships names versions the package registry this project
+/// uses does not carry. Without default features it has no TLS client, so it can download
+/// nothing (it needs nothing: browsers and Node come from the system).
+pub(crate) const WASM_BINDGEN: Tool = Tool {
+    package: "wasm-bindgen-cli",
+    command: ToolCommand::Binary("wasm-bindgen"),
+    version: "0.2.130",
+    install_args: &["--no-default-features"],
 };
 
 /// Every tool `cargo xtask install-tools` installs.
-const TOOLS: &[&Tool] = &[&CARGO_DENY];
+const TOOLS: &[&Tool] = &[&CARGO_DENY, &WASM_BINDGEN];
 
 /// The environment variable naming the `cargo install --root` for tools.
 const TOOLS_ROOT_VAR: &str = "OANIX_TOOLS_ROOT";
 
 impl Tool {
-    /// The tool's version line (`cargo <subcommand> --version`), or `None` when cargo cannot
-    /// find it on `PATH` or in cargo's own bin directory.
+    /// The tool's version line (`cargo <subcommand> --version` or `<binary> --version`), or
+    /// `None` when it cannot be found on `PATH` (or, for cargo subcommands, in cargo's own bin
+    /// directory) or is not the pinned version.
     pub(crate) fn installed_version(&self) -> Option<String> {
-        let output = process::command("cargo")
-            .args([self.subcommand, "--version"])
-            .stdin(Stdio::null())
-            .output()
-            .ok()?;
+        let mut cmd = match self.command {
+            ToolCommand::Cargo(subcommand) => {
+                let mut cmd = process::command("cargo");
+                cmd.arg(subcommand);
+                cmd
+            }
+            ToolCommand::Binary(binary) => process::command(binary),
+        };
+        let output = cmd.arg("--version").stdin(Stdio::null()).output().ok()?;
         if !output.status.success() {
             return None;
         }
-        Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        let line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        line.split_whitespace()
+            .any(|word| word == self.version)
+            .then_some(line)
     }
 
     /// The command a person would type to install the tool by hand.
     pub(crate) fn install_hint(&self) -> String {
         format!(
-            "`cargo xtask install-tools` (or `cargo install --locked {} --version {}`)",
-            self.package, self.version
+            "`cargo xtask install-tools` (or `cargo install {} {} --version {}`)",
+            self.install_args.join(" "),
+            self.package,
+            self.version
         )
     }
 
@@ -60,12 +97,11 @@ impl Tool {
             return Ok(());
         }
         let mut cmd = process::command("cargo");
-        cmd.args([
-            "install",
-            "--locked",
+        cmd.arg("install").args(self.install_args).args([
             self.package,
             "--version",
             self.version,
+            "--force",
         ]);
         let root = std::env::var_os(TOOLS_ROOT_VAR).filter(|root| !root.is_empty());
         if let Some(root) = &root {
@@ -79,10 +115,7 @@ impl Tool {
             .status()
             .with_context(|| format!("could not start `cargo install {}`", self.package))?;
         if !status.success() {
-            bail!(
-                "`cargo install --locked {}` failed ({status})",
-                self.package
-            );
+            bail!("`cargo install {}` failed ({status})", self.package);
         }
         match self.installed_version() {
             Some(version) => println!("{} is installed: {version}", self.package),
@@ -93,9 +126,9 @@ impl Tool {
                     root.to_string_lossy()
                 ),
                 None => bail!(
-                    "{} was installed but `cargo {}` still cannot find it",
+                    "{} {} was installed but is still not found on PATH",
                     self.package,
-                    self.subcommand
+                    self.version
                 ),
             },
         }
