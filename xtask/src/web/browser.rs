@@ -82,6 +82,8 @@ struct Report {
     writes_ms: f64,
     /// Every round's time.
     rounds_ms: Vec<f64>,
+    /// The peer: the median time of the same writes into a JavaScript `Map`.
+    map_writes_ms: f64,
     /// The screenshot's path.
     screenshot: PathBuf,
 }
@@ -348,40 +350,58 @@ fn check_page(session: &Session, base: &str, screenshot: &Path) -> Result<Report
     std::fs::write(screenshot, &png)
         .with_context(|| format!("could not write {}", screenshot.display()))?;
 
-    // 10,000 MemFs writes from the page, through the JavaScript API, on a fresh mount per round.
+    // 10,000 MemFs writes from the page, through the JavaScript API, on a fresh mount per
+    // round; the peer, measured in the same rounds, is a JavaScript `Map` of path to bytes.
     let bench = session.execute(
         "const [n, rounds] = arguments;
          const ns = window.explorer.ns;
-         const times = [];
+         const text = 'sixteen bytes!!\\n';
+         const encoder = new TextEncoder();
+         const oanix = [], map = [];
          for (let r = 0; r < rounds; r += 1) {
            ns.mountMemFs('/bench');
-           const t0 = performance.now();
-           for (let i = 0; i < n; i += 1) ns.write(`/bench/f${i}`, 'sixteen bytes!!\\n');
-           times.push(performance.now() - t0);
+           let t0 = performance.now();
+           for (let i = 0; i < n; i += 1) ns.write(`/bench/f${i}`, text);
+           oanix.push(performance.now() - t0);
            if (ns.readdir('/bench').length !== n) throw new Error('writes lost');
+           const m = new Map();
+           t0 = performance.now();
+           for (let i = 0; i < n; i += 1) m.set(`/bench/f${i}`, encoder.encode(text));
+           map.push(performance.now() - t0);
+           if (m.size !== n) throw new Error('map writes lost');
          }
          ns.unmount('/bench');
-         return times;",
+         return { oanix, map };",
         &[json!(BENCH_WRITES), json!(BENCH_ROUNDS)],
     )?;
-    let mut rounds_ms: Vec<f64> = bench
-        .as_array()
-        .context("the benchmark returned no times")?
-        .iter()
-        .filter_map(Value::as_f64)
-        .collect();
-    ensure!(!rounds_ms.is_empty(), "the benchmark returned no times");
-    let mut sorted = rounds_ms.clone();
-    sorted.sort_by(f64::total_cmp);
-    let writes_ms = sorted[sorted.len() / 2];
-    rounds_ms.shrink_to_fit();
+    let times = |key: &str| -> Vec<f64> {
+        bench[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default()
+    };
+    let (rounds_ms, map_rounds_ms) = (times("oanix"), times("map"));
+    ensure!(
+        !rounds_ms.is_empty() && rounds_ms.len() == map_rounds_ms.len(),
+        "the benchmark returned no times: {bench}"
+    );
+    let writes_ms = median(&rounds_ms);
+    let map_writes_ms = median(&map_rounds_ms);
     Ok(Report {
         first_render_ms,
         module_ready_ms,
         writes_ms,
         rounds_ms,
+        map_writes_ms,
         screenshot: screenshot.to_path_buf(),
     })
+}
+
+/// The median of `times` (not empty).
+fn median(times: &[f64]) -> f64 {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn print_report(site: &Site, report: &Report) -> Result<()> {
@@ -393,7 +413,7 @@ fn print_report(site: &Site, report: &Report) -> Result<()> {
             kib(site.wasm_bytes),
             kib(after)
         ),
-        None => format!("{} as built (no wasm-opt)", kib(site.wasm_bytes)),
+        None => format!("{} as built (no usable wasm-opt)", kib(site.wasm_bytes)),
     };
     println!("    oanix_web_bg.wasm: {size}");
     println!(
@@ -402,9 +422,12 @@ fn print_report(site: &Site, report: &Report) -> Result<()> {
     );
     let rounds: Vec<String> = report.rounds_ms.iter().map(|t| format!("{t:.1}")).collect();
     println!(
-        "    {BENCH_WRITES} MemFs writes from the page: {:.1} ms median ({} ms)",
+        "    {BENCH_WRITES} MemFs writes from the page: {:.1} ms median ({} ms); \
+         a JavaScript Map: {:.1} ms; ratio {:.1}×",
         report.writes_ms,
-        rounds.join(", ")
+        rounds.join(", "),
+        report.map_writes_ms,
+        report.writes_ms / report.map_writes_ms
     );
     let json = json!({
         "wasm_bytes": site.wasm_bytes,
@@ -414,6 +437,7 @@ fn print_report(site: &Site, report: &Report) -> Result<()> {
         "memfs_writes": BENCH_WRITES,
         "memfs_writes_ms_median": report.writes_ms,
         "memfs_writes_ms_rounds": report.rounds_ms,
+        "js_map_writes_ms_median": report.map_writes_ms,
     });
     let path = web_dir().join("browser-report.json");
     std::fs::write(&path, serde_json::to_string_pretty(&json)?)
