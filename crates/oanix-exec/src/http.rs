@@ -580,8 +580,12 @@ impl Inner {
         agent_headers: &[(String, String)],
         body: Bytes,
     ) -> Result<Request<Full<Bytes>>, Failure> {
-        let host = url.host_str().unwrap_or_default();
-        let injected = self.policy.injected_headers(host);
+        let injected = if self.policy.inject.is_empty() {
+            Vec::new()
+        } else {
+            self.policy
+                .injected_headers(url.host_str().unwrap_or_default())
+        };
         let mut builder = Request::builder()
             .method(hyper_method(method))
             .uri(url.as_str());

@@ -532,3 +532,81 @@ impl Drop for ExecutorManager {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Failing;
+
+    impl Executor for Failing {
+        fn name(&self) -> &str {
+            "failing"
+        }
+        fn run(self: Box<Self>, ctx: ExecutorContext) -> BoxFuture<'static, Result<()>> {
+            Box::pin(async move {
+                ctx.shutdown().triggered().await;
+                Err(ExecutorError::Executor {
+                    name: "failing".into(),
+                    message: "could not wind down".into(),
+                })
+            })
+        }
+    }
+
+    struct Stubborn;
+
+    impl Executor for Stubborn {
+        fn name(&self) -> &str {
+            "stubborn"
+        }
+        fn run(self: Box<Self>, _ctx: ExecutorContext) -> BoxFuture<'static, Result<()>> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    fn quick() -> ExecutorConfig {
+        ExecutorConfig::builder()
+            .worker_threads(1)
+            .shutdown_grace(Duration::from_millis(50))
+            .build()
+    }
+
+    #[test]
+    fn start_twice_is_an_error_and_errors_come_back_from_shutdown() {
+        let mut m = ExecutorManager::new(quick()).unwrap();
+        m.attach(Failing);
+        m.start().unwrap();
+        assert!(matches!(m.start(), Err(ExecutorError::AlreadyStarted)));
+        let e = m.shutdown().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "executor `failing` failed: could not wind down"
+        );
+    }
+
+    #[test]
+    fn executors_that_do_not_stop_are_aborted_and_named() {
+        let mut m = ExecutorManager::new(quick()).unwrap();
+        m.attach(Stubborn);
+        m.start().unwrap();
+        match m.shutdown() {
+            Err(ExecutorError::ShutdownTimeout { names }) => assert_eq!(names, ["stubborn"]),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_manager_runs_on_a_runtime_the_host_owns() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut m = ExecutorManager::with_handle(quick(), rt.handle().clone());
+        m.start().unwrap();
+        m.attach(Failing); // attached after start: runs at once
+        let r = rt.block_on(m.shutdown_async());
+        assert!(matches!(r, Err(ExecutorError::Executor { .. })));
+    }
+}
