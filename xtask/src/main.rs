@@ -6,11 +6,13 @@
 //! - `cargo xtask test` runs formatting, lints, tests (including the tidy tests in this crate),
 //!   docs and the dependency policy, in that order, stopping at the first failure.
 //! - `cargo xtask bench` runs the benchmark binaries of every crate.
-//! - `cargo xtask install-tools` installs the external cargo subcommands the pipeline uses.
+//! - `cargo xtask install-tools` installs the external tools the pipeline uses.
 //! - `cargo xtask guests` builds the WebAssembly test guests of oanix-wasi, and
 //!   `cargo xtask hello-wasi` builds the example agent and runs it.
 //! - `cargo xtask demo` builds the example agent and runs it with the `oanix` command in the
 //!   demo environment (`examples/demo.toml`): the README's first command.
+//! - `cargo xtask web [--serve]` builds the Namespace Explorer (oanix-web in the browser) and
+//!   serves it on 127.0.0.1; `cargo xtask browser-test` drives it in headless Chromium.
 //!
 //! The tidy tests (`src/tidy/`) are ordinary `#[test]`s, so a plain `cargo test --workspace`
 //! checks the repository's structural rules too.
@@ -53,6 +55,9 @@ tasks:
 environment:
   CI                when set, a missing tool fails `test` instead of skipping its step
   OANIX_TOOLS_ROOT  where `install-tools` installs (passed to `cargo install --root`)
+  OANIX_CHROMIUM, OANIX_CHROMEDRIVER
+                    the browser and driver `browser-test` uses (default: Debian's
+                    /usr/bin/chromium and /usr/bin/chromedriver)
 ";
 
 fn main() -> ExitCode {
