@@ -144,7 +144,15 @@ pub(crate) fn demo(args: &[String]) -> Result<()> {
     };
     println!("==> oanix run examples/demo.toml {}", extra.join(" "));
     let status = process::command("cargo")
-        .args(["run", "--quiet", "-p", "oanix-cli", "--", "run", "examples/demo.toml"])
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "oanix-cli",
+            "--",
+            "run",
+            "examples/demo.toml",
+        ])
         .args(&extra)
         .status()
         .context("could not start cargo")?;
@@ -153,4 +161,3 @@ pub(crate) fn demo(args: &[String]) -> Result<()> {
     }
     Ok(())
 }
-
