@@ -249,3 +249,26 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::process;
+    use crate::tools::WASM_BINDGEN;
+
+    /// `wasm-bindgen` refuses a module made by another version of the crate, so the tool
+    /// `install-tools` installs must be exactly the version the workspace pins.
+    #[test]
+    fn wasm_bindgen_cli_is_the_crate_version() {
+        let manifest = std::fs::read_to_string(process::workspace_root().join("Cargo.toml"))
+            .expect("the workspace manifest should be readable");
+        let manifest: toml::Table = manifest.parse().expect("the manifest should be TOML");
+        let pin = manifest["workspace"]["dependencies"]["wasm-bindgen"]
+            .as_str()
+            .expect("wasm-bindgen should be pinned as a version string");
+        assert_eq!(
+            pin,
+            format!("={}", WASM_BINDGEN.version),
+            "pin wasm-bindgen with `=` to the version of WASM_BINDGEN in xtask/src/tools.rs"
+        );
+    }
+}
