@@ -28,12 +28,17 @@ impl Driver {
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
             .local_addr()?
             .port();
-        let mut child = Command::new(program)
-            .arg(format!("--port={port}"))
+        let mut cmd = Command::new(program);
+        cmd.arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::inherit());
+        // A process group of its own, with the browsers it starts, so that dropping the driver
+        // stops them all even when a session never closed.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd
             .spawn()
             .with_context(|| format!("could not start {}", program.display()))?;
         let stdout = child.stdout.take().context("chromedriver has no stdout")?;
@@ -63,6 +68,11 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        #[cfg(unix)]
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
