@@ -13,4 +13,5 @@ mod e2e;
 mod http;
 mod nostr;
 mod support;
+mod tls;
 mod ws;
