@@ -27,7 +27,9 @@ use oanix_bench::{Stats, Table, format_ns, measure, measure_each};
 use oanix_prims::MemFs;
 use oanix_vfs::{FileService, Namespace, create_dir_all, read_file, walk, write_file};
 use oanix_wasi::{RunConfig, RuntimeConfig, WasiModule, WasiRuntime};
-use wasmtime::{Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, Store};
+use wasmtime::{
+    Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig, Store,
+};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -60,8 +62,9 @@ fn tmpfs_dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
-/// wasmtime-wasi 48, as fast as it goes: pooling allocator, blocking file
-/// calls on the current thread, the module pre-linked once.
+/// wasmtime-wasi 48, as fast as it goes: pooling allocator (with the same
+/// resident-memory reuse OANIX's runtime uses), blocking file calls on the
+/// current thread, the module pre-linked once.
 struct Peer {
     engine: Engine,
     pre: InstancePre<WasiP1Ctx>,
@@ -69,8 +72,14 @@ struct Peer {
 
 impl Peer {
     fn new(wasm: &[u8]) -> Self {
+        let mut pool = PoolingAllocationConfig::new();
+        if PoolingAllocationConfig::is_pagemap_scan_available() {
+            pool.linear_memory_keep_resident(2 << 20)
+                .table_keep_resident(64 << 10)
+                .pagemap_scan(wasmtime::Enabled::Yes);
+        }
         let mut config = wasmtime::Config::new();
-        config.allocation_strategy(InstanceAllocationStrategy::pooling());
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).unwrap();
         let mut linker: Linker<WasiP1Ctx> = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |t| t).unwrap();

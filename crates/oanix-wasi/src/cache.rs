@@ -93,17 +93,23 @@ pub(crate) fn load_or_compile(
         return Ok(module);
     }
     let module = compile(engine, wasm)?;
-    let cache_err = |e: &dyn std::fmt::Display| WasiError::Cache {
-        path: file.display().to_string(),
-        message: e.to_string(),
-    };
-    let bytes = module.serialize().map_err(|e| cache_err(&e))?;
-    std::fs::create_dir_all(dir).map_err(|e| cache_err(&e))?;
-    // Written aside and renamed, so a reader never sees half a file.
-    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| cache_err(&e))?;
-    std::fs::rename(&tmp, &file).map_err(|e| cache_err(&e))?;
+    // The cache only saves time: a failure to write it costs the next
+    // process a compilation, nothing more.
+    let _ = store(&module, dir, &file);
     Ok(module)
+}
+
+/// Writes `module` to `file` in `dir`: aside first, then renamed, so that a
+/// reader never sees half a file.
+fn store(module: &Module, dir: &Path, file: &Path) -> std::result::Result<(), String> {
+    let bytes = module.serialize().map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, file).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        e.to_string()
+    })
 }
 
 fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {

@@ -43,14 +43,6 @@ pub enum WasiError {
         /// Why.
         source: FsError,
     },
-    /// Reading or writing the compiled-module cache failed.
-    #[error("module cache at {path}: {message}")]
-    Cache {
-        /// The cache file or directory.
-        path: String,
-        /// What failed.
-        message: String,
-    },
     /// The runtime's own machinery failed (a thread could not start...).
     #[error("runtime failure: {0}")]
     Runtime(String),

@@ -174,6 +174,17 @@ fn compiled_modules_are_kept_on_disk() {
         Some(5)
     );
     assert_ne!(std::fs::read(&files[0]).unwrap(), b"not a module");
+    // A cache that cannot be written costs compilations, never a run.
+    let not_a_dir = dir.path().join("not-a-dir");
+    std::fs::write(&not_a_dir, b"").unwrap();
+    let rt =
+        WasiRuntime::with_config(RuntimeConfig::new().pooling(None).cache_dir(&not_a_dir)).unwrap();
+    assert_eq!(
+        rt.run_bytes(&wasm, &ns(), &RunConfig::new())
+            .unwrap()
+            .exit_code,
+        Some(5)
+    );
 }
 
 #[test]
