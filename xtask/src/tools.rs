@@ -51,8 +51,20 @@ pub(crate) const WASM_BINDGEN: Tool = Tool {
     install_args: &["--no-default-features"],
 };
 
+/// `nostr-rs-relay`: an independent Nostr relay (SQLite), the peer oanix-exec's relay tests and
+/// benchmark start on 127.0.0.1 with a config file of their own.
+///
+/// Building it needs `protoc` (Debian's `protobuf-compiler`, which `.ci/run` installs). Not
+/// `--locked`: the lock file it ships pins `time` 0.3.25, which current rustc no longer compiles.
+pub(crate) const NOSTR_RS_RELAY: Tool = Tool {
+    package: "nostr-rs-relay",
+    command: ToolCommand::Binary("nostr-rs-relay"),
+    version: "0.8.12",
+    install_args: &[],
+};
+
 /// Every tool `cargo xtask install-tools` installs.
-const TOOLS: &[&Tool] = &[&CARGO_DENY, &WASM_BINDGEN];
+const TOOLS: &[&Tool] = &[&CARGO_DENY, &WASM_BINDGEN, &NOSTR_RS_RELAY];
 
 /// The environment variable naming the `cargo install --root` for tools.
 const TOOLS_ROOT_VAR: &str = "OANIX_TOOLS_ROOT";

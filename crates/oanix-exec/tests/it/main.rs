@@ -12,6 +12,7 @@
 mod e2e;
 mod http;
 mod nostr;
+mod relay_rs;
 mod support;
 mod tls;
 mod ws;
