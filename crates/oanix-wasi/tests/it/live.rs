@@ -144,6 +144,20 @@ fn a_blocking_capability_read_ends_with_the_runs_timeout() {
 }
 
 #[test]
+fn nonblocking_descriptors_do_not_wait_for_a_response() {
+    let http = HttpFs::builder()
+        .policy(EgressPolicy::allow_hosts(["api.example.com"]))
+        .build();
+    let config = RunConfig::new().arg0("live.wasm").arg("nonblock");
+    let r = runtime()
+        .run_bytes(&guest("live"), &http_ns(&http), &config)
+        .unwrap();
+    assert!(r.success(), "{:?} {}", r.trap, r.stderr_text());
+    assert_eq!(r.stdout_text(), "would block twice\n");
+    assert!(r.duration < Duration::from_secs(10));
+}
+
+#[test]
 fn a_cow_workspace_leaves_its_base_untouched() {
     let base = MapFs::builder()
         .file("/a.txt", &b"original"[..])
