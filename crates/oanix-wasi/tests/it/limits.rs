@@ -152,3 +152,32 @@ fn a_thousand_hostile_runs_leave_the_host_healthy() {
         .unwrap();
     assert!(r.success(), "{:?}", r.trap);
 }
+
+#[test]
+fn runs_on_many_threads_share_one_runtime() {
+    let rt = runtime();
+    let module = rt.load(&guest("conformance")).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let module = module.clone();
+            s.spawn(move || {
+                for i in 0..10 {
+                    let ns = ns();
+                    let r = rt
+                        .run(
+                            &module,
+                            &ns,
+                            &RunConfig::new().arg0("conformance.wasm").arg("files"),
+                        )
+                        .unwrap();
+                    assert!(r.success(), "thread {t} run {i}: {:?}", r.trap);
+                    // Each run saw its own namespace.
+                    assert_eq!(
+                        oanix_vfs::read_to_string(&ns, "/tmp/a.txt").unwrap().len(),
+                        14
+                    );
+                }
+            });
+        }
+    });
+}
