@@ -244,17 +244,9 @@ impl<'a> Mem<'a> {
         Ok(out)
     }
 
-    pub(crate) fn u8(&self, ptr: u32) -> MemResult<u8> {
-        Ok(self.array::<1>(ptr)?[0])
-    }
-    pub(crate) fn u16(&self, ptr: u32) -> MemResult<u16> {
-        Ok(u16::from_le_bytes(self.array(ptr)?))
-    }
-    pub(crate) fn u32(&self, ptr: u32) -> MemResult<u32> {
+    #[cfg(test)]
+    fn u32(&self, ptr: u32) -> MemResult<u32> {
         Ok(u32::from_le_bytes(self.array(ptr)?))
-    }
-    pub(crate) fn u64(&self, ptr: u32) -> MemResult<u64> {
-        Ok(u64::from_le_bytes(self.array(ptr)?))
     }
 
     /// Writes `data` at `ptr`.

@@ -624,8 +624,9 @@ impl Cx<'_> {
             }) => u32::try_from(name.len()).map_err(|_| Errno::NAMETOOLONG)?,
             _ => return Err(Errno::BADF.into()),
         };
-        self.mem.write(out, &[0, 0, 0, 0])?;
-        Ok(self.mem.put_u32(out + 4, name_len)?)
+        let mut prestat = [0u8; 8];
+        prestat[4..].copy_from_slice(&name_len.to_le_bytes());
+        Ok(self.mem.write(out, &prestat)?)
     }
 
     fn fd_prestat_dir_name(&mut self, fd: u32, buf: u32, len: u32) -> HostResult {

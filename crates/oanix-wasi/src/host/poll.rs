@@ -78,20 +78,24 @@ pub(crate) fn poll_oneoff(cx: &mut Cx<'_>, subs: u32, events: u32, n: u32, out: 
             .checked_mul(event::SUBSCRIPTION_SIZE)
             .and_then(|o| subs.checked_add(o))
             .ok_or(Errno::FAULT)?;
-        let userdata = cx.mem.u64(at)?;
-        let tag = cx.mem.u8(at + 8)?;
+        // One bounds check for the whole subscription, then plain bytes.
+        let raw = cx.mem.slice(at, event::SUBSCRIPTION_SIZE)?;
+        let u16_at = |o: usize| u16::from_le_bytes([raw[o], raw[o + 1]]);
+        let u32_at = |o: usize| u32::from_le_bytes([raw[o], raw[o + 1], raw[o + 2], raw[o + 3]]);
+        let u64_at = |o: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&raw[o..o + 8]);
+            u64::from_le_bytes(b)
+        };
+        let userdata = u64_at(0);
+        let tag = raw[8];
         let sub = match tag {
-            event::CLOCK => {
-                let id = cx.mem.u32(at + 16)?;
-                let timeout = cx.mem.u64(at + 24)?;
-                let flags = cx.mem.u16(at + 40)?;
-                match clock_deadline(id, timeout, flags) {
-                    Ok(at) => Sub::Clock { at },
-                    Err(e) => Sub::Invalid(e),
-                }
-            }
+            event::CLOCK => match clock_deadline(u32_at(16), u64_at(24), u16_at(40)) {
+                Ok(at) => Sub::Clock { at },
+                Err(e) => Sub::Invalid(e),
+            },
             event::FD_READ | event::FD_WRITE => Sub::Fd {
-                fd: cx.mem.u32(at + 16)?,
+                fd: u32_at(16),
                 read: tag == event::FD_READ,
             },
             _ => return Err(Errno::INVAL.into()),
