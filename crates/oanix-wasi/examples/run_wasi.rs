@@ -167,7 +167,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         config = config.env(k, v);
     }
     if let Some(secs) = cli.timeout {
-        config = config.timeout(Duration::from_secs_f64(secs));
+        let timeout = Duration::try_from_secs_f64(secs)
+            .with_context(|| format!("--timeout {secs}: expected a number of seconds"))?;
+        config = config.timeout(timeout);
     }
     if let Some(fuel) = cli.fuel {
         config = config.fuel(fuel);

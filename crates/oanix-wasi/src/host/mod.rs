@@ -199,7 +199,8 @@ impl Host {
             stderr: OutStream::new(config.stderr_limit, err_live),
             memory: None,
             limiter: Limiter::new(config.memory_limit.min(max_memory), config.table_limit),
-            deadline: config.timeout.map(|t| Instant::now() + t),
+            // A timeout too large to add to the clock is no timeout at all.
+            deadline: config.timeout.and_then(|t| Instant::now().checked_add(t)),
             started: Instant::now(),
         })
     }

@@ -201,3 +201,13 @@ fn preopens_must_be_directories() {
         .unwrap_err();
     assert!(err.to_string().contains("/missing"), "{err}");
 }
+
+#[test]
+fn an_enormous_timeout_means_none() {
+    let r = run(
+        &exits_with("", "(i32.const 0)"),
+        &RunConfig::new().timeout(std::time::Duration::MAX),
+    )
+    .unwrap();
+    assert_eq!(r.exit_code, Some(0));
+}
