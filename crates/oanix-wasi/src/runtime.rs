@@ -110,10 +110,10 @@ impl RuntimeConfig {
     }
 
     /// How often the epoch advances while runs are in progress: the
-    /// precision of wall-clock timeouts.
+    /// precision of wall-clock timeouts (at least 100 µs).
     #[must_use]
     pub fn epoch_tick(mut self, period: Duration) -> Self {
-        self.epoch_tick = period;
+        self.epoch_tick = period.max(Duration::from_micros(100));
         self
     }
 
