@@ -12,6 +12,8 @@ use crate::process;
 /// When `extra` selects packages itself (`-p`, `--package`, `--manifest-path` before any `--`),
 /// `--workspace` is left out so the selection applies.
 pub(crate) fn run(extra: &[String]) -> Result<()> {
+    // The environment benchmark runs the hello-wasi agent.
+    crate::wasm::hello_wasi(&["--build-only".to_owned()])?;
     let mut cmd = process::command("cargo");
     cmd.args(["bench", "--all-features"]);
     if !selects_packages(extra) {

@@ -51,6 +51,7 @@
 
 mod error;
 mod job;
+mod queue;
 mod scheduler;
 
 pub use error::{Result, SchedError};

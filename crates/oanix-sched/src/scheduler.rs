@@ -1,7 +1,7 @@
 //! `Scheduler`: a priority queue of jobs over registered environments, and
 //! the pool that runs them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -13,9 +13,7 @@ use uuid::Uuid;
 
 use crate::error::{Result, SchedError};
 use crate::job::{CancelToken, JobFailure, JobOutcome, JobResult, JobRunner, JobSpec, RunOutcome};
-
-/// Queue order: higher priority first, then submission order.
-type QueueKey = (std::cmp::Reverse<i32>, u64);
+use crate::queue::PendingQueue;
 
 /// Counts of what the scheduler holds and has done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -39,26 +37,28 @@ pub struct SchedulerStatus {
 }
 
 struct Running {
-    spec: JobSpec,
+    env_id: Uuid,
+    timeout: Option<Duration>,
     started: Instant,
-    cancel: CancelToken,
+    /// Made when someone asks for it: most jobs never need one.
+    cancel: Option<CancelToken>,
 }
+
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A prioritised job queue over environments, with a concurrency limit.
 ///
-/// Every operation is O(log n) in the number of jobs held: the queue is an
-/// ordered map keyed by (priority, submission number), with an index from
-/// job id to key so that a pending job can be cancelled without a scan.
+/// Every operation is O(log n) in the number of jobs held: a binary heap
+/// of (priority, submission number) over a slab of jobs, with an index from
+/// job id to slot so that a pending job can be cancelled without a scan.
 ///
 /// Drive it by hand ([`next`](Self::next) / [`complete`](Self::complete)),
 /// one job at a time on this thread ([`tick`](Self::tick)), or on a pool of
 /// worker threads ([`run`](Self::run)).
 pub struct Scheduler {
-    envs: HashMap<Uuid, OanixEnv>,
-    queue: BTreeMap<QueueKey, JobSpec>,
-    index: HashMap<Uuid, QueueKey>,
-    running: HashMap<Uuid, Running>,
-    next_seq: u64,
+    envs: Map<Uuid, OanixEnv>,
+    queue: PendingQueue,
+    running: Map<Uuid, Running>,
     max_concurrent: usize,
     status: SchedulerStatus,
 }
@@ -87,11 +87,9 @@ impl Scheduler {
     /// A scheduler running at most `max` jobs at once (at least 1).
     pub fn with_max_concurrent(max: usize) -> Self {
         Self {
-            envs: HashMap::new(),
-            queue: BTreeMap::new(),
-            index: HashMap::new(),
-            running: HashMap::new(),
-            next_seq: 0,
+            envs: Map::default(),
+            queue: PendingQueue::default(),
+            running: Map::default(),
             max_concurrent: max.max(1),
             status: SchedulerStatus::default(),
         }
@@ -114,14 +112,11 @@ impl Scheduler {
         if !self.envs.contains_key(&job.env_id) {
             return Err(SchedError::UnknownEnv(job.env_id));
         }
-        if self.index.contains_key(&job.id) || self.running.contains_key(&job.id) {
+        if self.queue.contains(&job.id) || self.running.contains_key(&job.id) {
             return Err(SchedError::DuplicateJob(job.id));
         }
-        let key = (std::cmp::Reverse(job.priority), self.next_seq);
-        self.next_seq += 1;
         let id = job.id;
-        self.index.insert(id, key);
-        self.queue.insert(key, job);
+        self.queue.push(job);
         Ok(id)
     }
 
@@ -135,14 +130,14 @@ impl Scheduler {
         if self.running.len() >= self.max_concurrent {
             return None;
         }
-        let (_, job) = self.queue.pop_first()?;
-        self.index.remove(&job.id);
+        let job = self.queue.pop()?;
         self.running.insert(
             job.id,
             Running {
-                spec: job.clone(),
+                env_id: job.env_id,
+                timeout: job.timeout,
                 started: Instant::now(),
-                cancel: CancelToken::new(),
+                cancel: None,
             },
         );
         Some(job)
@@ -177,7 +172,11 @@ impl Scheduler {
             ),
             Err(JobFailure::Error(e)) => (JobOutcome::Failed, None, Some(e)),
         };
-        let outcome = if running.cancel.is_cancelled() && outcome != JobOutcome::TimedOut {
+        let cancelled = running
+            .cancel
+            .as_ref()
+            .is_some_and(CancelToken::is_cancelled);
+        let outcome = if cancelled && outcome != JobOutcome::TimedOut {
             JobOutcome::Cancelled
         } else {
             outcome
@@ -185,7 +184,7 @@ impl Scheduler {
         self.count(outcome);
         Ok(JobResult {
             job_id: *job_id,
-            env_id: running.spec.env_id,
+            env_id: running.env_id,
             outcome,
             exit_code,
             duration: running.started.elapsed(),
@@ -206,11 +205,7 @@ impl Scheduler {
     /// a running one is asked to stop through its [`CancelToken`] and is
     /// reported as cancelled when it ends.
     pub fn cancel(&mut self, job_id: &Uuid) -> Result<Option<JobResult>> {
-        if let Some(key) = self.index.remove(job_id) {
-            let job = self
-                .queue
-                .remove(&key)
-                .ok_or(SchedError::UnknownJob(*job_id))?;
+        if let Some(job) = self.queue.remove(job_id) {
             self.count(JobOutcome::Cancelled);
             return Ok(Some(JobResult {
                 job_id: job.id,
@@ -221,9 +216,9 @@ impl Scheduler {
                 error: Some("cancelled before it started".to_owned()),
             }));
         }
-        match self.running.get(job_id) {
-            Some(r) => {
-                r.cancel.cancel();
+        match self.cancel_token(job_id) {
+            Some(token) => {
+                token.cancel();
                 Ok(None)
             }
             None => Err(SchedError::UnknownJob(*job_id)),
@@ -231,13 +226,14 @@ impl Scheduler {
     }
 
     /// The cancel token of a running job.
-    pub fn cancel_token(&self, job_id: &Uuid) -> Option<CancelToken> {
-        self.running.get(job_id).map(|r| r.cancel.clone())
+    pub fn cancel_token(&mut self, job_id: &Uuid) -> Option<CancelToken> {
+        let r = self.running.get_mut(job_id)?;
+        Some(r.cancel.get_or_insert_with(CancelToken::new).clone())
     }
 
     /// Whether a job is waiting.
     pub fn is_pending(&self, job_id: &Uuid) -> bool {
-        self.index.contains_key(job_id)
+        self.queue.contains(job_id)
     }
 
     /// Whether nothing is pending or running.
@@ -278,7 +274,7 @@ impl Scheduler {
     /// `Some(())` when a running job has outlived its timeout.
     fn past_timeout(&self, job_id: &Uuid) -> Option<()> {
         let r = self.running.get(job_id)?;
-        let timeout = r.spec.timeout?;
+        let timeout = r.timeout?;
         (r.started.elapsed() > timeout).then_some(())
     }
 
@@ -377,8 +373,8 @@ impl Scheduler {
                             .copied()
                             .collect();
                         for id in late {
-                            if let Some(r) = self.running.get(&id) {
-                                r.cancel.cancel();
+                            if let Some(token) = self.cancel_token(&id) {
+                                token.cancel();
                             }
                             if let Some(worker) = busy.remove(&id) {
                                 abandoned.insert(id, worker);
@@ -404,7 +400,7 @@ impl Scheduler {
     fn nearest_deadline(&self) -> Option<Duration> {
         self.running
             .values()
-            .filter_map(|r| Some(r.spec.timeout?.saturating_sub(r.started.elapsed())))
+            .filter_map(|r| Some(r.timeout?.saturating_sub(r.started.elapsed())))
             .min()
             .map(|d| d + Duration::from_millis(1))
     }
