@@ -14,6 +14,8 @@
 //! | [`prims`] | `oanix-prims` | `MemFs`, `MapFs`, `FuncFs`, `CowFs` |
 //! | `caps` | `oanix-caps` | `HttpFs`, `WsFs`, `NostrFs`, `EgressPolicy` (features `caps`, `nostr`) |
 //! | `executor` | `oanix-exec` | `ExecutorManager`, `ExecutorConfig`, `RetryPolicy`, the HTTP, WebSocket and Nostr relay executors (feature `executor`) |
+//! | `env` | `oanix-env` | `OanixEnv`, `EnvBuilder`, `EnvStatus`, manifests (feature `env`) |
+//! | `sched` | `oanix-sched` | `Scheduler`, `JobSpec`, `JobKind` (feature `sched`) |
 //! | `services` | `oanix-services` | `TaskFs`, `LogsFs`, `WorkspaceFs`, `WorkspaceOverlay` (feature `services`) |
 //!
 //! # Feature flags
@@ -37,6 +39,11 @@
 //! - `wasi`: the WASI runtime, `WasiRuntime`, which runs `wasm32-wasip1`
 //!   programs over a namespace with hard limits (module `wasi`, crate
 //!   `oanix-wasi`; builds wasmtime).
+//! - `env`: environments — `OanixEnv`, `EnvBuilder`, manifests, the
+//!   lifecycle and its wiring (module `env`, crate `oanix-env`; implies
+//!   `services`, `caps` and `wasi`).
+//! - `sched`: the `Scheduler` of prioritised jobs in environments (module
+//!   `sched`, crate `oanix-sched`; implies `env`).
 //!
 //! # Example
 //!
@@ -63,10 +70,16 @@
 #[cfg(feature = "caps")]
 #[cfg_attr(docsrs, doc(cfg(feature = "caps")))]
 pub use oanix_caps as caps;
+#[cfg(feature = "env")]
+#[cfg_attr(docsrs, doc(cfg(feature = "env")))]
+pub use oanix_env as env;
 #[cfg(feature = "executor")]
 #[cfg_attr(docsrs, doc(cfg(feature = "executor")))]
 pub use oanix_exec as executor;
 pub use oanix_prims as prims;
+#[cfg(feature = "sched")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sched")))]
+pub use oanix_sched as sched;
 #[cfg(feature = "services")]
 #[cfg_attr(docsrs, doc(cfg(feature = "services")))]
 pub use oanix_services as services;
@@ -87,6 +100,14 @@ pub use oanix_caps::{
 #[cfg(feature = "nostr")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nostr")))]
 pub use oanix_caps::{Filter, NostrFs};
+#[cfg(feature = "env")]
+#[cfg_attr(docsrs, doc(cfg(feature = "env")))]
+pub use oanix_env::{EnvBuilder, EnvError, EnvLimits, EnvStatus, OanixEnv};
+#[cfg(feature = "sched")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sched")))]
+pub use oanix_sched::{
+    JobKind, JobOutcome, JobResult, JobRunner, JobSpec, Scheduler, SchedulerStatus,
+};
 #[cfg(feature = "services")]
 #[cfg_attr(docsrs, doc(cfg(feature = "services")))]
 pub use oanix_services::{
