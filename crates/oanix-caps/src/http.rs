@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use oanix_vfs::deadline::Instant;
 
-use oanix_vfs::{DirEntry, FileHandle, FileService, FsError, Metadata, OpenFlags, Timestamp};
+use oanix_vfs::{DirEntry, FileHandle, FsError, OpenFlags, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use url::Url;
@@ -1224,33 +1224,7 @@ impl CapTree for HttpFs {
     }
 }
 
-impl FileService for HttpFs {
-    fn open(&self, path: &str, flags: OpenFlags) -> oanix_vfs::Result<Box<dyn FileHandle>> {
-        tree::open(self, path, flags)
-    }
-    fn readdir(&self, path: &str) -> oanix_vfs::Result<Vec<DirEntry>> {
-        tree::readdir(self, path)
-    }
-    fn stat(&self, path: &str) -> oanix_vfs::Result<Metadata> {
-        tree::stat(self, path)
-    }
-    fn mkdir(&self, path: &str) -> oanix_vfs::Result<()> {
-        tree::mkdir(path)
-    }
-    fn remove(&self, path: &str) -> oanix_vfs::Result<()> {
-        tree::remove(self, path)
-    }
-    fn rename(&self, from: &str, to: &str) -> oanix_vfs::Result<()> {
-        tree::rename(from, to)
-    }
-    fn fs_type(&self) -> &'static str {
-        "httpfs"
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
-}
+tree::cap_file_service!(HttpFs, "httpfs");
 
 #[cfg(test)]
 mod tests;

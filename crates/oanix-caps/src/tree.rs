@@ -400,3 +400,41 @@ pub(crate) fn json_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
     v.push(b'\n');
     v
 }
+
+/// Implements [`FileService`](oanix_vfs::FileService) for a capability
+/// service through its [`CapTree`]: one file protocol, written once.
+macro_rules! cap_file_service {
+    ($ty:ty, $name:literal) => {
+        impl oanix_vfs::FileService for $ty {
+            fn open(
+                &self,
+                path: &str,
+                flags: oanix_vfs::OpenFlags,
+            ) -> oanix_vfs::Result<Box<dyn oanix_vfs::FileHandle>> {
+                $crate::tree::open(self, path, flags)
+            }
+            fn readdir(&self, path: &str) -> oanix_vfs::Result<Vec<oanix_vfs::DirEntry>> {
+                $crate::tree::readdir(self, path)
+            }
+            fn stat(&self, path: &str) -> oanix_vfs::Result<oanix_vfs::Metadata> {
+                $crate::tree::stat(self, path)
+            }
+            fn mkdir(&self, path: &str) -> oanix_vfs::Result<()> {
+                $crate::tree::mkdir(path)
+            }
+            fn remove(&self, path: &str) -> oanix_vfs::Result<()> {
+                $crate::tree::remove(self, path)
+            }
+            fn rename(&self, from: &str, to: &str) -> oanix_vfs::Result<()> {
+                $crate::tree::rename(from, to)
+            }
+            fn fs_type(&self) -> &'static str {
+                $name
+            }
+            fn as_any(&self) -> Option<&dyn std::any::Any> {
+                Some(self)
+            }
+        }
+    };
+}
+pub(crate) use cap_file_service;

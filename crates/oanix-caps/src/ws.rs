@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use oanix_vfs::{DirEntry, FileHandle, FileService, FsError, Metadata, OpenFlags, Timestamp};
+use oanix_vfs::{DirEntry, FileHandle, FsError, OpenFlags, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -944,30 +944,4 @@ impl CapTree for WsFs {
     }
 }
 
-impl FileService for WsFs {
-    fn open(&self, path: &str, flags: OpenFlags) -> oanix_vfs::Result<Box<dyn FileHandle>> {
-        tree::open(self, path, flags)
-    }
-    fn readdir(&self, path: &str) -> oanix_vfs::Result<Vec<DirEntry>> {
-        tree::readdir(self, path)
-    }
-    fn stat(&self, path: &str) -> oanix_vfs::Result<Metadata> {
-        tree::stat(self, path)
-    }
-    fn mkdir(&self, path: &str) -> oanix_vfs::Result<()> {
-        tree::mkdir(path)
-    }
-    fn remove(&self, path: &str) -> oanix_vfs::Result<()> {
-        tree::remove(self, path)
-    }
-    fn rename(&self, from: &str, to: &str) -> oanix_vfs::Result<()> {
-        tree::rename(from, to)
-    }
-    fn fs_type(&self) -> &'static str {
-        "wsfs"
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
-}
+tree::cap_file_service!(WsFs, "wsfs");
