@@ -284,8 +284,11 @@ fn a_relay_requiring_auth_rejects_with_its_reason() {
 
 #[test]
 fn after_a_reconnect_subscriptions_and_unacknowledged_events_are_sent_again() {
+    // The first relay runs on a runtime of its own: dropping that runtime
+    // ends the relay and every connection at once.
+    let first_rt = relay_runtime();
+    let (first, url) = local_relay(&first_rt, RelayBuilder::default());
     let rt = relay_runtime();
-    let (first, url) = local_relay(&rt, RelayBuilder::default());
     let port = relay_port(&url);
     let (sink, records) = record_channel();
     let nostr = NostrFs::builder()
@@ -299,8 +302,8 @@ fn after_a_reconnect_subscriptions_and_unacknowledged_events_are_sent_again() {
     let m = start(&nostr, nostr_config(&[port]).build());
     expect_record(&records, |r| r.action == "eose");
     // The relay goes away; an event is written meanwhile.
-    first.shutdown();
     drop(first);
+    drop(first_rt);
     expect_record(&records, |r| r.action == "disconnect");
     let event = nostr.sign_event(1, "while away", Vec::new(), None).unwrap();
     // A new relay on the same port (its database is empty).
