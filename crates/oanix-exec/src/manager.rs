@@ -432,7 +432,13 @@ impl ExecutorManager {
         let r = self.finish();
         if let RuntimeSlot::Owned(rt) = std::mem::replace(&mut self.runtime, RuntimeSlot::Borrowed)
         {
-            rt.shutdown_timeout(Duration::from_secs(1));
+            // Waiting for a runtime's threads is not allowed from inside a
+            // runtime; there, let them finish in the background.
+            if Handle::try_current().is_ok() {
+                rt.shutdown_background();
+            } else {
+                rt.shutdown_timeout(Duration::from_secs(1));
+            }
         }
         r
     }

@@ -380,17 +380,32 @@ impl Conn {
     }
 
     async fn run(self, sem: Arc<Semaphore>) {
-        let permit = tokio::select! {
-            p = sem.acquire_owned() => p.ok(),
-            _ = self.shutdown.triggered() => None,
+        // Wait for a slot under the connection limit; an agent may close the
+        // connection meanwhile.
+        let _permit = loop {
+            let listener = self.ws.work_listener();
+            if matches!(
+                self.ws.connection_state(&self.id),
+                None | Some(WsState::Closing | WsState::Closed)
+            ) {
+                self.close(0, None);
+                return;
+            }
+            tokio::select! {
+                p = Arc::clone(&sem).acquire_owned() => match p {
+                    Ok(p) => break p,
+                    Err(_) => {
+                        self.close(0, Some("closed: the executor shut down before connecting".into()));
+                        return;
+                    }
+                },
+                _ = listener => {}
+                _ = self.shutdown.triggered() => {
+                    self.close(0, Some("closed: the executor shut down before connecting".into()));
+                    return;
+                }
+            }
         };
-        if permit.is_none() {
-            self.close(
-                0,
-                Some("closed: the executor shut down before connecting".into()),
-            );
-            return;
-        }
         let Ok(url) = Url::parse(&self.url) else {
             self.close(0, Some(format!("`{}` is not a url", self.url)));
             return;

@@ -158,6 +158,12 @@ fn the_connection_limit_holds_the_next_one_until_a_slot_frees() {
     assert_eq!(ws.connection_state(&b), Some(WsState::Connecting));
     ws.close_connection(&a).unwrap();
     wait_state(&ws, &b, WsState::Open);
+    // A connection waiting for a slot can be closed while it waits.
+    let c = ws.open_connection(&server.url()).unwrap();
+    ws.close_connection(&c).unwrap();
+    wait_state(&ws, &c, WsState::Closed);
+    assert_eq!(error_of(&ws, &c), None);
+    assert_eq!(ws.connection_state(&b), Some(WsState::Open));
     m.shutdown().unwrap();
 }
 
