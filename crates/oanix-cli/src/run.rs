@@ -158,7 +158,9 @@ fn builder(args: &RunArgs) -> Result<EnvBuilder> {
         }
         b = b.timeout(Duration::from_secs_f64(t));
     }
-    Ok(b.agent_args(args.args.iter().cloned()))
+    // Capabilities are live: their requests are carried out under their policies.
+    Ok(b.executors(oanix_exec::ExecutorConfig::default())
+        .agent_args(args.args.iter().cloned()))
 }
 
 /// What to do with the workspace changes.

@@ -71,6 +71,19 @@ impl Wiring {
         }
     }
 
+    /// Whether any capability is mounted.
+    #[cfg_attr(
+        not(feature = "executor"),
+        allow(dead_code, reason = "used with executors")
+    )]
+    fn has_capabilities(&self) -> bool {
+        #[cfg(feature = "nostr")]
+        if self.nostr.is_some() {
+            return true;
+        }
+        self.http.is_some() || self.ws.is_some()
+    }
+
     /// Routes every capability record into the logs' `events.jsonl`.
     fn route_records(&self) {
         let Some(logs) = &self.logs else { return };
@@ -102,6 +115,48 @@ impl Wiring {
     }
 }
 
+/// The executors of an environment: started when it is built, shut down
+/// when it finishes (or when the last handle on it goes).
+#[cfg(feature = "executor")]
+struct Executors(Mutex<Option<oanix_exec::ExecutorManager>>);
+
+#[cfg(feature = "executor")]
+impl Executors {
+    fn shutdown(&self) -> std::result::Result<(), oanix_exec::ExecutorError> {
+        let manager = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        match manager {
+            Some(m) => m.shutdown(),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(feature = "executor")]
+impl Drop for Executors {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+/// One tokio runtime for the executors of every environment of the process.
+#[cfg(feature = "executor")]
+fn executor_runtime() -> Result<tokio::runtime::Handle> {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt.handle().clone());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("oanix-env-exec")
+        .enable_all()
+        .build()
+        .map_err(|e| EnvError::Io {
+            path: "executor runtime".into(),
+            message: e.to_string(),
+        })?;
+    Ok(RUNTIME.get_or_init(|| rt).handle().clone())
+}
+
 /// Builds an [`OanixEnv`]: mounts, binds, limits, the agent and the runtime.
 ///
 /// Mounting a `TaskFs`, `LogsFs`, `HttpFs`, `WsFs`, `NostrFs` or
@@ -117,6 +172,8 @@ pub struct EnvBuilder {
     limits: EnvLimits,
     agent: AgentSpec,
     runtime: Option<Arc<WasiRuntime>>,
+    #[cfg(feature = "executor")]
+    executors: Option<oanix_exec::ExecutorConfig>,
 }
 
 impl std::fmt::Debug for EnvBuilder {
@@ -223,6 +280,17 @@ impl EnvBuilder {
         self.mounted.iter().any(|p| p == path)
     }
 
+    /// Attaches executors to the environment's capabilities, so that their
+    /// requests are carried out (real network I/O, under their policies):
+    /// started when the environment is built, shut down when it finishes.
+    /// All environments share one runtime for them.
+    #[cfg(feature = "executor")]
+    #[must_use]
+    pub fn executors(mut self, config: oanix_exec::ExecutorConfig) -> Self {
+        self.executors = Some(config);
+        self
+    }
+
     /// The WASI runtime to run agents with (by default one shared by every
     /// environment of the process, so modules compile once).
     #[must_use]
@@ -235,6 +303,29 @@ impl EnvBuilder {
     pub fn build(self) -> Result<OanixEnv> {
         let namespace = self.ns.try_build()?;
         self.wiring.route_records();
+        #[cfg(feature = "executor")]
+        let executors = match self.executors {
+            Some(config) if self.wiring.has_capabilities() => {
+                let mut manager =
+                    oanix_exec::ExecutorManager::with_handle(config, executor_runtime()?);
+                if let Some(h) = &self.wiring.http {
+                    manager.attach_http(Arc::new(h.clone()));
+                }
+                if let Some(w) = &self.wiring.ws {
+                    manager.attach_ws(Arc::new(w.clone()));
+                }
+                #[cfg(feature = "nostr")]
+                if let Some(n) = &self.wiring.nostr {
+                    manager.attach_nostr(Arc::new(n.clone()));
+                }
+                manager.start().map_err(|e| EnvError::Io {
+                    path: "executors".into(),
+                    message: e.to_string(),
+                })?;
+                Some(Arc::new(Executors(Mutex::new(Some(manager)))))
+            }
+            _ => None,
+        };
         let env = OanixEnv {
             id: Uuid::new_v4(),
             namespace,
@@ -243,6 +334,8 @@ impl EnvBuilder {
             limits: self.limits,
             agent: self.agent,
             runtime: self.runtime,
+            #[cfg(feature = "executor")]
+            executors,
         };
         env.log(LogLevel::Info, "environment created", None);
         Ok(env)
@@ -262,6 +355,8 @@ pub struct OanixEnv {
     limits: EnvLimits,
     agent: AgentSpec,
     runtime: Option<Arc<WasiRuntime>>,
+    #[cfg(feature = "executor")]
+    executors: Option<Arc<Executors>>,
 }
 
 impl std::fmt::Debug for OanixEnv {
@@ -388,6 +483,13 @@ impl OanixEnv {
         *status = to.clone();
         drop(status);
         self.state.1.notify_all();
+        #[cfg(feature = "executor")]
+        if to.is_finished()
+            && let Some(executors) = &self.executors
+            && let Err(e) = executors.shutdown()
+        {
+            self.log(LogLevel::Warn, &format!("executors: {e}"), None);
+        }
         let data = serde_json::to_value(&to).ok();
         self.log(
             if matches!(to, EnvStatus::Failed { .. }) {

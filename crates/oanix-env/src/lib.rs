@@ -8,6 +8,10 @@
 //! output goes to `/logs` as it runs. [`OanixEnv::run_wasi`] runs a WASI
 //! agent in it, and the status follows the run.
 //!
+//! With the `executor` feature, [`EnvBuilder::executors`] attaches
+//! executors to the environment's capabilities: they start when it is built
+//! and shut down when it finishes, so an agent's requests are carried out.
+//!
 //! # Lifecycle
 //!
 //! `Created → Running → Completed(exit code) | Failed(error)`, or

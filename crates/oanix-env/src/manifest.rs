@@ -41,6 +41,9 @@
 //! fuel = 5_000_000_000
 //! ```
 //!
+//! With the `executor` feature, the capabilities of an environment built
+//! from a manifest are live: executors carry out their requests.
+//!
 //! Every environment built from a manifest has `/logs` (a `LogsFs`) and
 //! `/tmp` (a `MemFs`); `/task` when there is a `[task]`; `/cap/http`,
 //! `/cap/ws` (and `/cap/nostr`) for each capability. Unknown keys and
@@ -393,6 +396,11 @@ impl EnvBuilder {
             };
         }
 
+        // Capabilities are carried out: executors start with the environment.
+        #[cfg(feature = "executor")]
+        {
+            b = b.executors(oanix_exec::ExecutorConfig::default());
+        }
         if let Some(p) = &manifest.capabilities.http {
             let policy = ctx.policy("capabilities.http", p)?;
             b = b.mount("/cap/http", HttpFs::builder().policy(policy).build());

@@ -174,3 +174,63 @@ fn the_namespace_prints_as_a_mount_table() {
             .is_err()
     );
 }
+
+#[cfg(feature = "executor")]
+#[test]
+fn attached_executors_carry_out_requests_and_stop_with_the_environment() {
+    use oanix_vfs::{FileService, OpenFlags};
+    use std::io::{Read as _, Write as _};
+
+    // A one-shot HTTP server on loopback.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello")
+            .unwrap();
+    });
+    let logs = LogsFs::new();
+    let env = EnvBuilder::new()
+        .mount("/logs", logs.clone())
+        .mount(
+            "/cap/http",
+            HttpFs::builder()
+                .policy(
+                    EgressPolicy::allow_hosts(["127.0.0.1"])
+                        .schemes(["http"])
+                        .ports([port])
+                        .allow_loopback(true),
+                )
+                .build(),
+        )
+        .executors(oanix_exec::ExecutorConfig::default())
+        .build()
+        .unwrap();
+    let ns = env.namespace();
+    let mut h = ns
+        .open("/cap/http/request", OpenFlags::read_write())
+        .unwrap();
+    h.write(format!(r#"{{"method": "GET", "url": "http://127.0.0.1:{port}/x"}}"#).as_bytes())
+        .unwrap();
+    let mut id = String::new();
+    let mut buf = [0u8; 64];
+    let n = h.read(&mut buf).unwrap();
+    id.push_str(std::str::from_utf8(&buf[..n]).unwrap().trim());
+    let response = read_to_string(ns, &format!("/cap/http/responses/{id}.json")).unwrap();
+    let response: serde_json::Value = serde_json::from_str(&response).unwrap();
+    assert_eq!(response["status"], 200, "{response}");
+    server.join().unwrap();
+    env.set_running().unwrap();
+    env.set_completed(0).unwrap();
+    let events = read_to_string(ns, "/logs/events.jsonl").unwrap();
+    assert!(events.contains("\"outcome\":\"ok\""), "{events}");
+}
