@@ -9,7 +9,8 @@ use oanix_caps::nostr_crate::event::{Event, EventBuilder, FinalizeEvent, Kind, T
 use oanix_caps::nostr_crate::key::{Keys, SecretKey};
 use oanix_caps::nostr_crate::nips::nip19::ToBech32;
 use oanix_caps::{
-    CapError, Filter, JobInput, JobRequest, NostrFs, NostrLimits, Outcome, RecordLog,
+    CapError, CapRecord, Capability, Filter, JobInput, JobRequest, NostrFs, NostrLimits, Outcome,
+    RecordLog,
 };
 use oanix_vfs::{FileService, FsError, FsErrorKind, Namespace, OpenFlags, read_to_string, walk};
 use serde_json::{Value, json};
@@ -344,6 +345,57 @@ fn the_outbox_is_bounded_and_drains_as_relays_accept() {
         Err(CapError::UnknownId { .. })
     ));
     assert!(send(&ns, "/cap/nostr/submit", r#"{"kind":1}"#).is_ok());
+}
+
+#[test]
+fn refusals_are_shown_and_an_event_every_relay_refused_leaves_the_outbox() {
+    let log = RecordLog::new(100);
+    let n = Arc::new(
+        NostrFs::builder()
+            .relay("wss://a.example")
+            .relay("wss://b.example")
+            .record_sink(log.sink())
+            .build(SECRET)
+            .unwrap(),
+    );
+    let ns = mounted(&n);
+    let id = send(&ns, "/cap/nostr/submit", r#"{"kind":1}"#).unwrap();
+    assert_eq!(
+        n.mark_rejected(&id, "wss://a.example", "blocked: not on the list"),
+        Ok(false)
+    );
+    let doc = read_json(&ns, &format!("/cap/nostr/outbox/{id}.json")).unwrap();
+    assert_eq!(
+        doc["rejected"],
+        json!({"wss://a.example": "blocked: not on the list"})
+    );
+    assert_eq!(
+        n.outbox_events()[0].rejected,
+        [(
+            "wss://a.example".to_owned(),
+            "blocked: not on the list".to_owned()
+        )]
+    );
+    assert_eq!(
+        n.mark_rejected(&id, "wss://b.example", "invalid: bad kind"),
+        Ok(true)
+    );
+    assert!(n.outbox_events().is_empty());
+    assert_eq!((n.status().published, n.status().rejected), (0, 1));
+    assert!(log.records().iter().any(|r| {
+        r.action == "publish" && r.detail.as_deref() == Some("rejected: invalid: bad kind")
+    }));
+    // An executor's own records go to the same sink.
+    n.emit_record(CapRecord::new(
+        Capability::Nostr,
+        "notice",
+        "wss://a.example",
+        Outcome::Ok,
+    ));
+    assert_eq!(
+        log.records().last().map(|r| r.action.as_str()),
+        Some("notice")
+    );
 }
 
 fn foreign_event(content: &str) -> Event {
