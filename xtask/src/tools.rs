@@ -56,11 +56,13 @@ pub(crate) const WASM_BINDGEN: Tool = Tool {
 ///
 /// Building it needs `protoc` (Debian's `protobuf-compiler`, which `.ci/run` installs). Not
 /// `--locked`: the lock file it ships pins `time` 0.3.25, which current rustc no longer compiles.
+/// `--debug`: a test peer needs no optimisation, and the cold build takes about 7 minutes on two
+/// cores instead of about 18.
 pub(crate) const NOSTR_RS_RELAY: Tool = Tool {
     package: "nostr-rs-relay",
     command: ToolCommand::Binary("nostr-rs-relay"),
     version: "0.8.12",
-    install_args: &[],
+    install_args: &["--debug"],
 };
 
 /// Every tool `cargo xtask install-tools` installs.
