@@ -10,8 +10,10 @@
 //!   [`CowFs::changes`] reporting what was added, modified and deleted
 //!   relative to the base, and [`CowFs::discard`] to throw it all away.
 //!
-//! All four keep the [`FileService` contract](oanix_vfs::service#the-contract),
-//! which the `oanix-conformance` suite checks.
+//! All four keep the [`FileService` contract](oanix_vfs::service#the-contract).
+//! The `oanix-conformance` suite and its reference model check `MemFs` and
+//! `CowFs` (writable) and `MapFs` (read-only); `FuncFs`, whose files are
+//! fixed and computed, has tests of its own.
 //!
 //! # Where it sits
 //!
