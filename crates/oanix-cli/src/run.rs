@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use oanix_caps::{EgressPolicy, HttpFs, WsFs};
 use oanix_env::{EnvBuilder, EnvStatus, OanixEnv};
-use oanix_prims::MemFs;
+use oanix_prims::{MemFs, MemLimits};
 use oanix_services::{
     LogStream, LogsFs, TaskFs, TaskMeta, TaskSpec, WorkspaceFs, WorkspaceOverlay,
 };
@@ -111,7 +111,10 @@ fn builder(args: &RunArgs) -> Result<EnvBuilder> {
         }
         EnvBuilder::new()
             .mount("/logs", LogsFs::new())
-            .mount("/tmp", MemFs::new())
+            .mount(
+                "/tmp",
+                MemFs::with_limits(MemLimits::capacity(oanix_env::DEFAULT_TMP_BYTES)),
+            )
             .agent_module(&args.target)
     };
     if let Some(path) = &args.task {
@@ -135,7 +138,8 @@ fn builder(args: &RunArgs) -> Result<EnvBuilder> {
         }
         let flags = MountFlags::replace();
         b = if args.cow {
-            b.mount_with("/workspace", WorkspaceOverlay::new(dir)?, flags)
+            let overlay = WorkspaceOverlay::with_capacity(dir, oanix_env::DEFAULT_OVERLAY_BYTES)?;
+            b.mount_with("/workspace", overlay, flags)
         } else if args.ro {
             b.mount_with("/workspace", WorkspaceFs::readonly(dir)?, flags)
         } else {
@@ -274,6 +278,7 @@ pub(crate) fn run(args: &RunArgs, json: bool) -> Result<u8> {
                 Err(e) => serde_json::json!({ "invalid": e }),
             },
             "workspace": workspace,
+            "limits": limits_report(&env),
         });
         println!("{report}");
     } else {
@@ -288,4 +293,20 @@ pub(crate) fn run(args: &RunArgs, json: bool) -> Result<u8> {
         }
     }
     Ok(code)
+}
+
+/// Every bound the run had, defaults filled in.
+fn limits_report(env: &OanixEnv) -> serde_json::Value {
+    let l = env.limits().resolved();
+    serde_json::json!({
+        "timeout_secs": l.timeout.map(|t| t.as_secs_f64()),
+        "memory_bytes": l.memory_bytes,
+        "fuel": l.fuel,
+        "descriptors": l.descriptors,
+        "io_bytes": l.io_bytes,
+        "tmp_bytes": l.tmp_bytes,
+        "memfs_bytes": l.memfs_bytes,
+        "overlay_bytes": l.overlay_bytes,
+        "host_open_files": oanix_services::host_files::limit(),
+    })
 }

@@ -14,7 +14,23 @@ use uuid::Uuid;
 use crate::error::{EnvError, Result};
 use crate::status::EnvStatus;
 
-/// Limits applied to every agent run in an environment.
+/// The capacity of `/tmp` in environments made by a manifest or the
+/// `oanix` command, unless `[limits] tmp_mb` says otherwise: 64 MiB.
+pub const DEFAULT_TMP_BYTES: u64 = 64 << 20;
+/// The capacity of a manifest's `memfs` mounts, unless `[limits] memfs_mb`
+/// or the mount's `capacity_mb` says otherwise: 64 MiB.
+pub const DEFAULT_MEMFS_BYTES: u64 = 64 << 20;
+/// The capacity of the in-memory layer of a copy-on-write workspace (what
+/// the agent changed), unless `[limits] overlay_mb` or the mount's
+/// `capacity_mb` says otherwise: 256 MiB.
+pub const DEFAULT_OVERLAY_BYTES: u64 = 256 << 20;
+
+/// Limits applied to an environment: to every agent run in it, and to the
+/// in-memory mounts that manifests and the `oanix` command make for it.
+///
+/// `None` means the default, which is always a bound: see
+/// [`RunConfig`] for the run defaults and the `DEFAULT_*` constants for the
+/// mounts. [`resolved`](Self::resolved) fills in the defaults, for reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EnvLimits {
     /// Wall-clock limit of a run.
@@ -23,6 +39,52 @@ pub struct EnvLimits {
     pub memory_bytes: Option<usize>,
     /// Fuel budget of a run (about one unit per WebAssembly instruction).
     pub fuel: Option<u64>,
+    /// Most descriptors a guest may hold open at once.
+    pub descriptors: Option<usize>,
+    /// Most bytes one read or write call of a guest moves.
+    pub io_bytes: Option<usize>,
+    /// Capacity of `/tmp`, in bytes.
+    pub tmp_bytes: Option<u64>,
+    /// Capacity of each `memfs` mount a manifest makes, in bytes.
+    pub memfs_bytes: Option<u64>,
+    /// Capacity of the in-memory layer of each copy-on-write workspace.
+    pub overlay_bytes: Option<u64>,
+}
+
+impl EnvLimits {
+    /// These limits with every default filled in (the timeout and fuel stay
+    /// `None` when unset: no fuel limit, and the run's default timeout).
+    pub fn resolved(&self) -> Self {
+        let run = RunConfig::new();
+        Self {
+            timeout: self.timeout.or(run.timeout_value()),
+            memory_bytes: Some(self.memory_bytes.unwrap_or(run.memory_limit_value())),
+            fuel: self.fuel,
+            descriptors: Some(
+                self.descriptors
+                    .unwrap_or(oanix_wasi::DEFAULT_MAX_DESCRIPTORS),
+            ),
+            io_bytes: Some(self.io_bytes.unwrap_or(oanix_wasi::DEFAULT_MAX_IO_BYTES)),
+            tmp_bytes: Some(self.tmp_bytes.unwrap_or(DEFAULT_TMP_BYTES)),
+            memfs_bytes: Some(self.memfs_bytes.unwrap_or(DEFAULT_MEMFS_BYTES)),
+            overlay_bytes: Some(self.overlay_bytes.unwrap_or(DEFAULT_OVERLAY_BYTES)),
+        }
+    }
+
+    /// The capacity of `/tmp`.
+    pub fn tmp_capacity(&self) -> u64 {
+        self.tmp_bytes.unwrap_or(DEFAULT_TMP_BYTES)
+    }
+
+    /// The capacity of a `memfs` mount.
+    pub fn memfs_capacity(&self) -> u64 {
+        self.memfs_bytes.unwrap_or(DEFAULT_MEMFS_BYTES)
+    }
+
+    /// The capacity of a copy-on-write workspace's in-memory layer.
+    pub fn overlay_capacity(&self) -> u64 {
+        self.overlay_bytes.unwrap_or(DEFAULT_OVERLAY_BYTES)
+    }
 }
 
 /// The agent a manifest names: a WASI module, its arguments and environment.
@@ -584,6 +646,12 @@ impl OanixEnv {
         }
         if let Some(f) = self.limits.fuel {
             config = config.fuel(f);
+        }
+        if let Some(n) = self.limits.descriptors {
+            config = config.max_descriptors(n);
+        }
+        if let Some(n) = self.limits.io_bytes {
+            config = config.max_io_bytes(n);
         }
         config
     }

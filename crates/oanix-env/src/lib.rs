@@ -50,6 +50,9 @@ mod error;
 pub mod manifest;
 mod status;
 
-pub use env::{AgentSpec, EnvBuilder, EnvLimits, OanixEnv};
+pub use env::{
+    AgentSpec, DEFAULT_MEMFS_BYTES, DEFAULT_OVERLAY_BYTES, DEFAULT_TMP_BYTES, EnvBuilder,
+    EnvLimits, OanixEnv,
+};
 pub use error::{EnvError, Result};
 pub use status::EnvStatus;

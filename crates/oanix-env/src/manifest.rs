@@ -25,6 +25,7 @@
 //! kind = "memfs"
 //! bind = "after"                 # replace (default) | before | after
 //! create = true
+//! capacity_mb = 8
 //!
 //! [capabilities.http]
 //! allow_hosts = ["api.example.com", "*.github.com"]
@@ -39,7 +40,16 @@
 //! timeout_secs = 30
 //! memory_mb = 128
 //! fuel = 5_000_000_000
+//! descriptors = 256              # open at once per guest (default 1024)
+//! io_mb = 4                      # bytes one read/write call moves (default 16)
+//! tmp_mb = 32                    # capacity of /tmp (default 64)
+//! memfs_mb = 16                  # default capacity of memfs mounts (64)
+//! overlay_mb = 128               # what a cow workspace may hold in memory (256)
 //! ```
+//!
+//! A `memfs` or copy-on-write workspace mount may set its own
+//! `capacity_mb`. Every in-memory mount has a capacity, so that an agent
+//! cannot make the host hold more than the manifest allows.
 //!
 //! With the `executor` feature, the capabilities of an environment built
 //! from a manifest are live: executors carry out their requests.
@@ -57,7 +67,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use oanix_caps::{EgressPolicy, HttpFs, HttpMethod, WsFs};
-use oanix_prims::MemFs;
+use oanix_prims::{MemFs, MemLimits};
 use oanix_services::{LogsFs, TaskFs, TaskMeta, TaskSpec, WorkspaceFs, WorkspaceOverlay};
 use oanix_vfs::{BindMode, MountFlags};
 use serde::Deserialize;
@@ -141,6 +151,7 @@ struct MountSection {
     bind: BindSection,
     #[serde(default)]
     create: bool,
+    capacity_mb: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,6 +206,11 @@ struct LimitsSection {
     timeout_secs: Option<f64>,
     memory_mb: Option<u64>,
     fuel: Option<u64>,
+    descriptors: Option<u64>,
+    io_mb: Option<u64>,
+    tmp_mb: Option<u64>,
+    memfs_mb: Option<u64>,
+    overlay_mb: Option<u64>,
 }
 
 /// Reports errors with the manifest's name and line numbers.
@@ -244,6 +260,50 @@ impl Ctx<'_> {
                 Some(name.span()),
                 format!("the environment variable {} is not set", name.get_ref()),
             )
+        })
+    }
+
+    fn limits(&self, l: &LimitsSection) -> Result<EnvLimits> {
+        let timeout = match l.timeout_secs {
+            Some(t) if !(t.is_finite() && t > 0.0) => {
+                return Err(self.error(
+                    "limits.timeout_secs",
+                    None,
+                    "expected a positive number of seconds",
+                ));
+            }
+            Some(t) => Some(Duration::from_secs_f64(t)),
+            None => None,
+        };
+        let size = |key: &str, n: Option<u64>, unit: u64| -> Result<Option<usize>> {
+            n.map(|n| {
+                usize::try_from(n.saturating_mul(unit))
+                    .map_err(|_| self.error(key, None, "too large for this machine"))
+            })
+            .transpose()
+        };
+        let mb = |n: Option<u64>| n.map(|n| n.saturating_mul(1 << 20));
+        let descriptors = size("limits.descriptors", l.descriptors, 1)?;
+        if descriptors.is_some_and(|n| n < 3) {
+            return Err(self.error(
+                "limits.descriptors",
+                None,
+                "a guest needs at least 3 descriptors (its standard streams)",
+            ));
+        }
+        let io_bytes = size("limits.io_mb", l.io_mb, 1 << 20)?;
+        if io_bytes == Some(0) {
+            return Err(self.error("limits.io_mb", None, "expected at least 1"));
+        }
+        Ok(EnvLimits {
+            timeout,
+            memory_bytes: size("limits.memory_mb", l.memory_mb, 1 << 20)?,
+            fuel: l.fuel,
+            descriptors,
+            io_bytes,
+            tmp_bytes: mb(l.tmp_mb),
+            memfs_bytes: mb(l.memfs_mb),
+            overlay_bytes: mb(l.overlay_mb),
         })
     }
 
@@ -331,7 +391,12 @@ impl EnvBuilder {
             meta.timeout_secs = task.timeout_secs;
             b = b.mount("/task", TaskFs::new(spec, meta));
         }
-        b = b.mount("/logs", LogsFs::new()).mount("/tmp", MemFs::new());
+        let limits = ctx.limits(&manifest.limits)?;
+        b = b.limits(limits);
+        b = b.mount("/logs", LogsFs::new()).mount(
+            "/tmp",
+            MemFs::with_limits(MemLimits::capacity(limits.tmp_capacity())),
+        );
 
         for (i, m) in manifest.mount.iter().enumerate() {
             let key = format!("mount[{i}]");
@@ -351,6 +416,7 @@ impl EnvBuilder {
                     format!("{path:?} is not a valid path"),
                 ));
             }
+            let capacity = m.capacity_mb.map(|mb| mb.saturating_mul(1 << 20));
             b = match m.kind {
                 MountKind::Memfs => {
                     if let Some(h) = &m.host {
@@ -360,7 +426,8 @@ impl EnvBuilder {
                             "a memfs mount takes no host directory",
                         ));
                     }
-                    b.mount_with(path, MemFs::new(), flags)
+                    let bytes = capacity.unwrap_or(limits.memfs_capacity());
+                    b.mount_with(path, MemFs::with_limits(MemLimits::capacity(bytes)), flags)
                 }
                 MountKind::Workspace => {
                     let Some(host) = &m.host else {
@@ -381,6 +448,13 @@ impl EnvBuilder {
                     let wrap = |e: oanix_vfs::FsError| {
                         ctx.error(&format!("{key}.host"), Some(host.span()), e)
                     };
+                    if capacity.is_some() && m.mode != WorkspaceMode::Cow {
+                        return Err(ctx.error(
+                            &format!("{key}.capacity_mb"),
+                            Some(m.path.span()),
+                            "only a memfs or a copy-on-write workspace mount has a capacity",
+                        ));
+                    }
                     match m.mode {
                         WorkspaceMode::Rw => {
                             b.mount_with(path, WorkspaceFs::new(&dir).map_err(wrap)?, flags)
@@ -389,7 +463,10 @@ impl EnvBuilder {
                             b.mount_with(path, WorkspaceFs::readonly(&dir).map_err(wrap)?, flags)
                         }
                         WorkspaceMode::Cow => {
-                            b.mount_with(path, WorkspaceOverlay::new(&dir).map_err(wrap)?, flags)
+                            let bytes = capacity.unwrap_or(limits.overlay_capacity());
+                            let overlay =
+                                WorkspaceOverlay::with_capacity(&dir, bytes).map_err(wrap)?;
+                            b.mount_with(path, overlay, flags)
                         }
                     }
                 }
@@ -431,31 +508,6 @@ impl EnvBuilder {
             }
             b = b.mount("/cap/nostr", nostr);
         }
-
-        let l = &manifest.limits;
-        let timeout = match l.timeout_secs {
-            Some(t) if !(t.is_finite() && t > 0.0) => {
-                return Err(ctx.error(
-                    "limits.timeout_secs",
-                    None,
-                    "expected a positive number of seconds",
-                ));
-            }
-            Some(t) => Some(Duration::from_secs_f64(t)),
-            None => None,
-        };
-        let memory_bytes =
-            match l.memory_mb {
-                Some(mb) => Some(usize::try_from(mb.saturating_mul(1 << 20)).map_err(|_| {
-                    ctx.error("limits.memory_mb", None, "too large for this machine")
-                })?),
-                None => None,
-            };
-        b = b.limits(EnvLimits {
-            timeout,
-            memory_bytes,
-            fuel: l.fuel,
-        });
 
         if let Some(agent) = &manifest.agent {
             let module = match &agent.module {

@@ -346,12 +346,23 @@ impl Inner {
             if !matches!(status, 301 | 302 | 303 | 307 | 308) {
                 return Ok(answer);
             }
-            let Some(location) = answer
-                .headers
-                .get(hyper::header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-            else {
+            let Some(raw_location) = answer.headers.get(hyper::header::LOCATION) else {
                 return Ok(answer);
+            };
+            // Servers send non-ASCII locations (UTF-8, full-width digits...);
+            // they are followed — and checked — like any other, never handed
+            // to the agent as a bare redirect.
+            let Ok(location) = std::str::from_utf8(raw_location.as_bytes()) else {
+                let shown = String::from_utf8_lossy(raw_location.as_bytes()).into_owned();
+                http.emit_record(
+                    CapRecord::new(Capability::Http, "redirect", &shown, Outcome::Refused)
+                        .with_id(&p.id)
+                        .with_detail("the location is not UTF-8"),
+                );
+                return Err(Failure::new(
+                    FailureKind::Refused,
+                    format!("redirect to `{shown}` refused: the location is not UTF-8"),
+                ));
             };
             hops += 1;
             if hops > self.max_redirects {

@@ -33,6 +33,22 @@ pub struct MemLimits {
     pub max_file_size: u64,
     /// The most file bytes the whole file system may hold (default: no limit).
     pub capacity: u64,
+    /// The most files and directories it may hold, the root not counted
+    /// (default: no limit). Empty files cost memory too: this bounds what a
+    /// writer can pin without writing a byte.
+    pub max_entries: u64,
+}
+
+impl MemLimits {
+    /// The default limits with a capacity of `bytes`, and at most one entry
+    /// per 256 bytes of it (at least 1,024).
+    pub fn capacity(bytes: u64) -> Self {
+        Self {
+            capacity: bytes,
+            max_entries: (bytes / 256).max(1024),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for MemLimits {
@@ -40,6 +56,7 @@ impl Default for MemLimits {
         Self {
             max_file_size: 1 << 30,
             capacity: u64::MAX,
+            max_entries: u64::MAX,
         }
     }
 }
@@ -365,6 +382,16 @@ impl MemFs {
         }
     }
 
+    /// Refuses a new entry at `full` when the tree holds `max_entries`.
+    fn check_entries(&self, tree: &Tree, full: &str) -> Result<()> {
+        let limits = self.inner.usage.limits;
+        // The index holds the root too.
+        if tree.index.len() as u64 > limits.max_entries {
+            return Err(FsError::no_space(full, limits.capacity));
+        }
+        Ok(())
+    }
+
     fn new_id(&self) -> u64 {
         self.inner.next_id.fetch_add(1, Ordering::Relaxed)
     }
@@ -378,6 +405,7 @@ impl MemFs {
         now: Timestamp,
     ) -> Result<(Arc<FileNode>, CompactString)> {
         let (parent, name) = path::split(full).ok_or_else(|| FsError::already_exists(full))?;
+        self.check_entries(tree, full)?;
         let dir = dir_mut!(tree, parent, full);
         let node = Arc::new(FileNode {
             id: self.new_id(),
@@ -514,6 +542,7 @@ impl FileService for MemFs {
         let id = self.new_id();
         let now = Timestamp::now();
         let mut tree = write_lock(&self.inner.tree);
+        self.check_entries(&tree, full)?;
         let dir = dir_mut!(tree, parent, full);
         match dir.children.entry(CompactString::from(name)) {
             Entry::Vacant(slot) => {

@@ -90,18 +90,23 @@
 //! [`FsError::Escape`](oanix_vfs::FsError::Escape), naming only the virtual
 //! path; FIFOs, sockets and devices are refused rather than waited on. The
 //! guarantee and its limits are written down in the
-//! [`WorkspaceFs` docs](WorkspaceFs#the-guarantee-and-its-limits).
+//! [`WorkspaceFs` docs](WorkspaceFs#the-guarantee-and-its-limits). The
+//! host descriptors agents hold through it are bounded across the whole
+//! process by [`host_files`].
 //!
 //! # WorkspaceOverlay
 //!
 //! [`WorkspaceOverlay`] gives an agent a private copy-on-write view of a
 //! real project and the host a review: [`WorkspaceOverlay::changes`],
-//! [`WorkspaceOverlay::diff`], [`WorkspaceOverlay::commit`] (each file
-//! replaced atomically; nothing applied if a changed path changed on disk
-//! since the agent read it) and [`WorkspaceOverlay::discard`]. The agent
+//! [`WorkspaceOverlay::diff`], [`WorkspaceOverlay::commit`] (all or
+//! nothing: refused with nothing applied if the directory changed where the
+//! changes go since the agent read it, rolled back if applying fails) and
+//! [`WorkspaceOverlay::discard`]. The agent
 //! sees its own changes in the read-only files `/.changes` and `/.diff`.
 
 mod error;
+#[cfg(not(target_family = "wasm"))]
+pub mod host_files;
 mod logs;
 #[cfg(not(target_family = "wasm"))]
 mod overlay;

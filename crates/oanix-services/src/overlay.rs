@@ -27,9 +27,11 @@ pub const DIFF_FILE: &str = "/.diff";
 ///
 /// For the host: [`changes`](Self::changes) (added, modified, deleted, with
 /// sizes), [`diff`](Self::diff) (a unified diff of text files),
-/// [`commit`](Self::commit) (each file replaced atomically, and nothing at
-/// all applied if any changed path was changed on disk since the agent read
-/// it) and [`discard`](Self::discard).
+/// [`commit`](Self::commit) (all or nothing: refused, with nothing
+/// applied, if the directory changed on disk where the agent's changes go
+/// since the agent read it — a file or directory modified, deleted, created
+/// or replaced by a link —, and undone if applying fails part-way) and
+/// [`discard`](Self::discard).
 ///
 /// For the agent, two read-only files at the root of the view:
 /// `/.changes` (the changes as a JSON array) and `/.diff` (the diff). They
@@ -65,6 +67,20 @@ impl WorkspaceOverlay {
         Self::from_workspace(WorkspaceFs::new(root)?)
     }
 
+    /// An overlay of the directory at `root` whose in-memory layer (what
+    /// the agent writes) holds at most `bytes` (see
+    /// [`MemLimits::capacity`](oanix_prims::MemLimits::capacity)): past it,
+    /// writes fail with `NoSpace`.
+    pub fn with_capacity(root: impl AsRef<Path>, bytes: u64) -> Result<Self> {
+        let target = WorkspaceFs::new(root)?;
+        let base = target.readonly_view()?;
+        let upper = oanix_prims::MemFs::with_limits(oanix_prims::MemLimits::capacity(bytes));
+        Ok(Self {
+            cow: CowFs::with_upper(Arc::new(base), upper),
+            target: Arc::new(target),
+        })
+    }
+
     /// An overlay of an open, writable workspace (which only `commit`
     /// uses); the overlay reads through a read-only handle on the same
     /// directory.
@@ -91,9 +107,22 @@ impl WorkspaceOverlay {
         self.cow.diff()
     }
 
-    /// Applies the changes to the directory (see [`CowFs::commit`]); on
+    /// Applies the changes to the directory, all or nothing (see
+    /// [`CowFs::commit`] for the checks, the order and the limits); on
     /// success the overlay is emptied, since the directory now shows what it
     /// showed.
+    ///
+    /// # Errors
+    ///
+    /// [`CommitError::Conflicts`] when the directory changed since the
+    /// agent read it (nothing is applied, the overlay keeps the work);
+    /// [`CommitError::Fs`] when an operation on the directory failed: what
+    /// was done is undone, and the error says exactly what remains if
+    /// undoing failed too.
+    #[allow(
+        clippy::result_large_err,
+        reason = "returned once per commit; a flat variant is simpler to match"
+    )]
     pub fn commit(&self) -> std::result::Result<CommitReport, CommitError> {
         let report = self.cow.commit(self.target.as_ref())?;
         self.cow.discard();
@@ -186,6 +215,14 @@ impl FileService for WorkspaceOverlay {
             return Err(FsError::not_a_directory(full));
         }
         self.cow.stat(path)
+    }
+
+    fn lstat(&self, path: &str) -> Result<Metadata> {
+        let p = path::parse(path)?;
+        if is_virtual(p.as_str()) || path::parent(p.as_str()).is_some_and(is_virtual) {
+            return self.stat(path);
+        }
+        self.cow.lstat(path)
     }
 
     fn mkdir(&self, path: &str) -> Result<()> {

@@ -18,7 +18,11 @@ use oanix_vfs::{
     DirEntry, DirHandle, FileHandle, FileKind, FileService, FsError, FsErrorKind, Metadata,
     OpenFlags, Result, Timestamp, check_open_flags,
 };
+use std::os::fd::AsRawFd as _;
 use std::os::unix::fs::DirEntryExt as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+
+use crate::host_files::Slot;
 
 /// A real directory as a file service, escape-proof.
 ///
@@ -39,8 +43,17 @@ use std::os::unix::fs::DirEntryExt as _;
 ///   host (operations continue in the renamed directory: the handle follows
 ///   it, not its old name).
 /// - FIFOs, sockets and devices are listed (as [`FileKind::Other`]) but never
-///   opened, so an agent cannot block on one or reach a device: files are
-///   opened non-blocking and refused unless they are regular files.
+///   opened, so an agent cannot block on one, wake a process blocked on one,
+///   or reach a device: an entry is first opened with `O_PATH` (no effect on
+///   the file), checked to be a regular file or a directory on that
+///   descriptor, and only then opened for I/O through the descriptor
+///   (`/proc/self/fd`). Without procfs, the file is opened by name and
+///   checked to be the same one; only a host racing that open could then
+///   make it touch a FIFO.
+/// - Every open file is one of the host's descriptors, counted in a budget
+///   shared by the whole process ([`host_files`](crate::host_files)): when
+///   it is spent, opens fail with [`FsError::TooManyOpen`] and the host keeps
+///   its remaining descriptors.
 /// - Not covered: hard links that already point outside the workspace when
 ///   it is mounted (a hard link is the file itself; do not mount a directory
 ///   that holds hard links to secrets), the host's own permissions (the
@@ -228,6 +241,13 @@ impl WorkspaceFs {
     }
 
     /// Opens a regular file; `exists` says what the checks before found.
+    ///
+    /// Nothing but a regular file is ever opened for reading or writing:
+    /// an existing entry is first opened with `O_PATH` (which has no effect
+    /// on the file: a FIFO's writer is not woken, a device's driver is not
+    /// called), its type is checked on that descriptor, and only a regular
+    /// file is then opened for I/O, through the descriptor itself
+    /// (`/proc/self/fd`), so that no name is resolved twice.
     fn open_file(
         &self,
         p: &VPath<'_>,
@@ -235,42 +255,31 @@ impl WorkspaceFs {
         exists: bool,
     ) -> Result<Box<dyn FileHandle>> {
         let full = p.as_str();
-        // The host's open(2) rules are stricter than OANIX's: creating needs
-        // write access, and truncating cannot go with appending. The handle
-        // enforces what the caller asked for; the descriptor may allow more.
-        let creating = !exists && flags.creates();
-        let truncate_later = flags.truncate && flags.append;
-        let mut opts = OpenOptions::new();
-        opts.read(flags.can_read())
-            .write(flags.write || (creating && !flags.append))
-            .append(flags.append)
-            .truncate(flags.truncate && !truncate_later)
-            .create(creating && flags.create)
-            .create_new(creating && flags.create_new)
-            // Never block on a FIFO, never acquire a controlling terminal.
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
-        let file = self
-            .dir
-            .open_with(rel(full), &opts)
-            .map_err(|e| map_io(&e, full))?;
-        let md = file.metadata().map_err(|e| map_io(&e, full))?;
-        if md.is_dir() {
-            if flags.mutates() {
-                return Err(FsError::is_a_directory(full));
+        let slot = Slot::take().map_err(|limit| FsError::too_many_open(full, limit))?;
+        let opened = if !exists && flags.creates() {
+            self.create_file(full, flags)?
+        } else {
+            self.open_existing(full, flags)?
+        };
+        let (file, created) = match opened {
+            Opened::Dir(md) => {
+                if flags.mutates() {
+                    return Err(FsError::is_a_directory(full));
+                }
+                return Ok(DirHandle::boxed(full, metadata_of(&md, self.readonly)));
             }
-            return Ok(DirHandle::boxed(full, metadata_of(&md, self.readonly)));
-        }
-        if !md.is_file() {
-            return Err(FsError::permission_denied(
-                full,
-                "not a regular file or directory",
-            ));
-        }
+            Opened::File { file, created } => (file, created),
+        };
         if flags.directory {
+            if created {
+                // Only a race can get here (the checks before found nothing
+                // and the caller asked for a directory); leave no file behind.
+                let _ = self.dir.remove_file(rel(full));
+            }
             return Err(FsError::not_a_directory(full));
         }
-        let file = file.into_std();
-        if truncate_later {
+        // The host cannot truncate and append in one open(2).
+        if flags.truncate && flags.append && !created {
             file.set_len(0).map_err(|e| map_io(&e, full))?;
         }
         Ok(Box::new(WorkspaceHandle {
@@ -279,8 +288,133 @@ impl WorkspaceFs {
             read: flags.can_read(),
             write: flags.can_write(),
             readonly: self.readonly,
+            _slot: slot,
         }))
     }
+
+    /// Opens what exists at `full` (see [`open_file`](Self::open_file)).
+    fn open_existing(&self, full: &str, flags: OpenFlags) -> Result<Opened> {
+        let mut probe_opts = OpenOptions::new();
+        probe_opts.read(true).custom_flags(libc::O_PATH);
+        let probe = self
+            .dir
+            .open_with(rel(full), &probe_opts)
+            .map_err(|e| map_io(&e, full))?;
+        let md = probe.metadata().map_err(|e| map_io(&e, full))?;
+        if md.is_dir() {
+            return Ok(Opened::Dir(md));
+        }
+        if !md.is_file() {
+            return Err(FsError::permission_denied(
+                full,
+                "not a regular file or directory",
+            ));
+        }
+        let probe = probe.into_std();
+        let mut opts = std::fs::OpenOptions::new();
+        opts.read(flags.can_read())
+            .write(flags.write)
+            .append(flags.append)
+            .truncate(flags.truncate && !flags.append)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+        // The descriptor's own file, not a name: `/proc/self/fd/N` is a
+        // link the kernel resolves to the open file itself.
+        let by_fd = format!("/proc/self/fd/{}", probe.as_raw_fd());
+        match opts.open(&by_fd) {
+            Ok(file) => Ok(Opened::File {
+                file,
+                created: false,
+            }),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                // No procfs: open by name and make sure it is the file the
+                // probe checked. Only a host racing this open can make it
+                // reach something else, and then nothing is used.
+                let mut cap_opts = OpenOptions::new();
+                cap_opts
+                    .read(flags.can_read())
+                    .write(flags.write)
+                    .append(flags.append)
+                    .truncate(flags.truncate && !flags.append)
+                    .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+                let file = self
+                    .dir
+                    .open_with(rel(full), &cap_opts)
+                    .map_err(|e| map_io(&e, full))?;
+                let now = file.metadata().map_err(|e| map_io(&e, full))?;
+                if now.dev() != md.dev() || now.ino() != md.ino() {
+                    return Err(FsError::io(full, "the file changed while it was opened"));
+                }
+                Ok(Opened::File {
+                    file: file.into_std(),
+                    created: false,
+                })
+            }
+            Err(e) => Err(map_io(&e, full)),
+        }
+    }
+
+    /// Creates the file at `full` (`O_CREAT | O_EXCL`, which never opens
+    /// anything that exists); when something exists there after all, opens
+    /// that as [`open_existing`](Self::open_existing) does, unless the
+    /// caller asked for a new file.
+    fn create_file(&self, full: &str, flags: OpenFlags) -> Result<Opened> {
+        let mut opts = OpenOptions::new();
+        opts.read(flags.can_read())
+            .write(!flags.append)
+            .append(flags.append)
+            .create_new(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+        match self.dir.open_with(rel(full), &opts) {
+            Ok(file) => Ok(Opened::File {
+                file: file.into_std(),
+                created: true,
+            }),
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) && !flags.create_new => {
+                match self.open_existing(full, flags) {
+                    Err(e) if e.kind() == FsErrorKind::NotFound => {
+                        // A dangling link inside the root: create what it
+                        // names, as open(2) does; a new file has no effect
+                        // on anything.
+                        let mut opts = OpenOptions::new();
+                        opts.read(flags.can_read())
+                            .write(!flags.append)
+                            .append(flags.append)
+                            .create(true)
+                            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+                        let file = self
+                            .dir
+                            .open_with(rel(full), &opts)
+                            .map_err(|e| map_io(&e, full))?;
+                        let md = file.metadata().map_err(|e| map_io(&e, full))?;
+                        if !md.is_file() {
+                            return Err(FsError::permission_denied(
+                                full,
+                                "not a regular file or directory",
+                            ));
+                        }
+                        Ok(Opened::File {
+                            file: file.into_std(),
+                            created: true,
+                        })
+                    }
+                    other => other,
+                }
+            }
+            Err(e) => Err(map_io(&e, full)),
+        }
+    }
+}
+
+/// What [`WorkspaceFs::open_file`] found and opened.
+enum Opened {
+    /// A directory (no descriptor is kept for it).
+    Dir(cap_std::fs::Metadata),
+    /// A regular file, open for I/O.
+    File {
+        file: std::fs::File,
+        /// Whether this open created it.
+        created: bool,
+    },
 }
 
 impl FileService for WorkspaceFs {
@@ -291,9 +425,9 @@ impl FileService for WorkspaceFs {
         if flags.mutates() {
             self.refuse_if_readonly(full)?;
         }
-        // The common case in one system call: open, and let the host say no.
-        // When it does, the checks below find the error the contract names
-        // (the host's precedence differs in corner cases).
+        // The common case directly: open, and let the host say no. When it
+        // does, the checks below find the error the contract names (the
+        // host's precedence differs in corner cases).
         if !p.is_dir_syntax()
             && let Ok(handle) = self.open_file(&p, flags, !flags.creates())
         {
@@ -367,6 +501,21 @@ impl FileService for WorkspaceFs {
         let md = self.meta(p.as_str())?;
         if p.is_dir_syntax() && !md.is_dir() {
             return Err(FsError::not_a_directory(p.as_str()));
+        }
+        Ok(metadata_of(&md, self.readonly))
+    }
+
+    fn lstat(&self, path: &str) -> Result<Metadata> {
+        let p = path::parse(path)?;
+        let full = p.as_str();
+        // Links in the middle of the path are followed (inside the root, as
+        // everywhere); one in the last component is described itself.
+        let md = self
+            .dir
+            .symlink_metadata(rel(full))
+            .map_err(|e| map_io(&e, full))?;
+        if p.is_dir_syntax() && !md.is_dir() {
+            return Err(FsError::not_a_directory(full));
         }
         Ok(metadata_of(&md, self.readonly))
     }
@@ -476,6 +625,8 @@ struct WorkspaceHandle {
     read: bool,
     write: bool,
     readonly: bool,
+    /// This descriptor's share of the process-wide budget.
+    _slot: Slot,
 }
 
 impl WorkspaceHandle {

@@ -110,6 +110,15 @@ pub enum FsError {
         /// The service's capacity, in bytes.
         capacity: u64,
     },
+    /// The host has handed out as many open files as it allows at once
+    /// (across every agent of the process); nothing was opened.
+    #[error("too many open files: {path} (the host allows {limit} at once)")]
+    TooManyOpen {
+        /// The file being opened.
+        path: String,
+        /// How many may be open at once.
+        limit: u64,
+    },
     /// A blocking operation gave up waiting.
     #[error("timed out: {path}")]
     TimedOut {
@@ -175,6 +184,8 @@ pub enum FsErrorKind {
     TooLarge,
     /// See [`FsError::NoSpace`].
     NoSpace,
+    /// See [`FsError::TooManyOpen`].
+    TooManyOpen,
     /// See [`FsError::TimedOut`].
     TimedOut,
     /// See [`FsError::CrossDevice`].
@@ -264,6 +275,13 @@ impl FsError {
             capacity,
         }
     }
+    /// `TooManyOpen` for `path`, with the limit.
+    pub fn too_many_open(path: impl Into<String>, limit: u64) -> Self {
+        Self::TooManyOpen {
+            path: path.into(),
+            limit,
+        }
+    }
     /// `CrossDevice` for a rename from `from` to `to`.
     pub fn cross_device(from: impl Into<String>, to: impl Into<String>) -> Self {
         Self::CrossDevice {
@@ -303,6 +321,7 @@ impl FsError {
             Self::WouldBlock { .. } => FsErrorKind::WouldBlock,
             Self::TooLarge { .. } => FsErrorKind::TooLarge,
             Self::NoSpace { .. } => FsErrorKind::NoSpace,
+            Self::TooManyOpen { .. } => FsErrorKind::TooManyOpen,
             Self::TimedOut { .. } => FsErrorKind::TimedOut,
             Self::CrossDevice { .. } => FsErrorKind::CrossDevice,
             Self::Unsupported { .. } => FsErrorKind::Unsupported,
@@ -328,6 +347,7 @@ impl FsError {
             | Self::TimedOut { path }
             | Self::TooLarge { path, .. }
             | Self::NoSpace { path, .. }
+            | Self::TooManyOpen { path, .. }
             | Self::Unsupported { path, .. }
             | Self::Io { path, .. } => path,
             Self::CrossDevice { from, .. } => from,
@@ -353,6 +373,7 @@ impl FsError {
             | Self::TimedOut { path }
             | Self::TooLarge { path, .. }
             | Self::NoSpace { path, .. }
+            | Self::TooManyOpen { path, .. }
             | Self::Unsupported { path, .. }
             | Self::Io { path, .. } => *path = f(path),
             Self::CrossDevice { from, to } => {

@@ -127,6 +127,16 @@ pub trait FileService: Send + Sync {
     /// Metadata of a path.
     fn stat(&self, path: &str) -> Result<Metadata>;
 
+    /// Metadata of a path without following a symbolic link in its last
+    /// component: a link is described itself (as [`FileKind::Other`](crate::FileKind::Other),
+    /// with its own id), not what it leads to. Services without links keep
+    /// the default, which is [`stat`](Self::stat). Used where the identity of
+    /// the entry at a name matters more than what it points at (a commit
+    /// checking that nothing was replaced since it read the directory).
+    fn lstat(&self, path: &str) -> Result<Metadata> {
+        self.stat(path)
+    }
+
     /// Creates a directory (its parent must exist).
     fn mkdir(&self, path: &str) -> Result<()>;
 
@@ -192,6 +202,9 @@ macro_rules! forward_service {
             }
             fn stat(&self, path: &str) -> Result<Metadata> {
                 (**self).stat(path)
+            }
+            fn lstat(&self, path: &str) -> Result<Metadata> {
+                (**self).lstat(path)
             }
             fn mkdir(&self, path: &str) -> Result<()> {
                 (**self).mkdir(path)

@@ -29,13 +29,19 @@ impl fmt::Debug for Stdin {
     }
 }
 
+/// The default of [`RunConfig::max_descriptors`].
+pub const DEFAULT_MAX_DESCRIPTORS: usize = 1024;
+/// The default of [`RunConfig::max_io_bytes`].
+pub const DEFAULT_MAX_IO_BYTES: usize = 16 << 20;
+
 /// How to run one guest: its arguments and environment, its standard input,
 /// the directories it is given and its limits.
 ///
 /// Nothing from the host leaks in: the guest sees the arguments and
 /// variables set here and no others. The defaults are those of an untrusted
 /// guest: a 30-second wall-clock limit, 256 MiB of linear memory, 1 MiB of
-/// captured stdout and of stderr, the namespace root preopened as `/`.
+/// captured stdout and of stderr, 1,024 descriptors, 16 MiB moved per I/O
+/// call, the namespace root preopened as `/`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -63,6 +69,8 @@ pub struct RunConfig {
     pub(crate) table_limit: usize,
     pub(crate) stdout_limit: usize,
     pub(crate) stderr_limit: usize,
+    pub(crate) max_descriptors: usize,
+    pub(crate) max_io_bytes: usize,
     pub(crate) preopens: Vec<(String, String)>,
     pub(crate) live_logs: bool,
 }
@@ -80,6 +88,8 @@ impl Default for RunConfig {
             table_limit: 100_000,
             stdout_limit: 1 << 20,
             stderr_limit: 1 << 20,
+            max_descriptors: DEFAULT_MAX_DESCRIPTORS,
+            max_io_bytes: DEFAULT_MAX_IO_BYTES,
             preopens: vec![("/".to_owned(), "/".to_owned())],
             live_logs: true,
         }
@@ -202,6 +212,27 @@ impl RunConfig {
         self
     }
 
+    /// The most descriptors the guest may have open at once, the standard
+    /// streams and preopens included (default 1,024): one more open fails
+    /// with `EMFILE`. (Real host descriptors are also bounded across every
+    /// guest of the process, by the workspace's budget: `ENFILE`.)
+    #[must_use]
+    pub fn max_descriptors(mut self, n: usize) -> Self {
+        self.max_descriptors = n;
+        self
+    }
+
+    /// The most bytes one `fd_read`, `fd_pread`, `fd_write` or `fd_pwrite`
+    /// moves (default 16 MiB). A call asking for more moves this much and
+    /// reports it, a short read or write that POSIX allows and libc loops
+    /// on; a list of buffers is gathered into one host buffer of at most
+    /// this size, so that a capability file still gets one message per call.
+    #[must_use]
+    pub fn max_io_bytes(mut self, bytes: usize) -> Self {
+        self.max_io_bytes = bytes.max(1);
+        self
+    }
+
     /// Also preopens the namespace directory `ns_path` under the name
     /// `guest_name` (the namespace root is preopened as `/` by default).
     #[must_use]
@@ -224,6 +255,16 @@ impl RunConfig {
     pub fn live_logs(mut self, on: bool) -> Self {
         self.live_logs = on;
         self
+    }
+
+    /// The wall-clock limit (`None`: none).
+    pub fn timeout_value(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The linear memory limit, in bytes.
+    pub fn memory_limit_value(&self) -> usize {
+        self.memory_limit
     }
 
     /// The guest's `argv`: the program name, then the arguments.

@@ -70,7 +70,17 @@
 //!   them fails, and the trap that follows is [`TrapKind::MemoryLimit`];
 //! - the **wasm stack limit** ([`TrapKind::StackOverflow`]); the host
 //!   process is never at risk;
-//! - bounded stdout/stderr and at most 4,096 open descriptors.
+//! - bounded stdout/stderr;
+//! - at most [`RunConfig::max_descriptors`] open descriptors (default
+//!   1,024; one more open is `mfile`), and real host descriptors bounded
+//!   across every guest of the process by the workspace's budget (`nfile`,
+//!   never a failure of the host's own opens);
+//! - at most [`RunConfig::max_io_bytes`] moved by one read or write call
+//!   (default 16 MiB, a short read or write past it): a list of buffers,
+//!   even buffers that all point at the same guest memory, never makes the
+//!   host allocate more than that;
+//! - every error a guest's call causes reaches the guest, a failed final
+//!   flush at `fd_close` included.
 //!
 //! # Speed
 //!
@@ -126,6 +136,8 @@ mod limits;
 mod runtime;
 mod ticker;
 
-pub use config::{RunConfig, RunResult, Stdin, Trap, TrapKind};
+pub use config::{
+    DEFAULT_MAX_DESCRIPTORS, DEFAULT_MAX_IO_BYTES, RunConfig, RunResult, Stdin, Trap, TrapKind,
+};
 pub use error::{Result, WasiError};
 pub use runtime::{RuntimeConfig, WasiModule, WasiRuntime};

@@ -232,6 +232,44 @@ fn a_redirect_to_the_metadata_address_is_refused() {
 }
 
 #[test]
+fn redirects_with_non_ascii_locations_are_refused_like_any_other() {
+    let server = RawServer::start();
+    let policy = EgressPolicy::allow_hosts(["*"])
+        .schemes(["http"])
+        .ports([server.port])
+        .allow_loopback(true);
+    let log = RecordLog::new(100);
+    let http = HttpFs::builder()
+        .policy(policy)
+        .record_sink(log.sink())
+        .build();
+    let m = start(&http, fast_config().build());
+    // 169.254.169.254 in full-width digits: the same address, refused the
+    // same way (not handed back as a bare 302).
+    let out = run(&http, HttpRequest::get(server.url("/fullwidth")));
+    let (kind, message) = failure(&out);
+    assert_eq!(kind, FailureKind::Refused, "{message}");
+    assert!(message.contains("169.254.169.254"), "{message}");
+    assert!(message.contains("link-local"), "{message}");
+    // A location that is not UTF-8 cannot be followed or checked: refused,
+    // naming what was sent.
+    let out = run(&http, HttpRequest::get(server.url("/not-utf8")));
+    let (kind, message) = failure(&out);
+    assert_eq!(kind, FailureKind::Refused, "{message}");
+    assert!(message.contains("/h\u{fffd}llo"), "{message}");
+    let refused = log
+        .records()
+        .iter()
+        .filter(|r| r.action == "redirect" && r.outcome == Outcome::Refused)
+        .count();
+    assert_eq!(refused, 2);
+    // Neither target was contacted: the server saw only the two requests.
+    let seen = server.requests.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    m.shutdown().unwrap();
+}
+
+#[test]
 fn names_resolving_to_refused_addresses_are_refused_when_connecting() {
     let server = RawServer::start();
     // `localhost` is allowed by name, but loopback is not allowed.

@@ -118,6 +118,8 @@ pub(crate) fn wait_until(
 /// | `/loop-a`, `/loop-b` | redirect to each other |
 /// | `/redirect` | redirect to `/hello` |
 /// | `/metadata` | redirect to `http://169.254.169.254:{port}/latest/meta-data/` |
+/// | `/fullwidth` | the same redirect, the address in full-width digits and stops (UTF-8) |
+/// | `/not-utf8` | a redirect whose location holds a byte that is not UTF-8 |
 /// | `/big` | announces 2 000 000 bytes |
 /// | `/big-chunked` | streams 2 MB chunked, no length |
 /// | `/flaky` | 503 twice (per server), then 200 `recovered` |
@@ -258,6 +260,17 @@ fn serve_raw(
             "/metadata" => {
                 let loc = format!("location: http://169.254.169.254:{port}/latest/meta-data/\r\n");
                 simple(&mut out, "302 Found", &loc, b"")?;
+            }
+            "/fullwidth" => {
+                let loc = format!(
+                    "location: http://\u{ff11}\u{ff16}\u{ff19}\u{ff0e}\u{ff12}\u{ff15}\u{ff14}\u{ff0e}\u{ff11}\u{ff16}\u{ff19}\u{ff0e}\u{ff12}\u{ff15}\u{ff14}:{port}/latest/\r\n"
+                );
+                simple(&mut out, "302 Found", &loc, b"")?;
+            }
+            "/not-utf8" => {
+                out.write_all(
+                    b"HTTP/1.1 302 Found\r\ncontent-length: 0\r\nlocation: /h\xffllo\r\n\r\n",
+                )?;
             }
             "/big" => {
                 out.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2000000\r\n\r\n")?;

@@ -1,6 +1,7 @@
 //! `CowFs`: a copy-on-write overlay of any file service, and the list of
 //! what changed relative to it.
 
+mod commit;
 mod review;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::memfs::MemFs;
 
-pub use review::{CommitError, CommitReport, Conflict};
+pub use commit::{CommitError, CommitReport, Conflict};
 
 /// Whether a path was added, modified or deleted relative to the base.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -59,6 +60,12 @@ pub struct Change {
 /// uses that copy. Deleting a base path records a whiteout that hides it (and
 /// everything below it). The base is never written to.
 ///
+/// [`changes`](Self::changes) lists what differs from the base,
+/// [`diff`](Self::diff) renders it, [`commit`](Self::commit) applies it to a
+/// target (normally what the base reads), all or nothing and checked
+/// against what the overlay read there, and [`discard`](Self::discard)
+/// drops it.
+///
 /// Cost model: copy-up reads the whole file once; renaming a directory that
 /// has content in the base copies that subtree into the upper layer.
 ///
@@ -90,10 +97,25 @@ struct Inner {
     upper: MemFs,
     /// Base paths hidden from the overlay, with everything below them.
     whiteouts: RwLock<BTreeSet<String>>,
-    /// What the base had at each path when the overlay first diverged from
-    /// it (copied up, deleted or replaced): what a commit checks the target
-    /// against before overwriting. Locked after `whiteouts`, never before.
-    origins: Mutex<HashMap<String, Metadata>>,
+    /// What the overlay read of the base where it diverged from it: what a
+    /// commit checks the target against. Locked after `whiteouts`, never
+    /// before.
+    origins: Mutex<Origins>,
+}
+
+/// What a commit checks the target against, recorded the first time the
+/// overlay diverges from the base at a path (later records never replace
+/// earlier ones: the first divergence is what the overlay read).
+#[derive(Default, Clone)]
+struct Origins {
+    /// What the base had at each path the overlay copied up, deleted or
+    /// replaced (its `lstat`: a link is recorded as itself).
+    paths: HashMap<String, Metadata>,
+    /// The `lstat` of each ancestor directory of a path the overlay changed
+    /// or created, when it did (`None`: the base had nothing there): a
+    /// commit checks that each is still the same directory (not replaced by
+    /// a link or another directory).
+    dirs: HashMap<String, Option<Metadata>>,
 }
 
 impl std::fmt::Debug for CowFs {
@@ -169,7 +191,7 @@ impl CowFs {
                 base,
                 upper,
                 whiteouts: RwLock::new(BTreeSet::new()),
-                origins: Mutex::new(HashMap::new()),
+                origins: Mutex::new(Origins::default()),
             }),
         }
     }
@@ -194,31 +216,60 @@ impl CowFs {
         let mut w = write_lock(&self.inner.whiteouts);
         self.inner.upper.clear();
         w.clear();
-        self.origins().clear();
+        *self.origins() = Origins::default();
     }
 
     /// What the base had at `path` when the overlay first changed it, if it
-    /// has changed it (see [`commit`](Self::commit)).
+    /// has changed it (see [`commit`](Self::commit)). This is the base's
+    /// [`lstat`](FileService::lstat): a symbolic link is described as
+    /// itself, not as what it leads to.
     pub fn origin(&self, path: &str) -> Option<Metadata> {
         let p = path::normalize(path).ok()?;
-        self.origins().get(p.as_ref()).cloned()
+        self.origins().paths.get(p.as_ref()).cloned()
     }
 
-    fn origins(&self) -> std::sync::MutexGuard<'_, HashMap<String, Metadata>> {
+    fn origins(&self) -> std::sync::MutexGuard<'_, Origins> {
         self.inner
             .origins
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Remembers what the base has at `p` now, unless something is
-    /// remembered already (the first divergence is what counts).
+    /// A copy of everything recorded, for a commit.
+    fn origins_snapshot(&self) -> Origins {
+        self.origins().clone()
+    }
+
+    /// Remembers what the base has at `p` now (and the directories above
+    /// it), unless something is remembered already (the first divergence is
+    /// what counts).
     fn note_origin(&self, p: &str) {
         let mut origins = self.origins();
-        if !origins.contains_key(p)
-            && let Ok(md) = self.inner.base.stat(p)
+        if !origins.paths.contains_key(p)
+            && let Ok(md) = self.inner.base.lstat(p)
         {
-            origins.insert(p.to_owned(), md);
+            origins.paths.insert(p.to_owned(), md);
+        }
+        self.note_dirs_locked(&mut origins, p);
+    }
+
+    /// Remembers the directories above `p`, where the overlay creates
+    /// something.
+    fn note_ancestors(&self, p: &str) {
+        let mut origins = self.origins();
+        self.note_dirs_locked(&mut origins, p);
+    }
+
+    fn note_dirs_locked(&self, origins: &mut Origins, p: &str) {
+        let mut cur = p;
+        while let Some(parent) = path::parent(cur) {
+            if parent == "/" || origins.dirs.contains_key(parent) {
+                // Those above were recorded with it.
+                break;
+            }
+            let md = self.inner.base.lstat(parent).ok();
+            origins.dirs.insert(parent.to_owned(), md);
+            cur = parent;
         }
     }
 
@@ -266,7 +317,11 @@ impl CowFs {
             );
         }
         for w in whiteouts.iter() {
-            let Ok(md) = base.stat(w) else { continue };
+            // A link `stat` cannot follow (dangling, or leading out of the
+            // base) is still an entry the whiteout deletes.
+            let Ok(md) = base.stat(w).or_else(|_| base.lstat(w)) else {
+                continue;
+            };
             let mut gone = vec![(w.clone(), md.kind, md.size)];
             if md.is_dir() {
                 for e in walk(base.as_ref(), w) {
@@ -356,6 +411,10 @@ impl CowFs {
         for entry in self.readdir_locked(whiteouts, from)? {
             let (src, dst) = (path::join(from, &entry.name), path::join(to, &entry.name));
             if entry.is_dir() {
+                // A directory of the base moved away is deleted at its old
+                // place, like the files in it: remember what it was (nothing
+                // is recorded when the base has none there).
+                self.note_origin(&src);
                 self.copy_tree_up(whiteouts, &src, &dst)?;
             } else {
                 let data = match self.inner.upper.stat(&src) {
@@ -472,6 +531,7 @@ impl CowFs {
                 if p.is_dir_syntax() {
                     return Err(FsError::is_a_directory(full));
                 }
+                self.note_ancestors(full);
                 self.ensure_upper_dir(path::parent(full).unwrap_or("/"))?;
                 let h = upper.open(full, flags)?;
                 // A file created where the base had something hidden stays
@@ -515,6 +575,30 @@ impl FileService for CowFs {
         })
     }
 
+    fn lstat(&self, path: &str) -> Result<Metadata> {
+        let p = path::parse(path)?;
+        let full = p.as_str();
+        let whiteouts = read_lock(&self.inner.whiteouts);
+        match self.inner.upper.stat(full) {
+            Ok(m) => {
+                if p.is_dir_syntax() && !m.is_dir() {
+                    return Err(FsError::not_a_directory(full));
+                }
+                return Ok(m);
+            }
+            Err(e) if e.kind() != FsErrorKind::NotFound => return Err(e),
+            Err(_) => {}
+        }
+        if hidden(&whiteouts, full) {
+            return Err(FsError::not_found(full));
+        }
+        // The base describes its own links, even those `stat` cannot
+        // follow (dangling, or leading out of its root).
+        let mut md = self.inner.base.lstat(path)?;
+        md.readonly = false;
+        Ok(md)
+    }
+
     fn mkdir(&self, path: &str) -> Result<()> {
         let p = path::parse(path)?;
         let full = p.as_str();
@@ -528,6 +612,7 @@ impl FileService for CowFs {
             Err(_) => {}
         }
         self.check_parent(&whiteouts, full)?;
+        self.note_ancestors(full);
         self.ensure_upper_dir(path::parent(full).unwrap_or("/"))?;
         self.inner.upper.mkdir(full)?;
         // A directory made where the base had a (deleted) one starts empty.
@@ -603,6 +688,7 @@ impl FileService for CowFs {
             }
             Err(e) => return Err(e),
         }
+        self.note_ancestors(t);
         self.ensure_upper_dir(path::parent(t).unwrap_or("/"))?;
         let base_has_from = !hidden(&whiteouts, f) && self.inner.base.stat(f).is_ok();
         let upper = &self.inner.upper;

@@ -8,6 +8,7 @@
     reason = "test setup: a panic is how a test reports a failure"
 )]
 
+mod commit;
 mod conformance;
 mod fixed;
 mod model;

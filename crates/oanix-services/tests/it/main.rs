@@ -7,6 +7,7 @@
     reason = "test setup: a panic is how a test reports a failure"
 )]
 
+mod commit;
 mod logs;
 mod overlay;
 mod task;

@@ -3,7 +3,7 @@
 //! outside the workspace checked after every case.
 
 use std::collections::BTreeSet;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{OpenOptionsExt as _, symlink};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -440,6 +440,72 @@ fn fifos_and_sockets_are_refused_not_waited_on() {
     write_file(&fs, "/regular", "ok").unwrap();
     assert_eq!(read_file(&fs, "/regular").unwrap(), b"ok");
     arena.check_canary("fifo");
+}
+
+/// Waits (without sleeping) until the thread `tid` of this process is
+/// blocked in `openat(2)`.
+fn wait_until_blocked_in_open(tid: &str) {
+    // The system call number of openat.
+    let openat = if cfg!(target_arch = "aarch64") {
+        "56"
+    } else {
+        "257"
+    };
+    let path = format!("/proc/self/task/{tid}/syscall");
+    loop {
+        let now = std::fs::read_to_string(&path).unwrap();
+        if now.split_whitespace().next() == Some(openat) {
+            return;
+        }
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn a_refused_fifo_open_does_not_wake_a_blocked_writer() {
+    let arena = Arena::new();
+    let fifo = arena.ws.join("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let fs = WorkspaceFs::new(&arena.ws).unwrap();
+    // A host writer blocks in open(2) until a reader opens the FIFO.
+    let host_reader = Arc::new(AtomicBool::new(false));
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let writer = {
+        let fifo = fifo.clone();
+        let host_reader = Arc::clone(&host_reader);
+        std::thread::spawn(move || {
+            let me = std::fs::read_link("/proc/thread-self").unwrap();
+            let tid = me.file_name().unwrap().to_string_lossy().into_owned();
+            tid_tx.send(tid).unwrap();
+            let _w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            // Woken by whom? Only the host's own reader may have done it.
+            host_reader.load(Ordering::SeqCst)
+        })
+    };
+    let tid = tid_rx.recv().unwrap();
+    wait_until_blocked_in_open(&tid);
+    for flags in [OpenFlags::read_only(), OpenFlags::read_write()] {
+        let e = fs.open("/fifo", flags).err().unwrap();
+        assert_eq!(e.kind(), FsErrorKind::PermissionDenied, "{flags:?}: {e}");
+    }
+    // Still blocked: the refused opens touched nothing. Now the host opens
+    // it for reading, which releases the writer.
+    host_reader.store(true, Ordering::SeqCst);
+    // (Non-blocking, so that it returns even when the writer is gone.)
+    let _r = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    assert!(
+        writer.join().unwrap(),
+        "the writer was woken by the workspace's refused open"
+    );
+    arena.check_canary("fifo writer");
 }
 
 #[test]

@@ -373,13 +373,23 @@ impl Namespace {
     }
 
     fn stat_parsed(&self, p: &VPath<'_>) -> Result<Metadata> {
+        self.stat_with(p, false)
+    }
+
+    /// `stat` (or, with `no_follow`, `lstat`) of a parsed path.
+    fn stat_with(&self, p: &VPath<'_>, no_follow: bool) -> Result<Metadata> {
         let path = p.as_str();
         let route = self.route(path);
         // `None` until a member answers: no error is built on the way.
         let mut found: Option<Result<Metadata>> = None;
         if let Some(route) = &route {
             for m in &route.mount.members {
-                match m.service.stat(route.inner) {
+                let answer = if no_follow {
+                    m.service.lstat(route.inner)
+                } else {
+                    m.service.stat(route.inner)
+                };
+                match answer {
                     Ok(mut md) => {
                         if md.is_dir() {
                             md.device = combine_device(m.device, md.device);
@@ -585,6 +595,11 @@ impl FileService for Namespace {
     fn stat(&self, path: &str) -> Result<Metadata> {
         let p = path::parse(path)?;
         self.stat_parsed(&p)
+    }
+
+    fn lstat(&self, path: &str) -> Result<Metadata> {
+        let p = path::parse(path)?;
+        self.stat_with(&p, true)
     }
 
     fn mkdir(&self, path: &str) -> Result<()> {
@@ -813,6 +828,10 @@ impl FileService for BindFs {
     fn stat(&self, path: &str) -> Result<Metadata> {
         let full = self.full(path)?;
         self.base.stat(&full).map_err(|e| self.unmap(e))
+    }
+    fn lstat(&self, path: &str) -> Result<Metadata> {
+        let full = self.full(path)?;
+        self.base.lstat(&full).map_err(|e| self.unmap(e))
     }
     fn mkdir(&self, path: &str) -> Result<()> {
         let full = self.full(path)?;

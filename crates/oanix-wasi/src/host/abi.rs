@@ -39,6 +39,7 @@ impl Errno {
     pub(crate) const LOOP: Self = Self(32);
     pub(crate) const MFILE: Self = Self(33);
     pub(crate) const NAMETOOLONG: Self = Self(37);
+    pub(crate) const NFILE: Self = Self(41);
     pub(crate) const NOENT: Self = Self(44);
     pub(crate) const NOMEM: Self = Self(48);
     pub(crate) const NOSPC: Self = Self(51);

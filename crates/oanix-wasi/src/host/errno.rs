@@ -21,6 +21,7 @@ use super::abi::Errno;
 /// | `WouldBlock` | `again` |
 /// | `TooLarge` | `fbig` |
 /// | `NoSpace` | `nospc` |
+/// | `TooManyOpen` | `nfile` |
 /// | `TimedOut` | `timedout` |
 /// | `CrossDevice` | `xdev` |
 /// | `Unsupported` | `notsup` |
@@ -40,6 +41,7 @@ pub(crate) fn from_fs_error(err: &FsError) -> Errno {
         FsErrorKind::WouldBlock => Errno::AGAIN,
         FsErrorKind::TooLarge => Errno::FBIG,
         FsErrorKind::NoSpace => Errno::NOSPC,
+        FsErrorKind::TooManyOpen => Errno::NFILE,
         FsErrorKind::TimedOut => Errno::TIMEDOUT,
         FsErrorKind::CrossDevice => Errno::XDEV,
         FsErrorKind::Unsupported => Errno::NOTSUP,
@@ -59,6 +61,10 @@ mod tests {
             Errno::XDEV
         );
         assert_eq!(from_fs_error(&FsError::would_block("/a")), Errno::AGAIN);
+        assert_eq!(
+            from_fs_error(&FsError::too_many_open("/a", 8)),
+            Errno::NFILE
+        );
         assert_eq!(from_fs_error(&FsError::io("/a", "disk")), Errno::IO);
     }
 }

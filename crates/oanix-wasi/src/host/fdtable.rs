@@ -68,23 +68,24 @@ impl Fd {
     }
 }
 
-/// The most descriptors a guest may have open at once.
-pub(crate) const MAX_FDS: usize = 4096;
-
 /// The descriptor table.
 pub(crate) struct FdTable {
     slots: Vec<Option<Fd>>,
+    /// The most descriptors open at once.
+    max: usize,
 }
 
 impl FdTable {
-    /// A table with the three standard streams.
-    pub(crate) fn with_stdio() -> Self {
+    /// A table with the three standard streams, holding at most `max`
+    /// descriptors (the streams included).
+    pub(crate) fn with_stdio(max: usize) -> Self {
         Self {
             slots: vec![
                 Some(Fd::Stdin { fdflags: 0 }),
                 Some(Fd::Stdout { fdflags: 0 }),
                 Some(Fd::Stderr { fdflags: 0 }),
             ],
+            max: max.max(3),
         }
     }
 
@@ -120,7 +121,7 @@ impl FdTable {
             self.slots[i] = Some(fd);
             return u32::try_from(i).map_err(|_| Errno::MFILE);
         }
-        if self.slots.len() >= MAX_FDS {
+        if self.slots.len() >= self.max {
             return Err(Errno::MFILE);
         }
         self.slots.push(Some(fd));
@@ -203,7 +204,7 @@ mod tests {
 
     #[test]
     fn lowest_free_descriptor_and_renumber() {
-        let mut t = FdTable::with_stdio();
+        let mut t = FdTable::with_stdio(1024);
         let a = t.insert(Fd::Stdin { fdflags: 0 }).unwrap_or(0);
         let b = t.insert(Fd::Stdin { fdflags: 0 }).unwrap_or(0);
         assert_eq!((a, b), (3, 4));

@@ -218,6 +218,14 @@ pub(crate) const IMPORTS: [&str; 46] = [
     "sock_shutdown",
 ];
 
+/// The bytes a write call writes (see `Cx::write_source`).
+enum WriteSource {
+    /// One buffer of guest memory, used in place.
+    Guest { buf: u32, len: u32 },
+    /// Several buffers, concatenated.
+    Gathered(Vec<u8>),
+}
+
 /// A guest path resolved against a directory descriptor.
 struct Resolved {
     /// The namespace path.
@@ -431,9 +439,10 @@ impl Cx<'_> {
     fn fd_close(&mut self, fd: u32) -> HostResult {
         let closed = self.h.fds.remove(fd)?;
         if let Fd::File(mut f) = closed {
-            // Close reports nothing the guest could act on; the data is in
-            // the service already.
-            let _ = f.handle.flush();
+            // The descriptor is closed either way (as close(2) does), but a
+            // final flush that fails — a `result.json` that is not JSON, say —
+            // is the guest's to know.
+            f.handle.flush()?;
         }
         Ok(())
     }
@@ -556,10 +565,16 @@ impl Cx<'_> {
     }
 
     fn fd_pread(&mut self, fd: u32, iovs: u32, n: u32, offset: u64, out: u32) -> HostResult {
+        let max = self.h.max_io as u64;
         let mut total: u64 = 0;
         for i in 0..n {
             let (buf, len) = self.mem.iovec(iovs, i)?;
+            // At most `max_io` bytes per call: a short read.
+            let len = len.min(u32::try_from(max - total).unwrap_or(u32::MAX));
             if len == 0 {
+                if total >= max {
+                    break;
+                }
                 continue;
             }
             let at = offset.checked_add(total).ok_or(Errno::INVAL)?;
@@ -589,7 +604,11 @@ impl Cx<'_> {
     }
 
     fn fd_pwrite(&mut self, fd: u32, iovs: u32, n: u32, offset: u64, out: u32) -> HostResult {
-        let data = self.gather(iovs, n)?;
+        let source = self.write_source(iovs, n)?;
+        let data: &[u8] = match &source {
+            WriteSource::Guest { buf, len } => self.mem.slice(*buf, *len)?,
+            WriteSource::Gathered(data) => data,
+        };
         let f = match self.h.fds.get(fd)? {
             Fd::File(f) => f,
             Fd::Dir(_) => return Err(Errno::BADF.into()),
@@ -598,22 +617,52 @@ impl Cx<'_> {
         let written = if data.is_empty() {
             0
         } else {
-            f.handle.write_at(&data, offset)?
+            f.handle.write_at(data, offset)?
         };
         Ok(self
             .mem
             .put_u32(out, u32::try_from(written).unwrap_or(u32::MAX))?)
     }
 
-    /// The bytes of a ciovec list, concatenated (so that a capability file
-    /// gets one message per call).
-    fn gather(&self, iovs: u32, n: u32) -> Result<Vec<u8>, Errno> {
-        let mut data = Vec::new();
+    /// What a write call writes: the bytes of its ciovec list, at most
+    /// `max_io` of them. One buffer (the common case) is used where it lies
+    /// in guest memory; several are concatenated into one host buffer, so
+    /// that a capability file gets one message per call. Every iovec is
+    /// checked, also those past the limit.
+    fn write_source(&self, iovs: u32, n: u32) -> Result<WriteSource, Errno> {
+        let max = self.h.max_io;
+        let mut total = 0usize;
+        let mut used = 0usize;
+        let mut single = None;
         for i in 0..n {
             let (buf, len) = self.mem.iovec(iovs, i)?;
-            data.extend_from_slice(self.mem.slice(buf, len)?);
+            self.mem.slice(buf, len)?;
+            if len > 0 && total < max {
+                used += 1;
+                single = Some((buf, len));
+            }
+            total = total.saturating_add(len as usize);
         }
-        Ok(data)
+        match (used, single) {
+            (1, Some((buf, len))) => Ok(WriteSource::Guest {
+                buf,
+                len: len.min(u32::try_from(max).unwrap_or(u32::MAX)),
+            }),
+            (0, _) | (_, None) => Ok(WriteSource::Gathered(Vec::new())),
+            _ => {
+                let mut data = Vec::with_capacity(total.min(max));
+                for i in 0..n {
+                    let room = max - data.len();
+                    if room == 0 {
+                        break;
+                    }
+                    let (buf, len) = self.mem.iovec(iovs, i)?;
+                    let len = len.min(u32::try_from(room).unwrap_or(u32::MAX));
+                    data.extend_from_slice(self.mem.slice(buf, len)?);
+                }
+                Ok(WriteSource::Gathered(data))
+            }
+        }
     }
 
     fn fd_prestat_get(&mut self, fd: u32, out: u32) -> HostResult {
@@ -644,10 +693,16 @@ impl Cx<'_> {
     }
 
     fn fd_read(&mut self, fd: u32, iovs: u32, n: u32, out: u32) -> HostResult {
+        let max = self.h.max_io;
         let mut total: usize = 0;
         for i in 0..n {
             let (buf, len) = self.mem.iovec(iovs, i)?;
+            // At most `max_io` bytes per call: a short read.
+            let len = len.min(u32::try_from(max - total).unwrap_or(u32::MAX));
             if len == 0 {
+                if total >= max {
+                    break;
+                }
                 continue;
             }
             let dst = self.mem.slice_mut(buf, len)?;
@@ -677,25 +732,10 @@ impl Cx<'_> {
     }
 
     fn fd_write(&mut self, fd: u32, iovs: u32, n: u32, out: u32) -> HostResult {
-        // One buffer when there is one (the common case): no copy at all.
-        let mut single = None;
-        let mut count = 0;
-        for i in 0..n {
-            let (buf, len) = self.mem.iovec(iovs, i)?;
-            self.mem.slice(buf, len)?;
-            if len > 0 {
-                count += 1;
-                single = Some((buf, len));
-            }
-        }
-        let gathered;
-        let data: &[u8] = match (count, single) {
-            (0, _) | (_, None) => &[],
-            (1, Some((buf, len))) => self.mem.slice(buf, len)?,
-            _ => {
-                gathered = self.gather(iovs, n)?;
-                &gathered
-            }
+        let source = self.write_source(iovs, n)?;
+        let data: &[u8] = match &source {
+            WriteSource::Guest { buf, len } => self.mem.slice(*buf, *len)?,
+            WriteSource::Gathered(data) => data,
         };
         let written = match self.h.fds.get(fd)? {
             Fd::Stdout { .. } => {

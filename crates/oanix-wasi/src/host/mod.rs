@@ -137,6 +137,8 @@ pub(crate) struct Host {
     pub(crate) limiter: Limiter,
     pub(crate) deadline: Option<Instant>,
     pub(crate) started: Instant,
+    /// The most bytes one read or write call moves.
+    pub(crate) max_io: usize,
 }
 
 /// Why a run could not be set up.
@@ -184,7 +186,7 @@ impl Host {
         } else {
             (None, None)
         };
-        let mut fds = FdTable::with_stdio();
+        let mut fds = FdTable::with_stdio(config.max_descriptors);
         for (guest, ns_path) in &config.preopens {
             fds.preopen(ns, guest, ns_path)
                 .map_err(|e| SetupError::Preopen(ns_path.clone(), e))?;
@@ -202,6 +204,7 @@ impl Host {
             // A timeout too large to add to the clock is no timeout at all.
             deadline: config.timeout.and_then(|t| Instant::now().checked_add(t)),
             started: Instant::now(),
+            max_io: config.max_io_bytes,
         })
     }
 }

@@ -9,6 +9,7 @@
     reason = "test helpers outside #[test] functions fail loudly, as the tests do"
 )]
 
+mod bounds;
 mod conformance;
 mod guests;
 mod limits;
