@@ -312,11 +312,7 @@ impl WorkspaceFs {
         }
         let probe = probe.into_std();
         let mut opts = std::fs::OpenOptions::new();
-        opts.read(flags.can_read())
-            .write(flags.write)
-            .append(flags.append)
-            .truncate(flags.truncate && !flags.append)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+        io_options!(opts, flags);
         // The descriptor's own file, not a name: `/proc/self/fd/N` is a
         // link the kernel resolves to the open file itself.
         let by_fd = format!("/proc/self/fd/{}", probe.as_raw_fd());
@@ -330,12 +326,7 @@ impl WorkspaceFs {
                 // probe checked. Only a host racing this open can make it
                 // reach something else, and then nothing is used.
                 let mut cap_opts = OpenOptions::new();
-                cap_opts
-                    .read(flags.can_read())
-                    .write(flags.write)
-                    .append(flags.append)
-                    .truncate(flags.truncate && !flags.append)
-                    .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+                io_options!(cap_opts, flags);
                 let file = self
                     .dir
                     .open_with(rel(full), &cap_opts)
@@ -358,13 +349,7 @@ impl WorkspaceFs {
     /// that as [`open_existing`](Self::open_existing) does, unless the
     /// caller asked for a new file.
     fn create_file(&self, full: &str, flags: OpenFlags) -> Result<Opened> {
-        let mut opts = OpenOptions::new();
-        opts.read(flags.can_read())
-            .write(!flags.append)
-            .append(flags.append)
-            .create_new(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
-        match self.dir.open_with(rel(full), &opts) {
+        match self.dir.open_with(rel(full), &create_options(flags, true)) {
             Ok(file) => Ok(Opened::File {
                 file: file.into_std(),
                 created: true,
@@ -375,15 +360,9 @@ impl WorkspaceFs {
                         // A dangling link inside the root: create what it
                         // names, as open(2) does; a new file has no effect
                         // on anything.
-                        let mut opts = OpenOptions::new();
-                        opts.read(flags.can_read())
-                            .write(!flags.append)
-                            .append(flags.append)
-                            .create(true)
-                            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
                         let file = self
                             .dir
-                            .open_with(rel(full), &opts)
+                            .open_with(rel(full), &create_options(flags, false))
                             .map_err(|e| map_io(&e, full))?;
                         let md = file.metadata().map_err(|e| map_io(&e, full))?;
                         if !md.is_file() {
@@ -403,6 +382,35 @@ impl WorkspaceFs {
             Err(e) => Err(map_io(&e, full)),
         }
     }
+}
+
+/// Sets `$opts` (std's or cap-std's `OpenOptions`) to open an existing
+/// regular file for the I/O `$flags` ask for: never blocking, never taking
+/// a controlling terminal. Truncation with append is done afterwards (the
+/// host cannot do both in one open).
+macro_rules! io_options {
+    ($opts:ident, $flags:expr) => {
+        $opts
+            .read($flags.can_read())
+            .write($flags.write)
+            .append($flags.append)
+            .truncate($flags.truncate && !$flags.append)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+    };
+}
+use io_options;
+
+/// Options creating the file a create open asks for: with `O_EXCL` when
+/// `exclusive` (nothing that exists is opened), else through a dangling link.
+fn create_options(flags: OpenFlags, exclusive: bool) -> OpenOptions {
+    let mut opts = OpenOptions::new();
+    opts.read(flags.can_read())
+        .write(!flags.append)
+        .append(flags.append)
+        .create(!exclusive)
+        .create_new(exclusive)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    opts
 }
 
 /// What [`WorkspaceFs::open_file`] found and opened.
