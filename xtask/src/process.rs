@@ -5,11 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The workspace root: the parent of this crate's directory.
+///
+/// `cargo run` says where that is at run time; the path compiled in is only the fallback,
+/// since one target directory shared by several checkouts (CI's cache) may hold a binary
+/// built in another checkout, even one since deleted.
 pub(crate) fn workspace_root() -> PathBuf {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
     manifest_dir
         .parent()
-        .map_or_else(|| manifest_dir.to_path_buf(), Path::to_path_buf)
+        .map_or_else(|| manifest_dir.clone(), Path::to_path_buf)
 }
 
 /// The cargo that started this task (`$CARGO`), or `cargo` from `PATH`.
