@@ -100,7 +100,7 @@ fn run(args: &[String]) -> Result<()> {
         "hello-wasi" => wasm::hello_wasi(rest),
         "demo" => wasm::demo(rest),
         "web" => web::run(rest),
-        "browser-test" => web::browser_test(rest),
+        "browser-test" => web::browser::browser_test(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -40,7 +40,11 @@ fn completer(http: Arc<HttpFs>, stop: Arc<AtomicBool>) -> std::thread::JoinHandl
 fn http_service() -> Arc<HttpFs> {
     Arc::new(
         HttpFs::builder()
-            .policy(EgressPolicy::allow_hosts(["api.example.com"]))
+            .policy(
+                EgressPolicy::allow_hosts(["api.example.com"])
+                    .build()
+                    .unwrap(),
+            )
             .limits(HttpLimits::default().max_responses(16))
             .build(),
     )
@@ -75,7 +79,7 @@ fn http_round_trips(n: usize) -> Table {
     // Through the API.
     let api = measure_each(n, |_| {
         let id = http
-            .submit_request(HttpRequest::get("https://api.example.com/v1/items?page=2"))
+            .try_submit(HttpRequest::get("https://api.example.com/v1/items?page=2"))
             .unwrap();
         black_box(http.wait_response(&id, Duration::from_secs(10)).unwrap());
         http.remove_response(&id);

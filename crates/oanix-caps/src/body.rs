@@ -94,6 +94,12 @@ impl Body {
     }
 }
 
+impl AsRef<[u8]> for Body {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 impl From<String> for Body {
     fn from(s: String) -> Self {
         Self::Text(s)

@@ -17,6 +17,17 @@ pub enum CapError {
     /// was expected.
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// A policy setting is malformed (a host pattern, a scheme, an injected
+    /// header): which setting, the value given and what is wrong.
+    #[error("invalid {setting} `{value}`: {problem}")]
+    InvalidPolicy {
+        /// The setting (`"host pattern"`, `"deny pattern"`, `"scheme"`...).
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// The egress policy refused the request; the text says why.
     #[error("refused by policy: {0}")]
     Refused(String),
@@ -84,7 +95,7 @@ impl CapError {
     ///
     /// | `CapError` | `FsError` |
     /// |---|---|
-    /// | `Invalid`, `Key` | `InvalidInput` (with the message) |
+    /// | `Invalid`, `Key`, `InvalidPolicy` | `InvalidInput` (with the message) |
     /// | `Refused` | `PermissionDenied` (with the reason) |
     /// | `TooLarge` | `TooLarge` (with the limit) |
     /// | `QueueFull`, `WouldBlock` | `WouldBlock` |
@@ -94,6 +105,7 @@ impl CapError {
     pub fn into_fs_error(self, path: &str) -> FsError {
         match self {
             Self::Invalid(message) | Self::Key(message) => FsError::invalid_input(path, message),
+            e @ Self::InvalidPolicy { .. } => FsError::invalid_input(path, e.to_string()),
             Self::Refused(reason) => FsError::permission_denied(path, reason),
             Self::TooLarge { limit, .. } => FsError::too_large(path, limit),
             Self::QueueFull { .. } | Self::WouldBlock(_) => FsError::would_block(path),

@@ -2,102 +2,39 @@
 //! after the egress policy has accepted them.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::fmt;
-use std::str::FromStr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use oanix_vfs::deadline::Instant;
 
-use oanix_vfs::{DirEntry, FileHandle, FsError, OpenFlags, Timestamp};
+use oanix_vfs::{FileHandle, FsError, OpenFlags, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use url::Url;
 
 use crate::body::Body;
+use crate::cap_core::{CapCore, Change, CoreParts, Wake};
 use crate::error::{CapError, Result};
 use crate::message::parse_object;
-use crate::notify::{EventListener, Signal, WaitEnd};
+use crate::method::HttpMethod;
+use crate::notify::{EventListener, WaitEnd};
 use crate::policy::{EgressPolicy, is_token};
-use crate::record::{CapRecord, Capability, Outcome, RecordSink, Recorder, sha256_digest};
-use crate::tree::{self, CapTree, ContentHandle, MessageHandle, Node, json_bytes};
+use crate::queue::Recent;
+use crate::record::{CapRecord, Capability, Outcome, RecordAction, RecordSink, sha256_digest};
+use crate::tree::{self, CapTree, ContentHandle, Kind, MessageHandle, json_bytes};
 
-/// An HTTP method.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
-)]
-#[serde(rename_all = "UPPERCASE")]
-#[non_exhaustive]
-pub enum HttpMethod {
-    /// `GET`.
-    #[default]
-    Get,
-    /// `HEAD`.
-    Head,
-    /// `POST`.
-    Post,
-    /// `PUT`.
-    Put,
-    /// `PATCH`.
-    Patch,
-    /// `DELETE`.
-    Delete,
-    /// `OPTIONS`.
-    Options,
-}
-
-impl HttpMethod {
-    /// The method's name, in capitals.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Get => "GET",
-            Self::Head => "HEAD",
-            Self::Post => "POST",
-            Self::Put => "PUT",
-            Self::Patch => "PATCH",
-            Self::Delete => "DELETE",
-            Self::Options => "OPTIONS",
-        }
-    }
-}
-
-impl FromStr for HttpMethod {
-    type Err = CapError;
-    /// Parses a method name, ignoring case.
-    fn from_str(s: &str) -> Result<Self> {
-        Ok(match s.to_ascii_uppercase().as_str() {
-            "GET" => Self::Get,
-            "HEAD" => Self::Head,
-            "POST" => Self::Post,
-            "PUT" => Self::Put,
-            "PATCH" => Self::Patch,
-            "DELETE" => Self::Delete,
-            "OPTIONS" => Self::Options,
-            _ => {
-                return Err(CapError::invalid(format!(
-                    "field `method`: `{s}` is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-                )));
-            }
-        })
-    }
-}
-
-impl fmt::Display for HttpMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An HTTP request, as an agent asks for it.
+/// An HTTP request, as an agent or the host asks for it.
+///
+/// Build one with a struct literal (`..Default::default()` for the rest) or
+/// with [`HttpRequest::get`], [`HttpRequest::post`] and the `with_` methods.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
 pub struct HttpRequest {
     /// The method.
     pub method: HttpMethod,
     /// The absolute URL.
     pub url: String,
     /// Request headers (names as given; the executor adds framing headers).
-    pub headers: BTreeMap<String, String>,
+    pub headers: HashMap<String, String>,
     /// The body (empty by default).
     pub body: Body,
     /// How long the executor may take, if the agent asked for a limit.
@@ -144,12 +81,88 @@ impl HttpRequest {
         self.timeout = Some(timeout);
         self
     }
+
+    /// The headers sorted by name (what files and executors show and send).
+    pub fn sorted_headers(&self) -> BTreeMap<&str, &str> {
+        self.headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
 }
 
-/// A response, as an executor delivers it.
+/// A response with a text body: the simple form, built with a struct
+/// literal or [`HttpResponse::new`] and the `with_` methods, and delivered
+/// with [`HttpFs::complete_request`], which turns it into an [`HttpReply`].
+/// A binary body, or an exact duration, needs an [`HttpReply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The id of the request answered.
+    pub request_id: String,
+    /// The status code.
+    pub status: u16,
+    /// The reason phrase (`OK`), possibly empty.
+    pub status_text: String,
+    /// Response headers (repeated headers joined with `, `).
+    pub headers: HashMap<String, String>,
+    /// The body, as text.
+    pub body: String,
+    /// How long the exchange took, in milliseconds.
+    pub duration_ms: u64,
+    /// When it completed (see [`now`](crate::now)).
+    pub completed_at: Timestamp,
+}
+
+impl HttpResponse {
+    /// A response to `request_id` with `status`, completed now, empty otherwise.
+    pub fn new(request_id: impl Into<String>, status: u16) -> Self {
+        Self {
+            request_id: request_id.into(),
+            status,
+            status_text: String::new(),
+            headers: HashMap::new(),
+            body: String::new(),
+            duration_ms: 0,
+            completed_at: Timestamp::now(),
+        }
+    }
+
+    /// Sets the reason phrase.
+    #[must_use]
+    pub fn with_status_text(mut self, text: impl Into<String>) -> Self {
+        self.status_text = text.into();
+        self
+    }
+
+    /// Adds a header.
+    #[must_use]
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sets the body.
+    #[must_use]
+    pub fn with_body(mut self, body: impl Into<String>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets the duration (whole milliseconds).
+    #[must_use]
+    pub fn with_duration(mut self, duration: Duration) -> Self {
+        self.duration_ms = millis(duration);
+        self
+    }
+}
+
+/// A response as the service keeps it and `responses/{id}.json` shows it:
+/// a text or binary [`Body`], headers in order, the exact duration. What
+/// executors that see binary bodies deliver; [`HttpResponse`] converts
+/// into one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct HttpResponse {
+pub struct HttpReply {
     /// The id of the request answered.
     pub request_id: String,
     /// The status code.
@@ -166,8 +179,8 @@ pub struct HttpResponse {
     pub completed_at: Timestamp,
 }
 
-impl HttpResponse {
-    /// A response to `request_id` with `status`, completed now, empty otherwise.
+impl HttpReply {
+    /// A reply to `request_id` with `status`, completed now, empty otherwise.
     pub fn new(request_id: impl Into<String>, status: u16) -> Self {
         Self {
             request_id: request_id.into(),
@@ -194,6 +207,13 @@ impl HttpResponse {
         self
     }
 
+    /// Replaces the headers.
+    #[must_use]
+    pub fn with_headers(mut self, headers: BTreeMap<String, String>) -> Self {
+        self.headers = headers;
+        self
+    }
+
     /// Sets the body.
     #[must_use]
     pub fn with_body(mut self, body: impl Into<Body>) -> Self {
@@ -206,6 +226,20 @@ impl HttpResponse {
     pub fn with_duration(mut self, duration: Duration) -> Self {
         self.duration = duration;
         self
+    }
+}
+
+impl From<HttpResponse> for HttpReply {
+    fn from(r: HttpResponse) -> Self {
+        Self {
+            request_id: r.request_id,
+            status: r.status,
+            status_text: r.status_text,
+            headers: r.headers.into_iter().collect(),
+            body: Body::Text(r.body),
+            duration: Duration::from_millis(r.duration_ms),
+            completed_at: r.completed_at,
+        }
     }
 }
 
@@ -228,6 +262,9 @@ pub enum FailureKind {
     Protocol,
     /// The executor shut down or the request was cancelled.
     Cancelled,
+    /// The host submitted a malformed request
+    /// ([`HttpFs::submit_request`]; an agent's fails at write instead).
+    Invalid,
     /// Anything else.
     Other,
 }
@@ -243,6 +280,7 @@ impl FailureKind {
             Self::TooLarge => "too_large",
             Self::Protocol => "protocol",
             Self::Cancelled => "cancelled",
+            Self::Invalid => "invalid",
             Self::Other => "other",
         }
     }
@@ -269,14 +307,14 @@ pub struct HttpFailure {
 #[non_exhaustive]
 pub enum HttpOutcome {
     /// A response arrived (whatever its status).
-    Response(HttpResponse),
+    Response(HttpReply),
     /// No response: the request failed.
     Failure(HttpFailure),
 }
 
 impl HttpOutcome {
     /// The response, if one arrived.
-    pub fn response(&self) -> Option<&HttpResponse> {
+    pub fn response(&self) -> Option<&HttpReply> {
         match self {
             Self::Response(r) => Some(r),
             Self::Failure(_) => None,
@@ -333,7 +371,9 @@ pub struct PendingRequest {
     pub id: String,
     /// The request as the agent wrote it (no injected headers).
     pub request: HttpRequest,
-    /// The URL, parsed and already checked against the policy.
+    /// The URL, parsed. An agent's request was checked against the policy
+    /// when written; a host's ([`HttpFs::submit_request`]) was not, so an
+    /// executor checks it ([`EgressPolicy::check_http`]) before connecting.
     pub url: Url,
     /// The policy: the executor checks every resolved address with
     /// [`EgressPolicy::check_ip`] and limits the response body to
@@ -357,10 +397,10 @@ impl PendingRequest {
             .unwrap_or_default();
         let mut out: Vec<(String, String)> = self
             .request
-            .headers
-            .iter()
+            .sorted_headers()
+            .into_iter()
             .filter(|(n, _)| !injected.iter().any(|(i, _)| i.eq_ignore_ascii_case(n)))
-            .map(|(n, v)| (n.clone(), v.clone()))
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect();
         out.extend(injected);
         out
@@ -468,6 +508,27 @@ pub struct HttpStatus {
     pub max_pending: usize,
 }
 
+/// Who submitted a request: an agent's is checked against the policy at
+/// once, the host's only by the executor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Submitter {
+    Agent,
+    Host,
+}
+
+/// Parses an absolute `http` or `https` URL (the form check of a host's
+/// request; the policy is the executor's to apply).
+fn http_url(url: &str) -> Result<Url> {
+    let parsed = Url::parse(url)
+        .map_err(|e| CapError::invalid(format!("field `url`: not an absolute URL ({e})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(CapError::invalid(format!(
+            "field `url`: expected an http or https URL with a host, found `{url}`"
+        )));
+    }
+    Ok(parsed)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PendingState {
     Queued,
@@ -484,29 +545,18 @@ struct Entry {
     started: Instant,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct HttpState {
     next_id: u64,
     queue: VecDeque<String>,
     pending: HashMap<String, Entry>,
-    responses: HashMap<String, HttpOutcome>,
-    order: VecDeque<String>,
+    responses: Recent<HttpOutcome>,
     submitted: u64,
     completed: u64,
     failed: u64,
     refused: u64,
     invalid: u64,
     evicted: u64,
-}
-
-#[derive(Debug)]
-struct HttpInner {
-    state: Mutex<HttpState>,
-    policy: Arc<EgressPolicy>,
-    limits: HttpLimits,
-    work: Signal,
-    done: Signal,
-    recorder: Recorder,
 }
 
 /// The HTTP capability: agents write requests to `request` and read the
@@ -523,63 +573,53 @@ struct HttpInner {
 /// | `/status` | read | counters, limits and the policy (without secrets) |
 #[derive(Debug, Clone)]
 pub struct HttpFs {
-    inner: Arc<HttpInner>,
+    inner: Arc<CapCore<HttpState, HttpLimits>>,
 }
 
 /// Builds an [`HttpFs`]; see [`HttpFs::builder`].
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct HttpFsBuilder {
-    policy: EgressPolicy,
-    limits: HttpLimits,
-    sink: Option<RecordSink>,
-}
-
-impl fmt::Debug for HttpFsBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpFsBuilder")
-            .field("policy", &self.policy)
-            .field("limits", &self.limits)
-            .field("sink", &self.sink.is_some())
-            .finish()
-    }
+    parts: CoreParts<HttpLimits>,
 }
 
 impl HttpFsBuilder {
     /// Sets the egress policy (the default refuses everything).
     #[must_use]
     pub fn policy(mut self, policy: EgressPolicy) -> Self {
-        self.policy = policy;
+        self.parts.policy = policy;
         self
     }
 
     /// Sets the limits.
     #[must_use]
     pub fn limits(mut self, limits: HttpLimits) -> Self {
-        self.limits = limits;
+        self.parts.limits = limits;
         self
     }
 
     /// Sends a [`CapRecord`] of every request and outcome to `sink`.
     #[must_use]
     pub fn record_sink(mut self, sink: RecordSink) -> Self {
-        self.sink = Some(sink);
+        self.parts.sink = Some(sink);
         self
     }
 
     /// Builds the service.
     pub fn build(self) -> HttpFs {
+        let state = HttpState {
+            next_id: 1,
+            queue: VecDeque::new(),
+            pending: HashMap::new(),
+            responses: Recent::new(self.parts.limits.max_responses),
+            submitted: 0,
+            completed: 0,
+            failed: 0,
+            refused: 0,
+            invalid: 0,
+            evicted: 0,
+        };
         HttpFs {
-            inner: Arc::new(HttpInner {
-                state: Mutex::new(HttpState {
-                    next_id: 1,
-                    ..HttpState::default()
-                }),
-                policy: Arc::new(self.policy),
-                limits: self.limits,
-                work: Signal::default(),
-                done: Signal::default(),
-                recorder: Recorder::new(self.sink),
-            }),
+            inner: Arc::new(CapCore::new(state, self.parts)),
         }
     }
 }
@@ -626,39 +666,40 @@ impl HttpFs {
 
     /// The egress policy.
     pub fn policy(&self) -> &Arc<EgressPolicy> {
-        &self.inner.policy
+        self.core().policy()
     }
 
     /// The limits.
     pub fn limits(&self) -> &HttpLimits {
-        &self.inner.limits
+        self.core().limits()
     }
 
     /// Sets (or clears) where records go.
     pub fn set_record_sink(&self, sink: Option<RecordSink>) {
-        self.inner.recorder.set(sink);
+        self.core().set_sink(sink);
     }
 
     /// Sends a record made by an executor (a retry, a redirect, a refusal
     /// when connecting) to the service's sink, if one is set.
     pub fn emit_record(&self, record: CapRecord) {
-        self.inner.recorder.emit(record);
+        self.core().emit(record);
+    }
+
+    fn core(&self) -> &CapCore<HttpState, HttpLimits> {
+        &self.inner
     }
 
     fn state(&self) -> MutexGuard<'_, HttpState> {
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.lock()
     }
 
     /// Parses one message written to `request` (see the crate docs for the
     /// format).
     pub fn parse_request(&self, message: &[u8]) -> Result<HttpRequest> {
-        if message.len() > self.inner.limits.max_message {
+        if message.len() > self.core().limits().max_message {
             return Err(CapError::TooLarge {
                 what: "message",
-                limit: self.inner.limits.max_message as u64,
+                limit: self.core().limits().max_message as u64,
             });
         }
         let f = parse_object(message)?;
@@ -668,7 +709,11 @@ impl HttpFs {
             None => HttpMethod::Get,
         };
         let url = f.req_str("url")?.to_owned();
-        let headers = f.opt_string_map("headers")?.unwrap_or_default();
+        let headers = f
+            .opt_string_map("headers")?
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         let body = crate::body::Body::from_fields(&f)?;
         let timeout = match f.opt_u64("timeout_ms")? {
             Some(0) => {
@@ -707,7 +752,7 @@ impl HttpFs {
                 )));
             }
         }
-        let max = self.inner.limits.max_timeout;
+        let max = self.core().limits().max_timeout;
         match request.timeout {
             Some(t) if t > max => Err(CapError::invalid(format!(
                 "field `timeout_ms`: at most {} ms, found {}",
@@ -718,79 +763,126 @@ impl HttpFs {
                 "field `timeout_ms`: expected a positive number of milliseconds, found 0",
             )),
             Some(t) => Ok(t),
-            None => Ok(self.inner.limits.default_timeout.min(max)),
+            None => Ok(self.core().limits().default_timeout.min(max)),
         }
     }
 
-    /// Accepts a request: checks it, applies the policy and the bounds, and
-    /// queues it for an executor. Returns its id. On any error nothing is
-    /// queued.
-    pub fn submit_request(&self, request: HttpRequest) -> Result<String> {
-        let recorder = &self.inner.recorder;
+    /// Submits a request from the host and returns its id at once.
+    ///
+    /// Host code is trusted: the request is checked for form (header names
+    /// and values, the timeout, an absolute `http` or `https` URL) and the
+    /// bounds, but not against the egress policy, and it is recorded like
+    /// any other. The executor checks the policy (and every resolved
+    /// address) before connecting, so with
+    /// [`HttpExecutor`](https://docs.rs/oanix-exec) a request the policy
+    /// does not allow still fails, as `refused`, without being sent.
+    ///
+    /// A malformed request, or one over a bound (the pending queue is
+    /// full), still gets an id: its outcome is at once a failure of kind
+    /// [`FailureKind::Invalid`] or [`FailureKind::Refused`] with the reason.
+    /// [`try_submit`](Self::try_submit) returns those errors instead and
+    /// applies the policy, as an agent's write to `request` does.
+    pub fn submit_request(&self, request: HttpRequest) -> String {
+        match self.accept(request, Submitter::Host) {
+            Ok(id) => id,
+            Err(refused) => self.refuse_now(&refused.1, &refused.0),
+        }
+    }
+
+    /// Submits a request under the egress policy and the bounds, as an
+    /// agent's write to `request` does, and returns its id. On any error
+    /// (malformed, refused by the policy, queue full) nothing is queued and
+    /// no id is given.
+    pub fn try_submit(&self, request: HttpRequest) -> Result<String> {
+        self.accept(request, Submitter::Agent)
+            .map_err(|refused| refused.0)
+    }
+
+    fn accept(
+        &self,
+        request: HttpRequest,
+        by: Submitter,
+    ) -> std::result::Result<String, Box<(CapError, HttpRequest)>> {
+        let core = self.core();
+        let refuse = |e: CapError, request: HttpRequest| {
+            let refused = !matches!(e, CapError::Invalid(_));
+            {
+                let mut st = self.state();
+                if refused {
+                    st.refused += 1;
+                } else {
+                    st.invalid += 1;
+                }
+            }
+            if refused && by == Submitter::Agent {
+                core.record(|| {
+                    CapRecord::new(
+                        Capability::Http,
+                        RecordAction::Request,
+                        &request.url,
+                        Outcome::Refused,
+                    )
+                    .with_body(request.body.as_bytes())
+                    .with_detail(e.to_string())
+                });
+            }
+            Err(Box::new((e, request)))
+        };
         let timeout = match self.validate(&request) {
             Ok(t) => t,
-            Err(e) => {
-                self.state().invalid += 1;
-                return Err(e);
-            }
+            Err(e) => return refuse(e, request),
         };
-        let url = match self.inner.policy.check_http(
-            request.method,
-            &request.url,
-            request.body.len() as u64,
-        ) {
+        let checked = match by {
+            Submitter::Agent => {
+                core.policy()
+                    .check_http(request.method, &request.url, request.body.len() as u64)
+            }
+            Submitter::Host => http_url(&request.url),
+        };
+        let url = match checked {
             Ok(u) => u,
-            Err(e) => {
-                let refused = !matches!(e, CapError::Invalid(_));
-                {
-                    let mut st = self.state();
-                    if refused {
-                        st.refused += 1;
-                    } else {
-                        st.invalid += 1;
-                    }
-                }
-                if refused && recorder.active() {
-                    recorder.emit(
-                        CapRecord::new(Capability::Http, "request", &request.url, Outcome::Refused)
-                            .with_body(request.body.as_bytes())
-                            .with_detail(e.to_string()),
-                    );
-                }
-                return Err(e);
-            }
+            Err(e) => return refuse(e, request),
         };
-        let id = {
-            let mut st = self.state();
-            let cap = self.inner.limits.max_pending;
+        let cap = core.limits().max_pending;
+        if self.state().pending.len() >= cap {
+            let e = CapError::QueueFull {
+                what: "pending requests".into(),
+                capacity: cap,
+            };
+            return refuse(e, request);
+        }
+        // Checked again under the lock: another submission may have filled
+        // the queue meanwhile.
+        let mut slot = Some(request);
+        let queued = core.commit(|st, recording| {
             if st.pending.len() >= cap {
-                st.refused += 1;
-                drop(st);
-                let e = CapError::QueueFull {
+                return Err(CapError::QueueFull {
                     what: "pending requests".into(),
                     capacity: cap,
-                };
-                if recorder.active() {
-                    recorder.emit(
-                        CapRecord::new(Capability::Http, "request", &request.url, Outcome::Refused)
-                            .with_body(request.body.as_bytes())
-                            .with_detail(e.to_string()),
-                    );
-                }
-                return Err(e);
+                });
             }
+            let request = slot.take().ok_or_else(|| CapError::invalid("no request"))?;
             let id = format!("req-{}", st.next_id);
             st.next_id += 1;
             st.submitted += 1;
             st.queue.push_back(id.clone());
-            let record = recorder.active().then(|| {
-                CapRecord::new(Capability::Http, "request", &request.url, Outcome::Queued)
-                    .with_id(&id)
-                    .with_body(request.body.as_bytes())
-                    .with_detail(request.method.as_str())
+            let change = Change::new(id.clone(), Wake::Work).recorded(recording, || {
+                let detail = match by {
+                    Submitter::Agent => request.method.as_str().to_owned(),
+                    Submitter::Host => format!("{}, from the host", request.method),
+                };
+                CapRecord::new(
+                    Capability::Http,
+                    RecordAction::Request,
+                    &request.url,
+                    Outcome::Queued,
+                )
+                .with_id(&id)
+                .with_body(request.body.as_bytes())
+                .with_detail(detail)
             });
             st.pending.insert(
-                id.clone(),
+                id,
                 Entry {
                     request,
                     url,
@@ -800,20 +892,53 @@ impl HttpFs {
                     started: Instant::now(),
                 },
             );
-            drop(st);
-            if let Some(r) = record {
-                recorder.emit(r);
-            }
-            id
-        };
-        self.inner.work.notify();
-        Ok(id)
+            Ok(change)
+        });
+        match (queued, slot) {
+            (Ok(id), _) => Ok(id),
+            (Err(e), Some(request)) => refuse(e, request),
+            (Err(e), None) => Err(Box::new((e, HttpRequest::default()))),
+        }
     }
 
-    /// Parses a message as written to `request` and submits it.
+    /// Gives a host's request that could not be queued an id whose outcome
+    /// is already the failure.
+    fn refuse_now(&self, request: &HttpRequest, e: &CapError) -> String {
+        let kind = match e {
+            CapError::Invalid(_) => FailureKind::Invalid,
+            _ => FailureKind::Refused,
+        };
+        let id = {
+            let mut st = self.state();
+            let id = format!("req-{}", st.next_id);
+            st.next_id += 1;
+            id
+        };
+        let failure = HttpFailure {
+            request_id: id.clone(),
+            kind,
+            message: e.to_string(),
+            duration: Duration::ZERO,
+            failed_at: Timestamp::now(),
+        };
+        let record = CapRecord::new(
+            Capability::Http,
+            RecordAction::Request,
+            &request.url,
+            Outcome::Refused,
+        )
+        .with_id(&id)
+        .with_body(request.body.as_bytes())
+        .with_detail(format!("from the host: {e}"));
+        self.store_outcome(&id, HttpOutcome::Failure(failure), record, false);
+        id
+    }
+
+    /// Parses a message as written to `request` and submits it under the
+    /// policy ([`try_submit`](Self::try_submit)).
     pub fn submit_message(&self, message: &[u8]) -> Result<String> {
         match self.parse_request(message) {
-            Ok(r) => self.submit_request(r),
+            Ok(r) => self.try_submit(r),
             Err(e) => {
                 self.state().invalid += 1;
                 Err(e)
@@ -830,12 +955,12 @@ impl HttpFs {
     /// [`has_pending`](Self::has_pending) (or take a batch), and `.await` or
     /// wait on it when there was nothing.
     pub fn work_listener(&self) -> EventListener {
-        self.inner.work.listen()
+        self.core().work_listener()
     }
 
     /// A listener woken when a response or failure is delivered.
     pub fn response_listener(&self) -> EventListener {
-        self.inner.done.listen()
+        self.core().ready().listen()
     }
 
     fn pending_from(&self, id: &str, e: &mut Entry) -> PendingRequest {
@@ -844,7 +969,7 @@ impl HttpFs {
             id: id.to_owned(),
             request: e.request.clone(),
             url: e.url.clone(),
-            policy: Arc::clone(&self.inner.policy),
+            policy: Arc::clone(self.core().policy()),
             timeout: e.timeout,
             submitted_at: e.submitted_at,
         }
@@ -856,6 +981,19 @@ impl HttpFs {
         let mut st = self.state();
         let st = &mut *st;
         let Some(e) = st.pending.get_mut(id) else {
+            if let Some(outcome) = st.responses.get(id) {
+                let state = match outcome {
+                    HttpOutcome::Response(r) => format!("already answered (status {})", r.status),
+                    HttpOutcome::Failure(f) => {
+                        format!("already finished ({}: {})", f.kind.as_str(), f.message)
+                    }
+                };
+                return Err(CapError::WrongState {
+                    kind: "request",
+                    id: id.to_owned(),
+                    state,
+                });
+            }
             return Err(CapError::UnknownId {
                 kind: "request",
                 id: id.to_owned(),
@@ -894,26 +1032,25 @@ impl HttpFs {
     }
 
     fn finish(&self, id: &str, outcome: HttpOutcome, record: CapRecord) {
+        self.store_outcome(id, outcome, record, true);
+    }
+
+    /// Keeps `outcome` for reading (dropping the oldest past the bound),
+    /// wakes readers and emits `record`; `count` adds it to the completed
+    /// or failed counter.
+    fn store_outcome(&self, id: &str, outcome: HttpOutcome, record: CapRecord, count: bool) {
         let mut st = self.state();
         st.pending.remove(id);
         st.queue.retain(|q| q != id);
         match &outcome {
+            _ if !count => {}
             HttpOutcome::Response(_) => st.completed += 1,
             HttpOutcome::Failure(_) => st.failed += 1,
         }
-        st.responses.insert(id.to_owned(), outcome);
-        st.order.push_back(id.to_owned());
-        while st.responses.len() > self.inner.limits.max_responses.max(1) {
-            let Some(old) = st.order.pop_front() else {
-                break;
-            };
-            if st.responses.remove(&old).is_some() {
-                st.evicted += 1;
-            }
-        }
+        st.evicted += st.responses.insert(id.to_owned(), outcome);
         drop(st);
-        self.inner.done.notify();
-        self.inner.recorder.emit(record);
+        self.core().ready().notify();
+        self.core().emit(record);
     }
 
     fn target_of(&self, id: &str) -> Result<String> {
@@ -929,19 +1066,27 @@ impl HttpFs {
     /// Delivers the response to a pending request. A body larger than the
     /// policy's `max_response_body` is refused with `TooLarge` and changes
     /// nothing (the executor then fails the request).
-    pub fn complete_request(&self, response: HttpResponse) -> Result<()> {
+    ///
+    /// Takes an [`HttpResponse`] (a text body) or an [`HttpReply`] (any body).
+    pub fn complete_request(&self, response: impl Into<HttpReply>) -> Result<()> {
+        let response: HttpReply = response.into();
         let target = self.target_of(&response.request_id)?;
-        let limit = self.inner.policy.max_response_body;
+        let limit = self.core().policy().max_response_body();
         if response.body.len() as u64 > limit {
             return Err(CapError::TooLarge {
                 what: "response body",
                 limit,
             });
         }
-        let record = CapRecord::new(Capability::Http, "response", target, Outcome::Ok)
-            .with_id(&response.request_id)
-            .with_body(response.body.as_bytes())
-            .with_detail(format!("status {}", response.status));
+        let record = CapRecord::new(
+            Capability::Http,
+            RecordAction::Response,
+            target,
+            Outcome::Ok,
+        )
+        .with_id(&response.request_id)
+        .with_body(response.body.as_bytes())
+        .with_detail(format!("status {}", response.status));
         let id = response.request_id.clone();
         self.finish(&id, HttpOutcome::Response(response), record);
         Ok(())
@@ -970,26 +1115,39 @@ impl HttpFs {
             duration: started.elapsed(),
             failed_at: Timestamp::now(),
         };
-        let record = CapRecord::new(Capability::Http, "response", target, Outcome::Failed)
-            .with_id(id)
-            .with_detail(format!("{}: {}", kind.as_str(), failure.message));
+        let record = CapRecord::new(
+            Capability::Http,
+            RecordAction::Response,
+            target,
+            Outcome::Failed,
+        )
+        .with_id(id)
+        .with_detail(format!("{}: {}", kind.as_str(), failure.message));
         self.finish(id, HttpOutcome::Failure(failure), record);
         Ok(())
     }
 
-    /// The outcome of a request, if it has arrived (and was not removed or evicted).
-    pub fn get_response(&self, id: &str) -> Option<HttpOutcome> {
-        self.state().responses.get(id).cloned()
+    /// The outcome of a request: the response or the failure, once it has
+    /// arrived; `WouldBlock` while the request is pending, `UnknownId` for
+    /// an id never given, or whose outcome was removed or evicted.
+    pub fn get_response(&self, id: &str) -> Result<HttpOutcome> {
+        let st = self.state();
+        if let Some(o) = st.responses.get(id) {
+            return Ok(o.clone());
+        }
+        if st.pending.contains_key(id) {
+            return Err(CapError::WouldBlock(format!("response to {id}")));
+        }
+        Err(CapError::UnknownId {
+            kind: "request",
+            id: id.to_owned(),
+        })
     }
 
     /// Removes and returns the outcome of a request.
     pub fn remove_response(&self, id: &str) -> Option<HttpOutcome> {
         let mut st = self.state();
-        let out = st.responses.remove(id);
-        if out.is_some() {
-            st.order.retain(|o| o != id);
-        }
-        out
+        st.responses.remove(id)
     }
 
     /// Waits up to `timeout` (bounded by the thread's deadline) for the
@@ -999,7 +1157,7 @@ impl HttpFs {
     }
 
     fn wait_outcome(&self, id: &str, nonblocking: bool, timeout: Duration) -> Result<HttpOutcome> {
-        let r = self.inner.done.wait_for(nonblocking, timeout, || {
+        let r = self.core().ready().wait_for(nonblocking, timeout, || {
             let st = self.state();
             if let Some(o) = st.responses.get(id) {
                 return Some(Some(o.clone()));
@@ -1039,14 +1197,14 @@ impl HttpFs {
             refused: st.refused,
             invalid: st.invalid,
             evicted: st.evicted,
-            waiting_readers: self.inner.done.waiting(),
-            max_pending: self.inner.limits.max_pending,
+            waiting_readers: self.core().ready().waiting(),
+            max_pending: self.core().limits().max_pending,
         }
     }
 
     fn status_json(&self) -> Value {
-        let p = &self.inner.policy;
-        let l = &self.inner.limits;
+        let p = self.core().policy();
+        let l = &self.core().limits();
         json!({
             "service": "http",
             "counters": self.status(),
@@ -1059,24 +1217,19 @@ impl HttpFs {
                 "wait_ms": millis(l.wait),
             },
             "policy": {
-                "schemes": p.schemes,
-                "hosts": p.hosts,
-                "deny_hosts": p.deny_hosts,
-                "ports": p.ports,
-                "methods": p.methods,
-                "max_request_body": p.max_request_body,
-                "max_response_body": p.max_response_body,
+                "schemes": p.schemes(),
+                "hosts": p.hosts(),
+                "deny_hosts": p.deny_hosts(),
+                "ports": p.ports(),
+                "methods": p.methods(),
+                "max_request_body": p.max_request_body(),
+                "max_response_body": p.max_response_body(),
             },
         })
     }
 
     fn pending_json(id: &str, e: &Entry) -> Value {
-        let headers: BTreeMap<&str, &str> = e
-            .request
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let headers = e.request.sorted_headers();
         json!({
             "id": id,
             "state": match e.state { PendingState::Queued => "queued", PendingState::InFlight => "in_flight" },
@@ -1091,82 +1244,128 @@ impl HttpFs {
     }
 }
 
-/// `"/responses/req-3.json"` → `Some("req-3")` for `dir = "/responses"`.
-pub(crate) fn id_in<'a>(path: &'a str, dir: &str, ext: &str) -> Option<&'a str> {
-    let name = path.strip_prefix(dir)?.strip_prefix('/')?;
-    let id = name.strip_suffix(ext)?;
-    (!id.is_empty() && !id.contains('/')).then_some(id)
+/// What a path of an [`HttpFs`] names, parsed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HttpNode {
+    /// `/`.
+    Root,
+    /// `/pending`.
+    PendingDir,
+    /// `/responses`.
+    ResponsesDir,
+    /// `/request`: the message file.
+    Request,
+    /// `/status`.
+    Status,
+    /// `/pending/{id}.json`.
+    Pending(String),
+    /// `/responses/{id}.json`.
+    Response(String),
+}
+
+impl HttpNode {
+    /// Parses a canonical path (whether the item exists is not checked).
+    fn parse(path: &str) -> Option<Self> {
+        Some(match path {
+            "/" => Self::Root,
+            "/pending" => Self::PendingDir,
+            "/responses" => Self::ResponsesDir,
+            "/request" => Self::Request,
+            "/status" => Self::Status,
+            _ => {
+                if let Some(id) = tree::id_in(path, "/pending", ".json") {
+                    Self::Pending(id.to_owned())
+                } else {
+                    Self::Response(tree::id_in(path, "/responses", ".json")?.to_owned())
+                }
+            }
+        })
+    }
+}
+
+impl HttpFs {
+    fn status_bytes(&self) -> Vec<u8> {
+        json_bytes(&self.status_json())
+    }
+
+    fn pending_bytes(&self, id: &str) -> Option<Vec<u8>> {
+        let st = self.state();
+        st.pending
+            .get(id)
+            .map(|e| json_bytes(&Self::pending_json(id, e)))
+    }
+
+    fn response_bytes(&self, id: &str) -> Option<Vec<u8>> {
+        let st = self.state();
+        st.responses.get(id).map(|o| json_bytes(&o.to_json()))
+    }
 }
 
 impl CapTree for HttpFs {
-    fn node(&self, path: &str) -> Option<Node> {
-        match path {
-            "/" | "/pending" | "/responses" => Some(Node::Dir),
-            "/request" => Some(Node::File {
-                writable: true,
-                size: 0,
-            }),
-            "/status" => Some(Node::File {
-                writable: false,
-                size: 0,
-            }),
-            _ => {
+    type Node = HttpNode;
+
+    fn lookup(&self, path: &str) -> Option<HttpNode> {
+        let node = HttpNode::parse(path)?;
+        let exists = match &node {
+            HttpNode::Pending(id) => self.state().pending.contains_key(id),
+            HttpNode::Response(id) => {
                 let st = self.state();
-                let exists = if let Some(id) = id_in(path, "/pending", ".json") {
-                    st.pending.contains_key(id)
-                } else if let Some(id) = id_in(path, "/responses", ".json") {
-                    st.responses.contains_key(id) || st.pending.contains_key(id)
-                } else {
-                    false
-                };
-                exists.then_some(Node::File {
-                    writable: false,
-                    size: 0,
-                })
+                st.responses.contains(id) || st.pending.contains_key(id)
             }
+            _ => true,
+        };
+        exists.then_some(node)
+    }
+
+    fn kind(&self, node: &HttpNode) -> Kind {
+        match node {
+            HttpNode::Root | HttpNode::PendingDir | HttpNode::ResponsesDir => Kind::Dir,
+            HttpNode::Request => Kind::MESSAGE,
+            HttpNode::Status => Kind::read_only(&self.status_bytes()),
+            HttpNode::Pending(id) => self
+                .pending_bytes(id)
+                .map_or(Kind::STREAM, |b| Kind::read_only(&b)),
+            // A response not there yet is a read that waits: size 0 until
+            // it arrives.
+            HttpNode::Response(id) => self
+                .response_bytes(id)
+                .map_or(Kind::STREAM, |b| Kind::read_only(&b)),
         }
     }
 
-    fn entries(&self, path: &str) -> Vec<DirEntry> {
-        let file = Node::File {
-            writable: false,
-            size: 0,
-        };
-        match path {
-            "/" => vec![
-                tree::entry("/", "pending", Node::Dir),
-                tree::entry(
-                    "/",
-                    "request",
-                    Node::File {
-                        writable: true,
-                        size: 0,
-                    },
-                ),
-                tree::entry("/", "responses", Node::Dir),
-                tree::entry("/", "status", file),
+    fn children(&self, node: &HttpNode) -> Vec<(String, HttpNode)> {
+        let st = self.state();
+        match node {
+            HttpNode::Root => vec![
+                ("pending".into(), HttpNode::PendingDir),
+                ("request".into(), HttpNode::Request),
+                ("responses".into(), HttpNode::ResponsesDir),
+                ("status".into(), HttpNode::Status),
             ],
-            "/pending" => self
-                .state()
+            HttpNode::PendingDir => st
                 .pending
                 .keys()
-                .map(|id| tree::entry(path, &format!("{id}.json"), file))
+                .map(|id| (format!("{id}.json"), HttpNode::Pending(id.clone())))
                 .collect(),
-            "/responses" => self
-                .state()
+            HttpNode::ResponsesDir => st
                 .responses
                 .keys()
-                .map(|id| tree::entry(path, &format!("{id}.json"), file))
+                .map(|id| (format!("{id}.json"), HttpNode::Response(id.clone())))
                 .collect(),
             _ => Vec::new(),
         }
     }
 
-    fn open_file(&self, path: &str, flags: OpenFlags) -> oanix_vfs::Result<Box<dyn FileHandle>> {
-        match path {
-            "/request" => {
+    fn open_node(
+        &self,
+        path: &str,
+        node: HttpNode,
+        flags: OpenFlags,
+    ) -> oanix_vfs::Result<Box<dyn FileHandle>> {
+        let p = path.to_owned();
+        match node {
+            HttpNode::Request => {
                 let svc = self.clone();
-                let p = path.to_owned();
                 Ok(MessageHandle::boxed(
                     path,
                     flags,
@@ -1177,50 +1376,46 @@ impl CapTree for HttpFs {
                     }),
                 ))
             }
-            "/status" => Ok(ContentHandle::ready(path, json_bytes(&self.status_json()))),
-            _ => {
-                if let Some(id) = id_in(path, "/pending", ".json") {
-                    let st = self.state();
-                    let e = st.pending.get(id).ok_or_else(|| FsError::not_found(path))?;
-                    return Ok(ContentHandle::ready(
-                        path,
-                        json_bytes(&Self::pending_json(id, e)),
-                    ));
-                }
-                if let Some(id) = id_in(path, "/responses", ".json") {
-                    let svc = self.clone();
-                    let id = id.to_owned();
-                    let p = path.to_owned();
-                    let nonblocking = flags.nonblocking;
-                    let wait = self.inner.limits.wait;
-                    return Ok(ContentHandle::lazy(
-                        path,
-                        Box::new(move || {
-                            svc.wait_outcome(&id, nonblocking, wait)
-                                .map(|o| json_bytes(&o.to_json()))
-                                .map_err(|e| e.into_fs_error(&p))
-                        }),
-                    ));
-                }
-                Err(FsError::not_found(path))
+            HttpNode::Status => Ok(ContentHandle::ready(path, self.status_bytes())),
+            HttpNode::Pending(id) => {
+                let bytes = self
+                    .pending_bytes(&id)
+                    .ok_or_else(|| FsError::not_found(path))?;
+                Ok(ContentHandle::ready(path, bytes))
+            }
+            HttpNode::Response(id) => {
+                let svc = self.clone();
+                let nonblocking = flags.nonblocking;
+                let wait = self.core().limits().wait;
+                Ok(ContentHandle::lazy(
+                    path,
+                    Box::new(move || {
+                        svc.wait_outcome(&id, nonblocking, wait)
+                            .map(|o| json_bytes(&o.to_json()))
+                            .map_err(|e| e.into_fs_error(&p))
+                    }),
+                ))
+            }
+            HttpNode::Root | HttpNode::PendingDir | HttpNode::ResponsesDir => {
+                Err(FsError::is_a_directory(path))
             }
         }
     }
 
-    fn remove_file(&self, path: &str) -> oanix_vfs::Result<()> {
-        if let Some(id) = id_in(path, "/responses", ".json") {
-            if self.remove_response(id).is_some() {
-                return Ok(());
-            }
-            if self.state().pending.contains_key(id) {
-                return Err(FsError::permission_denied(
-                    path,
-                    "the response has not arrived yet",
-                ));
-            }
-            return Err(FsError::not_found(path));
+    fn remove_node(&self, path: &str, node: HttpNode) -> oanix_vfs::Result<()> {
+        let HttpNode::Response(id) = node else {
+            return Err(tree::fixed(path));
+        };
+        if self.remove_response(&id).is_some() {
+            return Ok(());
         }
-        Err(tree::fixed(path))
+        if self.state().pending.contains_key(&id) {
+            return Err(FsError::permission_denied(
+                path,
+                "the response has not arrived yet",
+            ));
+        }
+        Err(FsError::not_found(path))
     }
 }
 

@@ -57,6 +57,13 @@
 //!   fails with `WouldBlock` at once instead; `status` files and the
 //!   `pending/` and `outbox/` directories show where things stand without
 //!   waiting.
+//! - **Sizes are what a read gives.** `stat` and listings report the size a
+//!   read of the file returns now (the `status` files and every `.json`
+//!   document included). Three kinds of file have no size until read and
+//!   stat as 0: message files (`request`, `control`, `submit`, `out`...),
+//!   the stream `conns/{id}/in`, and answers that have not arrived
+//!   (`responses/{id}.json` of a pending request, `jobs/{id}.json` without
+//!   its result), whose reads wait.
 //! - **Everything else is plain files.** Listings are sorted; errors name the
 //!   path; files an agent may not write answer `ReadOnly`; creating, removing
 //!   or renaming what the service owns answers `PermissionDenied` (removing a
@@ -76,6 +83,21 @@
 //! `{"id", "ok": true, "status", "status_text", "headers", "body"` or
 //! `"body_base64", "duration_ms", "completed_at"}`, or
 //! `{"id", "ok": false, "error": {"kind", "message"}, ...}` for a failure.
+//!
+//! # Host calls and agent writes
+//!
+//! The egress policy bounds the agent. What an agent writes to the files is
+//! checked against it at once and refused with the reason. The host's own
+//! programmatic calls are trusted: [`HttpFs::submit_request`] and
+//! [`WsFs::open_connection`] check the form of what they are given (and the
+//! bounds) and record it, but leave the policy to the executor, which checks
+//! every URL against it, and every resolved address against the SSRF guard,
+//! before it connects: a host's request the policy does not allow fails
+//! `refused` without a byte sent. [`HttpFs::try_submit`] and
+//! [`WsFs::open_checked`] apply the policy at once, as the files do.
+//! [`HttpFs::submit_request`] returns the id directly: a request that cannot
+//! be queued (malformed, or the queue is full) still gets one, whose outcome
+//! is at once the failure with the reason.
 //!
 //! # Executors
 //!
@@ -99,9 +121,9 @@
 //!
 //! # Feature flags
 //!
-//! - `nostr` (on by default): `NostrFs`, on the `nostr` crate (re-exported as
-//!   `nostr_crate` so executors use the same version). Turn default features
-//!   off for a build without the secp256k1 C library.
+//! - `nostr` (off by default): `NostrFs`, on the `nostr` crate (re-exported as
+//!   `nostr_crate` so executors use the same version). Without it the crate
+//!   builds without the secp256k1 C library.
 //!
 //! # Example
 //!
@@ -118,7 +140,8 @@
 //!     HttpFs::builder()
 //!         .policy(
 //!             EgressPolicy::allow_hosts(["api.example.com"])
-//!                 .inject_header("api.example.com", "authorization", "Bearer s3cret"),
+//!                 .inject_header("api.example.com", "authorization", "Bearer s3cret")
+//!                 .build()?,
 //!         )
 //!         .record_sink(log.sink())
 //!         .build(),
@@ -168,7 +191,7 @@
 //! let records = log.records();
 //! assert_eq!(records.len(), 3);
 //! assert!(records.iter().all(|r| !r.to_json_line().contains("s3cret")));
-//! # Ok::<(), oanix_vfs::FsError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Where it sits
@@ -178,13 +201,16 @@
 //! their records into its event log.
 
 mod body;
+mod cap_core;
 mod error;
 mod http;
 mod message;
+mod method;
 #[cfg(feature = "nostr")]
 mod nostr;
 mod notify;
 pub mod policy;
+mod queue;
 mod record;
 mod tree;
 mod ws;
@@ -195,18 +221,27 @@ pub use ::nostr as nostr_crate;
 pub use body::Body;
 pub use error::{CapError, Result};
 pub use http::{
-    FailureKind, HttpFailure, HttpFs, HttpFsBuilder, HttpLimits, HttpMethod, HttpOutcome,
+    FailureKind, HttpFailure, HttpFs, HttpFsBuilder, HttpLimits, HttpOutcome, HttpReply,
     HttpRequest, HttpResponse, HttpStatus, PendingRequest,
 };
+pub use method::HttpMethod;
 #[cfg(feature = "nostr")]
 pub use nostr::{
     Filter, JOB_FEEDBACK_KIND, JOB_REQUEST_KINDS, JOB_RESULT_KINDS, JobInput, JobRequest, NostrFs,
     NostrFsBuilder, NostrLimits, NostrStatus, OutboxEvent,
 };
 pub use notify::{EventListener, Listener};
-pub use policy::{EgressPolicy, HostPattern, IpClass};
-pub use record::{CapRecord, Capability, Outcome, RecordLog, RecordSink, sha256_digest};
+pub use policy::{EgressPolicy, EgressPolicyBuilder, HostPattern, IpClass};
+pub use record::{
+    CapRecord, Capability, Outcome, RecordAction, RecordLog, RecordSink, sha256_digest,
+};
 pub use ws::{WsConnStatus, WsFs, WsFsBuilder, WsLimits, WsMessage, WsState, WsStatus};
 
 /// The egress policy of [`HttpFs`]: the same type as every capability's.
 pub type HttpPolicy = EgressPolicy;
+
+/// The current time, as [`HttpResponse::completed_at`] and every record
+/// take it.
+pub fn now() -> oanix_vfs::Timestamp {
+    oanix_vfs::Timestamp::now()
+}

@@ -2,23 +2,26 @@
 //! the agent without it ever seeing the key, NIP-90 job requests, an outbox
 //! for the relay executor and a verified inbox.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use nostr::event::{Event, EventBuilder, FinalizeEvent, Kind, Tag};
 use nostr::key::{Keys, PublicKey, SecretKey};
 use nostr::nips::nip19::ToBech32;
-use oanix_vfs::{DirEntry, FileHandle, FsError, OpenFlags, Timestamp};
+use oanix_vfs::{FileHandle, FsError, OpenFlags, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::cap_core::{CapCore, CoreParts};
 use crate::error::{CapError, Result};
 use crate::message::{Fields, parse_object};
-use crate::notify::{EventListener, Signal, WaitEnd};
-use crate::record::{CapRecord, Capability, Outcome, RecordSink, Recorder};
-use crate::tree::{self, CapTree, ContentHandle, MessageHandle, Node, json_bytes};
+use crate::notify::{EventListener, WaitEnd};
+use crate::policy::EgressPolicy;
+use crate::queue::Recent;
+use crate::record::{CapRecord, Capability, Outcome, RecordAction, RecordSink};
+use crate::tree::{self, CapTree, ContentHandle, Kind as NodeKind, MessageHandle, json_bytes};
 
 /// The kinds of NIP-90 job requests; a job's result has the request's kind
 /// plus 1000, and feedback is kind 7000.
@@ -374,14 +377,12 @@ struct Incoming {
     received_at: Timestamp,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct NostrState {
     relays: BTreeSet<String>,
     outbox: BTreeMap<String, Outgoing>,
-    inbox: BTreeMap<String, Incoming>,
-    inbox_order: VecDeque<String>,
-    jobs: BTreeMap<String, Option<String>>,
-    job_order: VecDeque<String>,
+    inbox: Recent<Incoming>,
+    jobs: Recent<Option<String>>,
     subscriptions: BTreeMap<String, Vec<Filter>>,
     signed: u64,
     published: u64,
@@ -393,15 +394,31 @@ struct NostrState {
     invalid_messages: u64,
 }
 
+impl NostrState {
+    fn new(limits: &NostrLimits) -> Self {
+        Self {
+            relays: BTreeSet::new(),
+            outbox: BTreeMap::new(),
+            inbox: Recent::new(limits.max_inbox),
+            jobs: Recent::new(limits.max_jobs),
+            subscriptions: BTreeMap::new(),
+            signed: 0,
+            published: 0,
+            rejected: 0,
+            received: 0,
+            invalid_dropped: 0,
+            duplicates: 0,
+            evicted: 0,
+            invalid_messages: 0,
+        }
+    }
+}
+
 struct NostrInner {
     keys: Keys,
     pubkey: String,
     npub: String,
-    state: Mutex<NostrState>,
-    limits: NostrLimits,
-    work: Signal,
-    incoming: Signal,
-    recorder: Recorder,
+    core: CapCore<NostrState, NostrLimits>,
 }
 
 /// The Nostr capability. The secret key stays inside the service: no file
@@ -433,27 +450,28 @@ impl fmt::Debug for NostrFs {
 }
 
 /// Builds a [`NostrFs`]; see [`NostrFs::builder`].
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct NostrFsBuilder {
-    limits: NostrLimits,
+    parts: CoreParts<NostrLimits>,
     relays: Vec<String>,
-    sink: Option<RecordSink>,
-}
-
-impl fmt::Debug for NostrFsBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NostrFsBuilder")
-            .field("limits", &self.limits)
-            .field("relays", &self.relays)
-            .finish_non_exhaustive()
-    }
 }
 
 impl NostrFsBuilder {
+    /// Sets the egress policy for relays (the default refuses every relay):
+    /// [`NostrFs::add_relay`] checks each relay URL against it, and the
+    /// relay executor checks it again, with every resolved address, when it
+    /// connects. For example
+    /// `EgressPolicy::allow_hosts(["relay.damus.io"]).build()?` allows that
+    /// relay over `wss`.
+    #[must_use]
+    pub fn policy(mut self, policy: EgressPolicy) -> Self {
+        self.parts.policy = policy;
+        self
+    }
     /// Sets the limits.
     #[must_use]
     pub fn limits(mut self, limits: NostrLimits) -> Self {
-        self.limits = limits;
+        self.parts.limits = limits;
         self
     }
     /// Adds a relay (checked when built).
@@ -465,7 +483,7 @@ impl NostrFsBuilder {
     /// Sends a [`CapRecord`] of every signature, publication and reception to `sink`.
     #[must_use]
     pub fn record_sink(mut self, sink: RecordSink) -> Self {
-        self.sink = Some(sink);
+        self.parts.sink = Some(sink);
         self
     }
     /// Builds the service with the 32-byte secret key `secret`.
@@ -490,11 +508,7 @@ impl NostrFsBuilder {
                 pubkey: pk.to_hex(),
                 npub,
                 keys,
-                state: Mutex::new(NostrState::default()),
-                limits: self.limits,
-                work: Signal::default(),
-                incoming: Signal::default(),
-                recorder: Recorder::new(self.sink),
+                core: CapCore::new(NostrState::new(&self.parts.limits), self.parts),
             }),
         };
         for r in self.relays {
@@ -530,31 +544,41 @@ impl NostrFs {
         &self.inner.npub
     }
 
+    /// The egress policy for relays (the relay executor checks relay URLs
+    /// and resolved addresses with it).
+    pub fn policy(&self) -> &Arc<EgressPolicy> {
+        self.core().policy()
+    }
+
     /// The limits.
     pub fn limits(&self) -> &NostrLimits {
-        &self.inner.limits
+        self.core().limits()
     }
 
     /// Sets (or clears) where records go.
     pub fn set_record_sink(&self, sink: Option<RecordSink>) {
-        self.inner.recorder.set(sink);
+        self.core().set_sink(sink);
     }
 
     /// Sends a record made by an executor (a relay connection, a notice, a
     /// duplicate) to the service's sink, if one is set.
     pub fn emit_record(&self, record: CapRecord) {
-        self.inner.recorder.emit(record);
+        self.core().emit(record);
+    }
+
+    fn core(&self) -> &CapCore<NostrState, NostrLimits> {
+        &self.inner.core
     }
 
     fn state(&self) -> MutexGuard<'_, NostrState> {
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.core.lock()
     }
 
     /// Adds a relay (`ws://` or `wss://` URL). Relays are the host's choice:
-    /// agents cannot add them through the files.
+    /// agents cannot add them through the files. The URL must pass the
+    /// service's policy ([`NostrFsBuilder::policy`]; the default refuses
+    /// every relay): a relay it does not allow is refused (`Refused`, with
+    /// the reason) and not added.
     pub fn add_relay(&self, url: &str) -> Result<()> {
         let parsed = url::Url::parse(url)
             .map_err(|e| CapError::invalid(format!("relay `{url}`: not a URL ({e})")))?;
@@ -563,16 +587,33 @@ impl NostrFs {
                 "relay `{url}`: expected a ws:// or wss:// URL"
             )));
         }
+        if let Err(e) = self.core().policy().check_ws(url) {
+            if self.core().recording() {
+                self.core().emit(
+                    CapRecord::new(
+                        Capability::Nostr,
+                        RecordAction::Relay,
+                        url,
+                        Outcome::Refused,
+                    )
+                    .with_detail(e.to_string()),
+                );
+            }
+            return Err(match e {
+                CapError::Refused(why) => CapError::Refused(format!("relay `{url}`: {why}")),
+                other => other,
+            });
+        }
         let mut st = self.state();
-        if !st.relays.contains(url) && st.relays.len() >= self.inner.limits.max_relays {
+        if !st.relays.contains(url) && st.relays.len() >= self.core().limits().max_relays {
             return Err(CapError::QueueFull {
                 what: "relays".into(),
-                capacity: self.inner.limits.max_relays,
+                capacity: self.core().limits().max_relays,
             });
         }
         st.relays.insert(url.to_owned());
         drop(st);
-        self.inner.work.notify();
+        self.core().work().notify();
         Ok(())
     }
 
@@ -580,7 +621,7 @@ impl NostrFs {
     pub fn remove_relay(&self, url: &str) -> bool {
         let removed = self.state().relays.remove(url);
         if removed {
-            self.inner.work.notify();
+            self.core().work().notify();
         }
         removed
     }
@@ -599,10 +640,10 @@ impl NostrFs {
         tags: Vec<Tag>,
         created_at: Option<u64>,
     ) -> Result<Event> {
-        if self.state().outbox.len() >= self.inner.limits.max_outbox {
+        if self.state().outbox.len() >= self.core().limits().max_outbox {
             return Err(CapError::QueueFull {
                 what: "outbox".into(),
-                capacity: self.inner.limits.max_outbox,
+                capacity: self.core().limits().max_outbox,
             });
         }
         let mut builder = EventBuilder::new(Kind::from_u16(kind), content).tags(tags);
@@ -614,21 +655,15 @@ impl NostrFs {
             .map_err(|e| CapError::Signature(e.to_string()))?;
         let id = event.id.to_hex();
         let mut st = self.state();
-        if st.outbox.len() >= self.inner.limits.max_outbox {
+        if st.outbox.len() >= self.core().limits().max_outbox {
             return Err(CapError::QueueFull {
                 what: "outbox".into(),
-                capacity: self.inner.limits.max_outbox,
+                capacity: self.core().limits().max_outbox,
             });
         }
         st.signed += 1;
         if JOB_REQUEST_KINDS.contains(&kind) {
             st.jobs.insert(id.clone(), None);
-            st.job_order.push_back(id.clone());
-            while st.job_order.len() > self.inner.limits.max_jobs {
-                if let Some(old) = st.job_order.pop_front() {
-                    st.jobs.remove(&old);
-                }
-            }
         }
         st.outbox.insert(
             id.clone(),
@@ -639,11 +674,11 @@ impl NostrFs {
             },
         );
         drop(st);
-        if self.inner.recorder.active() {
-            self.inner.recorder.emit(
+        if self.core().recording() {
+            self.core().emit(
                 CapRecord::new(
                     Capability::Nostr,
-                    "sign",
+                    RecordAction::Sign,
                     format!("kind:{kind}"),
                     Outcome::Queued,
                 )
@@ -651,7 +686,7 @@ impl NostrFs {
                 .with_body(content.as_bytes()),
             );
         }
-        self.inner.work.notify();
+        self.core().work().notify();
         Ok(event)
     }
 
@@ -674,10 +709,10 @@ impl NostrFs {
     }
 
     fn check_size(&self, message: &[u8]) -> Result<()> {
-        if message.len() > self.inner.limits.max_message {
+        if message.len() > self.core().limits().max_message {
             return Err(CapError::TooLarge {
                 what: "message",
-                limit: self.inner.limits.max_message as u64,
+                limit: self.core().limits().max_message as u64,
             });
         }
         Ok(())
@@ -738,12 +773,12 @@ impl NostrFs {
     /// A listener woken when there is work for the relay executor: an event
     /// to publish, a relay or a subscription added or removed.
     pub fn work_listener(&self) -> EventListener {
-        self.inner.work.listen()
+        self.core().work_listener()
     }
 
     /// A listener woken when an event is received.
     pub fn inbox_listener(&self) -> EventListener {
-        self.inner.incoming.listen()
+        self.core().ready().listen()
     }
 
     /// Records that `relay` accepted the event; once every relay has
@@ -795,15 +830,20 @@ impl NostrFs {
             st.outbox.remove(event_id);
         }
         drop(guard);
-        if self.inner.recorder.active() {
+        if self.core().recording() {
             let record = match rejected {
-                None => CapRecord::new(Capability::Nostr, "publish", relay, Outcome::Ok),
-                Some(reason) => {
-                    CapRecord::new(Capability::Nostr, "publish", relay, Outcome::Failed)
-                        .with_detail(format!("rejected: {reason}"))
+                None => {
+                    CapRecord::new(Capability::Nostr, RecordAction::Publish, relay, Outcome::Ok)
                 }
+                Some(reason) => CapRecord::new(
+                    Capability::Nostr,
+                    RecordAction::Publish,
+                    relay,
+                    Outcome::Failed,
+                )
+                .with_detail(format!("rejected: {reason}")),
             };
-            self.inner.recorder.emit(record.with_id(event_id));
+            self.core().emit(record.with_id(event_id));
         }
         Ok(done)
     }
@@ -815,11 +855,16 @@ impl NostrFs {
         let id = event.id.to_hex();
         if let Err(e) = event.verify() {
             self.state().invalid_dropped += 1;
-            if self.inner.recorder.active() {
-                self.inner.recorder.emit(
-                    CapRecord::new(Capability::Nostr, "receive", relay, Outcome::Failed)
-                        .with_id(&id)
-                        .with_detail(format!("dropped: {e}")),
+            if self.core().recording() {
+                self.core().emit(
+                    CapRecord::new(
+                        Capability::Nostr,
+                        RecordAction::Receive,
+                        relay,
+                        Outcome::Failed,
+                    )
+                    .with_id(&id)
+                    .with_detail(format!("dropped: {e}")),
                 );
             }
             return Err(CapError::Signature(format!("event {id}: {e}")));
@@ -827,7 +872,7 @@ impl NostrFs {
         let kind = event.kind.as_u16();
         let content_len = event.content.len();
         let mut st = self.state();
-        if st.inbox.contains_key(&id) {
+        if st.inbox.contains(&id) {
             st.duplicates += 1;
             return Ok(false);
         }
@@ -846,7 +891,7 @@ impl NostrFs {
             }
         }
         let digest_source = event.content.clone();
-        st.inbox.insert(
+        st.evicted += st.inbox.insert(
             id.clone(),
             Incoming {
                 event,
@@ -854,26 +899,17 @@ impl NostrFs {
                 received_at: Timestamp::now(),
             },
         );
-        st.inbox_order.push_back(id.clone());
         st.received += 1;
-        while st.inbox.len() > self.inner.limits.max_inbox.max(1) {
-            let Some(old) = st.inbox_order.pop_front() else {
-                break;
-            };
-            if st.inbox.remove(&old).is_some() {
-                st.evicted += 1;
-            }
-        }
         drop(st);
-        if self.inner.recorder.active() {
-            self.inner.recorder.emit(
-                CapRecord::new(Capability::Nostr, "receive", relay, Outcome::Ok)
+        if self.core().recording() {
+            self.core().emit(
+                CapRecord::new(Capability::Nostr, RecordAction::Receive, relay, Outcome::Ok)
                     .with_id(&id)
                     .with_body(digest_source.as_bytes())
                     .with_detail(format!("kind {kind}, {content_len} bytes of content")),
             );
         }
-        self.inner.incoming.notify();
+        self.core().ready().notify();
         Ok(true)
     }
 
@@ -891,9 +927,9 @@ impl NostrFs {
     /// The received events, oldest first.
     pub fn inbox_events(&self) -> Vec<Event> {
         let st = self.state();
-        st.inbox_order
-            .iter()
-            .filter_map(|id| st.inbox.get(id).map(|i| i.event.clone()))
+        st.inbox
+            .oldest_first()
+            .map(|(_, i)| i.event.clone())
             .collect()
     }
 
@@ -911,7 +947,7 @@ impl NostrFs {
     }
 
     fn wait_job(&self, request_id: &str, nonblocking: bool, timeout: Duration) -> Result<Event> {
-        let r = self.inner.incoming.wait_for(nonblocking, timeout, || {
+        let r = self.core().ready().wait_for(nonblocking, timeout, || {
             let st = self.state();
             match st.jobs.get(request_id) {
                 None => Some(Err(CapError::UnknownId {
@@ -935,7 +971,7 @@ impl NostrFs {
     pub fn add_subscription(&self, sub_id: impl Into<String>, filters: Vec<Filter>) -> Result<()> {
         let sub_id = sub_id.into();
         let mut st = self.state();
-        let cap = self.inner.limits.max_subscriptions;
+        let cap = self.core().limits().max_subscriptions;
         if !st.subscriptions.contains_key(&sub_id) && st.subscriptions.len() >= cap {
             return Err(CapError::QueueFull {
                 what: "subscriptions".into(),
@@ -944,7 +980,7 @@ impl NostrFs {
         }
         st.subscriptions.insert(sub_id, filters);
         drop(st);
-        self.inner.work.notify();
+        self.core().work().notify();
         Ok(())
     }
 
@@ -961,7 +997,7 @@ impl NostrFs {
     pub fn remove_subscription(&self, sub_id: &str) -> bool {
         let removed = self.state().subscriptions.remove(sub_id).is_some();
         if removed {
-            self.inner.work.notify();
+            self.core().work().notify();
         }
         removed
     }
@@ -981,7 +1017,7 @@ impl NostrFs {
             duplicates: st.duplicates,
             evicted: st.evicted,
             invalid_messages: st.invalid_messages,
-            waiting_readers: self.inner.incoming.waiting(),
+            waiting_readers: self.core().ready().waiting(),
         }
     }
 
@@ -1096,176 +1132,235 @@ fn event_json(event: &Event) -> Value {
     serde_json::to_value(event).unwrap_or(Value::Null)
 }
 
-impl CapTree for NostrFs {
-    fn node(&self, path: &str) -> Option<Node> {
-        let ro = Node::File {
-            writable: false,
-            size: 0,
-        };
-        let rw = Node::File {
-            writable: true,
-            size: 0,
-        };
-        match path {
-            "/" | "/identity" | "/outbox" | "/inbox" | "/jobs" => Some(Node::Dir),
-            "/submit" | "/request" => Some(rw),
-            "/status" | "/relays" => Some(ro),
-            "/identity/pubkey" => Some(Node::File {
-                writable: false,
-                size: self.inner.pubkey.len() as u64,
-            }),
-            "/identity/npub" => Some(Node::File {
-                writable: false,
-                size: self.inner.npub.len() as u64,
-            }),
+/// What a path of a [`NostrFs`] names, parsed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NostrNode {
+    /// `/`.
+    Root,
+    /// `/identity`.
+    IdentityDir,
+    /// `/outbox`.
+    OutboxDir,
+    /// `/inbox`.
+    InboxDir,
+    /// `/jobs`.
+    JobsDir,
+    /// `/submit`: the message file for event templates.
+    Submit,
+    /// `/request`: the message file for job requests.
+    Request,
+    /// `/status`.
+    Status,
+    /// `/relays`.
+    Relays,
+    /// `/identity/pubkey`.
+    Pubkey,
+    /// `/identity/npub`.
+    Npub,
+    /// `/outbox/{id}.json`.
+    Outbox(String),
+    /// `/inbox/{id}.json`.
+    Inbox(String),
+    /// `/jobs/{id}.json`.
+    Job(String),
+}
+
+impl NostrNode {
+    /// Parses a canonical path (whether the item exists is not checked).
+    fn parse(path: &str) -> Option<Self> {
+        Some(match path {
+            "/" => Self::Root,
+            "/identity" => Self::IdentityDir,
+            "/outbox" => Self::OutboxDir,
+            "/inbox" => Self::InboxDir,
+            "/jobs" => Self::JobsDir,
+            "/submit" => Self::Submit,
+            "/request" => Self::Request,
+            "/status" => Self::Status,
+            "/relays" => Self::Relays,
+            "/identity/pubkey" => Self::Pubkey,
+            "/identity/npub" => Self::Npub,
             _ => {
-                let st = self.state();
-                let exists = if let Some(id) = crate::http::id_in(path, "/outbox", ".json") {
-                    st.outbox.contains_key(id)
-                } else if let Some(id) = crate::http::id_in(path, "/inbox", ".json") {
-                    st.inbox.contains_key(id)
-                } else if let Some(id) = crate::http::id_in(path, "/jobs", ".json") {
-                    st.jobs.contains_key(id)
+                if let Some(id) = tree::id_in(path, "/outbox", ".json") {
+                    Self::Outbox(id.to_owned())
+                } else if let Some(id) = tree::id_in(path, "/inbox", ".json") {
+                    Self::Inbox(id.to_owned())
                 } else {
-                    false
-                };
-                exists.then_some(ro)
+                    Self::Job(tree::id_in(path, "/jobs", ".json")?.to_owned())
+                }
             }
-        }
+        })
     }
+}
 
-    fn entries(&self, path: &str) -> Vec<DirEntry> {
-        let ro = Node::File {
-            writable: false,
-            size: 0,
-        };
-        let rw = Node::File {
-            writable: true,
-            size: 0,
-        };
-        let names = |ids: Vec<&String>| -> Vec<DirEntry> {
-            ids.into_iter()
-                .map(|id| tree::entry(path, &format!("{id}.json"), ro))
-                .collect()
-        };
-        match path {
-            "/" => vec![
-                tree::entry(path, "identity", Node::Dir),
-                tree::entry(path, "inbox", Node::Dir),
-                tree::entry(path, "jobs", Node::Dir),
-                tree::entry(path, "outbox", Node::Dir),
-                tree::entry(path, "relays", ro),
-                tree::entry(path, "request", rw),
-                tree::entry(path, "status", ro),
-                tree::entry(path, "submit", rw),
-            ],
-            "/identity" => ["npub", "pubkey"]
-                .into_iter()
-                .filter_map(|n| {
-                    let full = format!("/identity/{n}");
-                    self.node(&full).map(|node| tree::entry(path, n, node))
-                })
-                .collect(),
-            "/outbox" => names(self.state().outbox.keys().collect()),
-            "/inbox" => names(self.state().inbox.keys().collect()),
-            "/jobs" => {
-                let st = self.state();
-                st.jobs
-                    .keys()
-                    .map(|id| tree::entry(path, &format!("{id}.json"), ro))
-                    .collect()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    fn open_file(&self, path: &str, flags: OpenFlags) -> oanix_vfs::Result<Box<dyn FileHandle>> {
-        let p = path.to_owned();
-        let svc = self.clone();
-        match path {
-            "/submit" => {
-                return Ok(MessageHandle::boxed(
-                    path,
-                    flags,
-                    Box::new(move |m| {
-                        svc.submit_message(m)
-                            .map(Some)
-                            .map_err(|e| e.into_fs_error(&p))
-                    }),
-                ));
-            }
-            "/request" => {
-                return Ok(MessageHandle::boxed(
-                    path,
-                    flags,
-                    Box::new(move |m| {
-                        svc.request_message(m)
-                            .map(Some)
-                            .map_err(|e| e.into_fs_error(&p))
-                    }),
-                ));
-            }
-            "/identity/pubkey" => {
-                return Ok(ContentHandle::ready(
-                    path,
-                    self.inner.pubkey.clone().into_bytes(),
-                ));
-            }
-            "/identity/npub" => {
-                return Ok(ContentHandle::ready(
-                    path,
-                    self.inner.npub.clone().into_bytes(),
-                ));
-            }
-            "/relays" => {
+impl NostrFs {
+    /// The content of a file whose content is known now (`None` for
+    /// message files, directories, a job whose result has not arrived, or
+    /// an item gone).
+    fn content(&self, node: &NostrNode) -> Option<Vec<u8>> {
+        match node {
+            NostrNode::Status => Some(json_bytes(&self.status_json())),
+            NostrNode::Relays => {
                 let mut text = String::new();
                 for r in self.relays() {
                     text.push_str(&r);
                     text.push('\n');
                 }
-                return Ok(ContentHandle::ready(path, text.into_bytes()));
+                Some(text.into_bytes())
             }
-            "/status" => return Ok(ContentHandle::ready(path, json_bytes(&self.status_json()))),
-            _ => {}
+            NostrNode::Pubkey => Some(self.inner.pubkey.clone().into_bytes()),
+            NostrNode::Npub => Some(self.inner.npub.clone().into_bytes()),
+            NostrNode::Outbox(id) => {
+                let st = self.state();
+                let o = st.outbox.get(id)?;
+                let doc = json!({"event": event_json(&o.event), "sent_to": o.sent_to, "rejected": o.rejected});
+                Some(json_bytes(&doc))
+            }
+            NostrNode::Inbox(id) => {
+                let st = self.state();
+                let i = st.inbox.get(id)?;
+                let doc = json!({"event": event_json(&i.event), "relay": i.relay, "received_at": i.received_at});
+                Some(json_bytes(&doc))
+            }
+            NostrNode::Job(id) => self.job_result(id).map(|e| job_json(id, &e)),
+            _ => None,
         }
-        if let Some(id) = crate::http::id_in(path, "/outbox", ".json") {
-            let st = self.state();
-            let o = st.outbox.get(id).ok_or_else(|| FsError::not_found(path))?;
-            let doc = json!({"event": event_json(&o.event), "sent_to": o.sent_to, "rejected": o.rejected});
-            return Ok(ContentHandle::ready(path, json_bytes(&doc)));
-        }
-        if let Some(id) = crate::http::id_in(path, "/inbox", ".json") {
-            let st = self.state();
-            let i = st.inbox.get(id).ok_or_else(|| FsError::not_found(path))?;
-            let doc = json!({"event": event_json(&i.event), "relay": i.relay, "received_at": i.received_at});
-            return Ok(ContentHandle::ready(path, json_bytes(&doc)));
-        }
-        if let Some(id) = crate::http::id_in(path, "/jobs", ".json") {
-            let id = id.to_owned();
-            let nonblocking = flags.nonblocking;
-            let wait = self.inner.limits.wait;
-            return Ok(ContentHandle::lazy(
-                path,
-                Box::new(move || {
-                    svc.wait_job(&id, nonblocking, wait)
-                        .map(|e| json_bytes(&json!({"request": id, "result": event_json(&e)})))
-                        .map_err(|e| e.into_fs_error(&p))
-                }),
-            ));
-        }
-        Err(FsError::not_found(path))
+    }
+}
+
+/// The content of `jobs/{id}.json` once the result is there.
+fn job_json(request: &str, result: &Event) -> Vec<u8> {
+    json_bytes(&json!({"request": request, "result": event_json(result)}))
+}
+
+impl CapTree for NostrFs {
+    type Node = NostrNode;
+
+    fn lookup(&self, path: &str) -> Option<NostrNode> {
+        let node = NostrNode::parse(path)?;
+        let exists = match &node {
+            NostrNode::Outbox(id) => self.state().outbox.contains_key(id),
+            NostrNode::Inbox(id) => self.state().inbox.contains(id),
+            NostrNode::Job(id) => self.state().jobs.contains(id),
+            _ => true,
+        };
+        exists.then_some(node)
     }
 
-    fn remove_file(&self, path: &str) -> oanix_vfs::Result<()> {
-        if let Some(id) = crate::http::id_in(path, "/inbox", ".json") {
-            let mut st = self.state();
-            if st.inbox.remove(id).is_some() {
-                st.inbox_order.retain(|o| o != id);
-                return Ok(());
-            }
-            return Err(FsError::not_found(path));
+    fn kind(&self, node: &NostrNode) -> NodeKind {
+        match node {
+            NostrNode::Root
+            | NostrNode::IdentityDir
+            | NostrNode::OutboxDir
+            | NostrNode::InboxDir
+            | NostrNode::JobsDir => NodeKind::Dir,
+            NostrNode::Submit | NostrNode::Request => NodeKind::MESSAGE,
+            // A job whose result has not arrived is a read that waits:
+            // size 0 until it arrives.
+            other => self
+                .content(other)
+                .map_or(NodeKind::STREAM, |b| NodeKind::read_only(&b)),
         }
-        Err(tree::fixed(path))
+    }
+
+    fn children(&self, node: &NostrNode) -> Vec<(String, NostrNode)> {
+        let named = |ids: Vec<String>, make: fn(String) -> NostrNode| -> Vec<(String, NostrNode)> {
+            ids.into_iter()
+                .map(|id| (format!("{id}.json"), make(id)))
+                .collect()
+        };
+        match node {
+            NostrNode::Root => vec![
+                ("identity".into(), NostrNode::IdentityDir),
+                ("inbox".into(), NostrNode::InboxDir),
+                ("jobs".into(), NostrNode::JobsDir),
+                ("outbox".into(), NostrNode::OutboxDir),
+                ("relays".into(), NostrNode::Relays),
+                ("request".into(), NostrNode::Request),
+                ("status".into(), NostrNode::Status),
+                ("submit".into(), NostrNode::Submit),
+            ],
+            NostrNode::IdentityDir => vec![
+                ("npub".into(), NostrNode::Npub),
+                ("pubkey".into(), NostrNode::Pubkey),
+            ],
+            NostrNode::OutboxDir => named(
+                self.state().outbox.keys().cloned().collect(),
+                NostrNode::Outbox,
+            ),
+            NostrNode::InboxDir => named(
+                self.state().inbox.keys().cloned().collect(),
+                NostrNode::Inbox,
+            ),
+            NostrNode::JobsDir => {
+                named(self.state().jobs.keys().cloned().collect(), NostrNode::Job)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn open_node(
+        &self,
+        path: &str,
+        node: NostrNode,
+        flags: OpenFlags,
+    ) -> oanix_vfs::Result<Box<dyn FileHandle>> {
+        let p = path.to_owned();
+        let svc = self.clone();
+        match node {
+            NostrNode::Submit => Ok(MessageHandle::boxed(
+                path,
+                flags,
+                Box::new(move |m| {
+                    svc.submit_message(m)
+                        .map(Some)
+                        .map_err(|e| e.into_fs_error(&p))
+                }),
+            )),
+            NostrNode::Request => Ok(MessageHandle::boxed(
+                path,
+                flags,
+                Box::new(move |m| {
+                    svc.request_message(m)
+                        .map(Some)
+                        .map_err(|e| e.into_fs_error(&p))
+                }),
+            )),
+            NostrNode::Job(id) => {
+                let nonblocking = flags.nonblocking;
+                let wait = self.core().limits().wait;
+                Ok(ContentHandle::lazy(
+                    path,
+                    Box::new(move || {
+                        svc.wait_job(&id, nonblocking, wait)
+                            .map(|e| job_json(&id, &e))
+                            .map_err(|e| e.into_fs_error(&p))
+                    }),
+                ))
+            }
+            NostrNode::Root
+            | NostrNode::IdentityDir
+            | NostrNode::OutboxDir
+            | NostrNode::InboxDir
+            | NostrNode::JobsDir => Err(FsError::is_a_directory(path)),
+            other => {
+                let bytes = self
+                    .content(&other)
+                    .ok_or_else(|| FsError::not_found(path))?;
+                Ok(ContentHandle::ready(path, bytes))
+            }
+        }
+    }
+
+    fn remove_node(&self, path: &str, node: NostrNode) -> oanix_vfs::Result<()> {
+        let NostrNode::Inbox(id) = node else {
+            return Err(tree::fixed(path));
+        };
+        let mut st = self.state();
+        if st.inbox.remove(&id).is_some() {
+            return Ok(());
+        }
+        Err(FsError::not_found(path))
     }
 }
 

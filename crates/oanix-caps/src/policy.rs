@@ -8,16 +8,18 @@
 //! [`EgressPolicy::check_ip`] on every address they resolve, before
 //! connecting, because that check can only be made then.
 //!
-//! The [`Default`] policy refuses everything. [`EgressPolicy::allow_hosts`]
-//! starts from a list of host patterns:
+//! The [`Default`] policy refuses everything. A policy is built, and
+//! checked, by an [`EgressPolicyBuilder`]; [`EgressPolicy::allow_hosts`]
+//! starts one from a list of host patterns:
 //!
 //! ```
-//! use oanix_caps::{EgressPolicy, HttpMethod};
+//! use oanix_caps::{CapError, EgressPolicy, HttpMethod};
 //!
 //! let policy = EgressPolicy::allow_hosts(["api.example.com", "*.github.com"])
 //!     .deny_hosts(["gist.github.com"])
 //!     .methods([HttpMethod::Get, HttpMethod::Post])
-//!     .inject_header("api.example.com", "authorization", "Bearer s3cret");
+//!     .inject_header("api.example.com", "authorization", "Bearer s3cret")
+//!     .build()?;
 //! assert!(policy.check_http(HttpMethod::Get, "https://api.github.com/repos", 0).is_ok());
 //! assert!(policy.check_http(HttpMethod::Get, "https://gist.github.com/", 0).is_err());
 //! assert!(policy.check_http(HttpMethod::Get, "http://api.example.com/", 0).is_err()); // http: not allowed
@@ -26,6 +28,14 @@
 //! assert!(policy.check_ip("140.82.112.3".parse().unwrap()).is_ok());
 //! // The secret never shows in the policy's debug output.
 //! assert!(!format!("{policy:?}").contains("s3cret"));
+//!
+//! // A malformed pattern is an error, never a rule that matches nothing.
+//! let e = EgressPolicy::allow_hosts(["*.github.com"]).deny_hosts(["gist.*"]).build();
+//! assert_eq!(
+//!     e.unwrap_err().to_string(),
+//!     "invalid deny pattern `gist.*`: a `*` may only stand alone or begin `*.suffix`"
+//! );
+//! # Ok::<(), CapError>(())
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,16 +47,20 @@ use serde::{Deserialize, Serialize};
 use url::{Host, Url};
 
 use crate::error::{CapError, Result};
-use crate::http::HttpMethod;
+use crate::method::HttpMethod;
 
 /// A host pattern: an exact host (`api.example.com`, `127.0.0.1`, `[::1]`),
 /// `*.suffix` for every subdomain of `suffix` at any depth (not `suffix`
 /// itself), or `*` for any host. Matching ignores ASCII case and a trailing
-/// dot. A malformed pattern (a `*` anywhere else, an empty string) matches
-/// nothing, so a mistake never widens the policy; [`EgressPolicy::validate`]
-/// reports it.
+/// dot; internationalised names match their ASCII (punycode) form, as URLs
+/// carry them.
+///
+/// A pattern is checked when it is made ([`HostPattern::new`]): a malformed
+/// one (empty, a `*` anywhere but at the start of `*.suffix`, a port, a
+/// path, characters no host has) is an error naming the pattern and what is
+/// wrong, never a rule that silently matches nothing.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(from = "String", into = "String")]
+#[serde(try_from = "String", into = "String")]
 pub struct HostPattern {
     text: String,
     kind: PatternKind,
@@ -57,30 +71,88 @@ enum PatternKind {
     Any,
     Exact(String),
     Suffix(String),
-    Invalid,
+}
+
+/// The error for a malformed host pattern.
+fn bad_pattern(pattern: &str, problem: impl Into<String>) -> CapError {
+    CapError::InvalidPolicy {
+        setting: "host pattern",
+        value: pattern.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+/// The canonical form of one host (no wildcard): an IP address as Rust
+/// prints it, a domain in lowercase ASCII.
+fn canonical_host(pattern: &str, host: &str) -> Result<String> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(ip.to_string());
+    }
+    if host.contains(':') {
+        return Err(bad_pattern(
+            pattern,
+            "a host pattern has no port (the ports are the policy's `ports`)",
+        ));
+    }
+    if host.contains('/') {
+        return Err(bad_pattern(
+            pattern,
+            "a host pattern names a host, not a URL (no `/`)",
+        ));
+    }
+    if host.split('.').any(str::is_empty) {
+        return Err(bad_pattern(pattern, "a host name has no empty labels"));
+    }
+    match Host::parse(host) {
+        Ok(Host::Domain(d)) => Ok(d),
+        Ok(Host::Ipv4(a)) => Ok(a.to_string()),
+        Ok(Host::Ipv6(a)) => Ok(a.to_string()),
+        Err(e) => Err(bad_pattern(pattern, format!("not a host name ({e})"))),
+    }
 }
 
 impl HostPattern {
-    /// Parses a pattern (never fails; see the type's docs).
-    pub fn new(pattern: &str) -> Self {
-        let text = pattern.to_owned();
+    /// Parses a pattern; see the type's docs for what is refused.
+    pub fn new(pattern: &str) -> Result<Self> {
+        // `*.` would normalise (the trailing dot dropped) to `*`: any host.
+        if pattern.trim().ends_with("*.") {
+            return Err(bad_pattern(pattern, "`*.` needs a domain after it"));
+        }
         let norm = normalize_host(pattern);
-        let kind = if pattern.trim_end().ends_with("*.") {
-            PatternKind::Invalid
+        let kind = if norm.is_empty() {
+            return Err(bad_pattern(pattern, "the pattern is empty"));
         } else if norm == "*" {
             PatternKind::Any
         } else if let Some(rest) = norm.strip_prefix("*.") {
-            if rest.is_empty() || rest.contains('*') {
-                PatternKind::Invalid
-            } else {
-                PatternKind::Suffix(rest.to_owned())
+            if rest.is_empty() {
+                return Err(bad_pattern(pattern, "`*.` needs a domain after it"));
             }
-        } else if norm.is_empty() || norm.contains('*') || norm.contains('/') {
-            PatternKind::Invalid
+            if rest.contains('*') {
+                return Err(bad_pattern(
+                    pattern,
+                    "a `*` may only stand alone or begin `*.suffix`",
+                ));
+            }
+            let suffix = canonical_host(pattern, rest)?;
+            if rest.parse::<IpAddr>().is_ok() || suffix.parse::<IpAddr>().is_ok() {
+                return Err(bad_pattern(
+                    pattern,
+                    "the suffix of `*.suffix` is a domain name, not an address",
+                ));
+            }
+            PatternKind::Suffix(suffix)
+        } else if norm.contains('*') {
+            return Err(bad_pattern(
+                pattern,
+                "a `*` may only stand alone or begin `*.suffix`",
+            ));
         } else {
-            PatternKind::Exact(norm)
+            PatternKind::Exact(canonical_host(pattern, &norm)?)
         };
-        Self { text, kind }
+        Ok(Self {
+            text: pattern.to_owned(),
+            kind,
+        })
     }
 
     /// The pattern as written.
@@ -88,14 +160,13 @@ impl HostPattern {
         &self.text
     }
 
-    /// Whether the pattern is well formed.
-    pub fn is_valid(&self) -> bool {
-        self.kind != PatternKind::Invalid
-    }
-
     /// Whether `host` (as a URL spells it) matches.
     pub fn matches(&self, host: &str) -> bool {
         let host = normalize_host(host);
+        let host = match host.parse::<IpAddr>() {
+            Ok(ip) => ip.to_string(),
+            Err(_) => host,
+        };
         match &self.kind {
             PatternKind::Any => !host.is_empty(),
             PatternKind::Exact(h) => *h == host,
@@ -104,7 +175,6 @@ impl HostPattern {
                     && host.ends_with(s.as_str())
                     && host.as_bytes()[host.len() - s.len() - 1] == b'.'
             }
-            PatternKind::Invalid => false,
         }
     }
 }
@@ -120,15 +190,17 @@ fn normalize_host(host: &str) -> String {
     h.to_ascii_lowercase()
 }
 
-impl From<String> for HostPattern {
-    fn from(s: String) -> Self {
-        Self::new(&s)
+impl FromStr for HostPattern {
+    type Err = CapError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::new(s)
     }
 }
 
-impl From<&str> for HostPattern {
-    fn from(s: &str) -> Self {
-        Self::new(s)
+impl TryFrom<String> for HostPattern {
+    type Error = CapError;
+    fn try_from(s: String) -> Result<Self> {
+        Self::new(&s)
     }
 }
 
@@ -267,8 +339,9 @@ impl fmt::Debug for SecretValue {
 
 /// Headers the host adds to requests for matching hosts, so that an agent can
 /// use an authenticated API without ever seeing the credential. Injected
-/// values replace headers of the same name written by the agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// values replace headers of the same name written by the agent. Made by
+/// [`EgressPolicyBuilder::inject_header`], checked by its `build`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HeaderInjection {
     /// Which hosts get the headers.
@@ -399,42 +472,36 @@ fn classify_v6(ip: Ipv6Addr) -> IpClass {
 
 /// The egress policy of a capability (see the [module docs](self)).
 ///
-/// Every field is public and the whole policy is (de)serialisable, so it can
-/// live in a configuration file; the builder methods below cover the common
-/// cases. [`Default`] refuses everything.
+/// A policy is a value that is valid by construction: it is made by
+/// [`EgressPolicyBuilder::build`] (from [`EgressPolicy::builder`] or
+/// [`EgressPolicy::allow_hosts`]), which checks every pattern, scheme and
+/// header and reports the first that is malformed, or by deserialising the
+/// same fields, with the same checks. The fields are read through the
+/// accessors below; [`to_builder`](Self::to_builder) starts a changed copy.
+/// [`Default`] (and [`deny_all`](Self::deny_all)) refuses everything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
+#[serde(try_from = "EgressPolicyBuilder", into = "EgressPolicyBuilder")]
 pub struct EgressPolicy {
-    /// URL schemes allowed (`https`, `wss`, `http`, `ws`). Empty: none.
-    pub schemes: BTreeSet<String>,
-    /// Hosts allowed. Empty: none.
-    pub hosts: Vec<HostPattern>,
-    /// Hosts refused even if allowed above.
-    pub deny_hosts: Vec<HostPattern>,
-    /// Ports allowed. Empty: only the scheme's default port (443 for
-    /// `https`/`wss`, 80 for `http`/`ws`).
-    pub ports: BTreeSet<u16>,
-    /// HTTP methods allowed. `None`: any.
-    pub methods: Option<BTreeSet<HttpMethod>>,
-    /// The largest request body (or WebSocket message) sent, in bytes.
-    pub max_request_body: u64,
-    /// The largest response body (or WebSocket message) received, in bytes.
-    pub max_response_body: u64,
-    /// Headers added by the executor for matching hosts.
-    pub inject: Vec<HeaderInjection>,
-    /// Whether loopback addresses may be reached (for tests against local servers).
-    pub allow_loopback: bool,
-    /// Whether private (RFC 1918, unique local) addresses may be reached.
-    pub allow_private: bool,
-    /// Address blocks that may be reached whatever their class.
-    pub allow_cidrs: Vec<Cidr>,
+    schemes: BTreeSet<String>,
+    hosts: Vec<HostPattern>,
+    deny_hosts: Vec<HostPattern>,
+    ports: BTreeSet<u16>,
+    methods: Option<BTreeSet<HttpMethod>>,
+    max_request_body: u64,
+    max_response_body: u64,
+    inject: Vec<HeaderInjection>,
+    allow_loopback: bool,
+    allow_private: bool,
+    allow_cidrs: Vec<Cidr>,
 }
 
 /// The default largest request body: 1 MiB.
 pub const DEFAULT_MAX_REQUEST_BODY: u64 = 1 << 20;
 /// The default largest response body: 10 MiB.
 pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 10 << 20;
+
+/// The URL schemes a policy may allow.
+const SCHEMES: &[&str] = &["http", "https", "ws", "wss"];
 
 impl Default for EgressPolicy {
     fn default() -> Self {
@@ -454,30 +521,105 @@ impl Default for EgressPolicy {
     }
 }
 
-impl EgressPolicy {
-    /// The policy that refuses everything (the same as [`Default`]).
-    pub fn deny_all() -> Self {
-        Self::default()
-    }
+/// One host's injected headers, as a builder holds them before checking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct InjectionSpec {
+    host: String,
+    headers: BTreeMap<String, SecretValue>,
+}
 
-    /// Allows `hosts` (patterns, see [`HostPattern`]) over `https` and `wss`
-    /// on their default port, with any method.
-    pub fn allow_hosts<I, S>(hosts: I) -> Self
+/// Builds an [`EgressPolicy`]: every method sets one part, [`build`](Self::build)
+/// checks them all. The serialised form of a policy is this builder's
+/// fields (every one optional), so a policy in a configuration file passes
+/// the same checks.
+///
+/// [`Default`] (and [`EgressPolicy::builder`]) allows nothing: no scheme,
+/// no host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EgressPolicyBuilder {
+    schemes: BTreeSet<String>,
+    hosts: Vec<String>,
+    deny_hosts: Vec<String>,
+    ports: BTreeSet<u16>,
+    methods: Option<BTreeSet<HttpMethod>>,
+    max_request_body: u64,
+    max_response_body: u64,
+    inject: Vec<InjectionSpec>,
+    allow_loopback: bool,
+    allow_private: bool,
+    allow_cidrs: Vec<Cidr>,
+}
+
+impl Default for EgressPolicyBuilder {
+    fn default() -> Self {
+        EgressPolicy::default().into()
+    }
+}
+
+impl From<EgressPolicy> for EgressPolicyBuilder {
+    fn from(p: EgressPolicy) -> Self {
+        Self {
+            schemes: p.schemes,
+            hosts: p.hosts.into_iter().map(String::from).collect(),
+            deny_hosts: p.deny_hosts.into_iter().map(String::from).collect(),
+            ports: p.ports,
+            methods: p.methods,
+            max_request_body: p.max_request_body,
+            max_response_body: p.max_response_body,
+            inject: p
+                .inject
+                .into_iter()
+                .map(|i| InjectionSpec {
+                    host: i.host.into(),
+                    headers: i.headers,
+                })
+                .collect(),
+            allow_loopback: p.allow_loopback,
+            allow_private: p.allow_private,
+            allow_cidrs: p.allow_cidrs,
+        }
+    }
+}
+
+impl TryFrom<EgressPolicyBuilder> for EgressPolicy {
+    type Error = CapError;
+    fn try_from(b: EgressPolicyBuilder) -> Result<Self> {
+        b.build()
+    }
+}
+
+/// Parses patterns, naming the list a malformed one is in.
+fn patterns(list: &'static str, items: Vec<String>) -> Result<Vec<HostPattern>> {
+    items
+        .iter()
+        .map(|h| {
+            HostPattern::new(h).map_err(|e| match e {
+                CapError::InvalidPolicy { value, problem, .. } => CapError::InvalidPolicy {
+                    setting: list,
+                    value,
+                    problem,
+                },
+                other => other,
+            })
+        })
+        .collect()
+}
+
+impl EgressPolicyBuilder {
+    /// Adds hosts to allow (patterns, see [`HostPattern`]).
+    #[must_use]
+    pub fn allow_hosts<I, S>(mut self, hosts: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Self {
-            schemes: ["https", "wss"].map(str::to_owned).into(),
-            hosts: hosts
-                .into_iter()
-                .map(|h| HostPattern::new(h.as_ref()))
-                .collect(),
-            ..Self::default()
-        }
+        self.hosts
+            .extend(hosts.into_iter().map(|h| h.as_ref().to_owned()));
+        self
     }
 
-    /// Refuses `hosts` even where allowed.
+    /// Refuses `hosts` (patterns) even where allowed.
     #[must_use]
     pub fn deny_hosts<I, S>(mut self, hosts: I) -> Self
     where
@@ -485,11 +627,11 @@ impl EgressPolicy {
         S: AsRef<str>,
     {
         self.deny_hosts
-            .extend(hosts.into_iter().map(|h| HostPattern::new(h.as_ref())));
+            .extend(hosts.into_iter().map(|h| h.as_ref().to_owned()));
         self
     }
 
-    /// Replaces the allowed schemes.
+    /// Replaces the allowed schemes (`http`, `https`, `ws`, `wss`; any case).
     #[must_use]
     pub fn schemes<I, S>(mut self, schemes: I) -> Self
     where
@@ -517,32 +659,32 @@ impl EgressPolicy {
         self
     }
 
-    /// Sets the largest request body, in bytes.
+    /// Sets the largest request body (or WebSocket message sent), in bytes.
     #[must_use]
     pub fn max_request_body(mut self, bytes: u64) -> Self {
         self.max_request_body = bytes;
         self
     }
 
-    /// Sets the largest response body, in bytes.
+    /// Sets the largest response body (or WebSocket message received), in bytes.
     #[must_use]
     pub fn max_response_body(mut self, bytes: u64) -> Self {
         self.max_response_body = bytes;
         self
     }
 
-    /// Adds header `name: value` to requests for hosts matching `host`.
+    /// Adds header `name: value` to requests for hosts matching `host` (a
+    /// pattern); the name is case-insensitive and stored in lowercase.
     #[must_use]
     pub fn inject_header(mut self, host: &str, name: &str, value: impl Into<String>) -> Self {
-        let pattern = HostPattern::new(host);
         let name = name.to_ascii_lowercase();
         let value = SecretValue::new(value);
-        match self.inject.iter_mut().find(|i| i.host == pattern) {
+        match self.inject.iter_mut().find(|i| i.host == host) {
             Some(i) => {
                 i.headers.insert(name, value);
             }
-            None => self.inject.push(HeaderInjection {
-                host: pattern,
+            None => self.inject.push(InjectionSpec {
+                host: host.to_owned(),
                 headers: BTreeMap::from([(name, value)]),
             }),
         }
@@ -570,35 +712,154 @@ impl EgressPolicy {
         self
     }
 
-    /// Reports the first malformed host pattern or header name, if any.
-    pub fn validate(&self) -> Result<()> {
-        let patterns = self
-            .hosts
-            .iter()
-            .chain(&self.deny_hosts)
-            .chain(self.inject.iter().map(|i| &i.host));
-        for p in patterns {
-            if !p.is_valid() {
-                return Err(CapError::invalid(format!(
-                    "host pattern `{p}` is malformed (expected `host`, `*.suffix` or `*`)"
-                )));
+    /// Checks every part and makes the policy. The first malformed part is
+    /// an [`CapError::InvalidPolicy`] naming the setting, the value and
+    /// what is wrong: a host or deny pattern (see [`HostPattern`]), a
+    /// scheme other than `http`, `https`, `ws` and `wss`, port 0, an
+    /// injected header whose host pattern or name is malformed or whose
+    /// value holds a line break or NUL.
+    pub fn build(self) -> Result<EgressPolicy> {
+        for scheme in &self.schemes {
+            if !SCHEMES.contains(&scheme.as_str()) {
+                return Err(CapError::InvalidPolicy {
+                    setting: "scheme",
+                    value: scheme.clone(),
+                    problem: "expected one of http, https, ws, wss".into(),
+                });
             }
         }
-        for i in &self.inject {
-            for (name, value) in &i.headers {
+        if self.ports.contains(&0) {
+            return Err(CapError::InvalidPolicy {
+                setting: "port",
+                value: "0".into(),
+                problem: "no connection goes to port 0".into(),
+            });
+        }
+        let hosts = patterns("host pattern", self.hosts)?;
+        let deny_hosts = patterns("deny pattern", self.deny_hosts)?;
+        let mut inject = Vec::with_capacity(self.inject.len());
+        for spec in self.inject {
+            let host = patterns("injection host pattern", vec![spec.host])?
+                .pop()
+                .ok_or_else(|| CapError::invalid("an injection without a host"))?;
+            for (name, value) in &spec.headers {
                 if !is_token(name) {
-                    return Err(CapError::invalid(format!(
-                        "injected header name `{name}` is not a valid header name"
-                    )));
+                    return Err(CapError::InvalidPolicy {
+                        setting: "injected header name",
+                        value: name.clone(),
+                        problem: "not a valid header name".into(),
+                    });
                 }
                 if value.0.contains(['\r', '\n', '\0']) {
-                    return Err(CapError::invalid(format!(
-                        "injected header `{name}` has a line break or NUL in its value"
-                    )));
+                    return Err(CapError::InvalidPolicy {
+                        setting: "injected header",
+                        value: name.clone(),
+                        problem: "the value has a line break or NUL".into(),
+                    });
                 }
             }
+            inject.push(HeaderInjection {
+                host,
+                headers: spec.headers,
+            });
         }
-        Ok(())
+        Ok(EgressPolicy {
+            schemes: self.schemes,
+            hosts,
+            deny_hosts,
+            ports: self.ports,
+            methods: self.methods,
+            max_request_body: self.max_request_body,
+            max_response_body: self.max_response_body,
+            inject,
+            allow_loopback: self.allow_loopback,
+            allow_private: self.allow_private,
+            allow_cidrs: self.allow_cidrs,
+        })
+    }
+}
+
+impl EgressPolicy {
+    /// The policy that refuses everything (the same as [`Default`]).
+    pub fn deny_all() -> Self {
+        Self::default()
+    }
+
+    /// Starts building a policy from nothing allowed.
+    pub fn builder() -> EgressPolicyBuilder {
+        EgressPolicyBuilder::default()
+    }
+
+    /// Starts building a policy that allows `hosts` (patterns, see
+    /// [`HostPattern`]) over `https` and `wss` on their default port, with
+    /// any method; finish it with [`EgressPolicyBuilder::build`].
+    pub fn allow_hosts<I, S>(hosts: I) -> EgressPolicyBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self::builder().schemes(["https", "wss"]).allow_hosts(hosts)
+    }
+
+    /// A builder holding this policy, to make a changed copy.
+    pub fn to_builder(&self) -> EgressPolicyBuilder {
+        self.clone().into()
+    }
+
+    /// URL schemes allowed (`https`, `wss`, `http`, `ws`). Empty: none.
+    pub fn schemes(&self) -> &BTreeSet<String> {
+        &self.schemes
+    }
+
+    /// Hosts allowed. Empty: none.
+    pub fn hosts(&self) -> &[HostPattern] {
+        &self.hosts
+    }
+
+    /// Hosts refused even if allowed.
+    pub fn deny_hosts(&self) -> &[HostPattern] {
+        &self.deny_hosts
+    }
+
+    /// Ports allowed. Empty: only the scheme's default port (443 for
+    /// `https`/`wss`, 80 for `http`/`ws`).
+    pub fn ports(&self) -> &BTreeSet<u16> {
+        &self.ports
+    }
+
+    /// HTTP methods allowed. `None`: any.
+    pub fn methods(&self) -> Option<&BTreeSet<HttpMethod>> {
+        self.methods.as_ref()
+    }
+
+    /// The largest request body (or WebSocket message) sent, in bytes.
+    pub fn max_request_body(&self) -> u64 {
+        self.max_request_body
+    }
+
+    /// The largest response body (or WebSocket message) received, in bytes.
+    pub fn max_response_body(&self) -> u64 {
+        self.max_response_body
+    }
+
+    /// The header injections (their values are secrets, redacted by `Debug`).
+    pub fn injections(&self) -> &[HeaderInjection] {
+        &self.inject
+    }
+
+    /// Whether loopback addresses may be reached.
+    pub fn allows_loopback(&self) -> bool {
+        self.allow_loopback
+    }
+
+    /// Whether private (RFC 1918, unique local) addresses may be reached.
+    pub fn allows_private(&self) -> bool {
+        self.allow_private
+    }
+
+    /// Address blocks that may be reached whatever their class.
+    pub fn allowed_cidrs(&self) -> &[Cidr] {
+        &self.allow_cidrs
     }
 
     /// Checks a URL against the schemes, hosts and ports, and an IP literal

@@ -33,6 +33,128 @@ impl Capability {
     }
 }
 
+/// What a record is about. Serialised (in records, files and
+/// `events.jsonl`) as the lowercase word [`as_str`](Self::as_str) gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum RecordAction {
+    /// An HTTP request accepted, refused or failed to queue.
+    Request,
+    /// An HTTP response or failure delivered.
+    Response,
+    /// An HTTP attempt retried by the executor.
+    Retry,
+    /// An HTTP redirect followed or refused by the executor.
+    Redirect,
+    /// A WebSocket connection asked for.
+    Open,
+    /// A WebSocket connection made.
+    Connected,
+    /// A WebSocket message queued for sending.
+    Send,
+    /// A WebSocket message or Nostr event received (or dropped).
+    Receive,
+    /// A WebSocket connection closed.
+    Close,
+    /// A dropped WebSocket about to be dialled again.
+    Reconnect,
+    /// A dropped WebSocket connected again.
+    Reconnected,
+    /// A Nostr event signed into the outbox.
+    Sign,
+    /// A Nostr event published to a relay, refused by it, or retried.
+    Publish,
+    /// A relay answered that it already had the event.
+    Duplicate,
+    /// A relay added to a NostrFs, or refused by its policy.
+    Relay,
+    /// A relay connection made, refused or failed.
+    Connect,
+    /// A relay connection dropped.
+    Disconnect,
+    /// A relay's `NOTICE`, or a relay message that was ignored.
+    Notice,
+    /// A relay's end of stored events for a subscription.
+    Eose,
+    /// A subscription the relay closed.
+    Closed,
+    /// A relay asked for NIP-42 authentication.
+    Auth,
+}
+
+impl RecordAction {
+    /// Every action, in declaration order.
+    pub const ALL: &'static [Self] = &[
+        Self::Request,
+        Self::Response,
+        Self::Retry,
+        Self::Redirect,
+        Self::Open,
+        Self::Connected,
+        Self::Send,
+        Self::Receive,
+        Self::Close,
+        Self::Reconnect,
+        Self::Reconnected,
+        Self::Sign,
+        Self::Publish,
+        Self::Duplicate,
+        Self::Relay,
+        Self::Connect,
+        Self::Disconnect,
+        Self::Notice,
+        Self::Eose,
+        Self::Closed,
+        Self::Auth,
+    ];
+
+    /// The action as a lowercase word (`"request"`, `"reconnected"`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Response => "response",
+            Self::Retry => "retry",
+            Self::Redirect => "redirect",
+            Self::Open => "open",
+            Self::Connected => "connected",
+            Self::Send => "send",
+            Self::Receive => "receive",
+            Self::Close => "close",
+            Self::Reconnect => "reconnect",
+            Self::Reconnected => "reconnected",
+            Self::Sign => "sign",
+            Self::Publish => "publish",
+            Self::Duplicate => "duplicate",
+            Self::Relay => "relay",
+            Self::Connect => "connect",
+            Self::Disconnect => "disconnect",
+            Self::Notice => "notice",
+            Self::Eose => "eose",
+            Self::Closed => "closed",
+            Self::Auth => "auth",
+        }
+    }
+}
+
+impl fmt::Display for RecordAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for RecordAction {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for RecordAction {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// How the recorded action ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -61,9 +183,8 @@ pub struct CapRecord {
     pub at: Timestamp,
     /// The capability.
     pub capability: Capability,
-    /// What happened: `request`, `response`, `open`, `connected`, `send`,
-    /// `receive`, `close`, `sign`, `publish`...
-    pub action: String,
+    /// What happened.
+    pub action: RecordAction,
     /// The id of the request, connection or event, when there is one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub id: Option<String>,
@@ -85,14 +206,14 @@ impl CapRecord {
     /// A record of `action` on `target`, now, with no bytes.
     pub fn new(
         capability: Capability,
-        action: impl Into<String>,
+        action: RecordAction,
         target: impl Into<String>,
         outcome: Outcome,
     ) -> Self {
         Self {
             at: Timestamp::now(),
             capability,
-            action: action.into(),
+            action,
             id: None,
             target: target.into(),
             outcome,
@@ -272,7 +393,7 @@ mod tests {
     fn records_serialise_to_one_json_line() {
         let r = CapRecord::new(
             Capability::Http,
-            "request",
+            RecordAction::Request,
             "https://a.example/",
             Outcome::Queued,
         )
@@ -283,6 +404,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["capability"], "http");
         assert_eq!(v["outcome"], "queued");
+        assert_eq!(v["action"], "request");
         assert_eq!(v["bytes"], 3);
         assert_eq!(
             v["digest"],
@@ -294,13 +416,28 @@ mod tests {
     }
 
     #[test]
+    fn actions_serialise_to_their_words() {
+        for a in RecordAction::ALL {
+            let json = serde_json::to_value(a).unwrap();
+            assert_eq!(json, a.as_str());
+            assert_eq!(a.to_string(), a.as_str());
+            let back: RecordAction = serde_json::from_value(json).unwrap();
+            assert_eq!(back, *a);
+        }
+        let words: std::collections::BTreeSet<_> =
+            RecordAction::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(words.len(), RecordAction::ALL.len());
+        assert!(serde_json::from_str::<RecordAction>("\"bogus\"").is_err());
+    }
+
+    #[test]
     fn record_log_is_bounded() {
         let log = RecordLog::new(2);
         let sink = log.sink();
         for i in 0..3 {
             sink(&CapRecord::new(
                 Capability::Ws,
-                "send",
+                RecordAction::Send,
                 format!("t{i}"),
                 Outcome::Ok,
             ));

@@ -1,36 +1,75 @@
 //! The file-side plumbing shared by the capability services: a small trait
-//! describing a service's tree, the `FileService` operations written once
-//! over it, and the four kinds of handle the services hand out.
+//! describing a service's tree as typed nodes parsed once from a path, the
+//! `FileService` operations written once over it, and the kinds of handle
+//! the services hand out.
 
 use std::io::SeekFrom;
 
 use oanix_vfs::path;
 use oanix_vfs::{
-    DirEntry, DirHandle, FileHandle, FsError, FsErrorKind, Metadata, OpenFlags, Result,
+    DirEntry, DirHandle, FileHandle, FileKind, FsError, FsErrorKind, Metadata, OpenFlags, Result,
     check_open_flags, seek_position,
 };
 
-/// What a canonical path names in a capability's tree.
+/// What a node of a capability's tree is, as `stat` and listings show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Node {
+pub(crate) enum Kind {
     /// A directory.
     Dir,
     /// A file; `writable` says whether an agent may write it; `size` is
-    /// what `stat` reports (0 for files computed on read).
+    /// what `stat` and listings report, which is what a read returns now
+    /// (0 for message files before a write, for streams and for answers
+    /// that have not arrived: those are documented as such).
     File { writable: bool, size: u64 },
 }
 
-/// A capability service's tree, as the generic operations below see it.
-/// Paths given to these methods are canonical.
+impl Kind {
+    /// A read-only file whose content is `content`.
+    pub(crate) fn read_only(content: &[u8]) -> Self {
+        Self::File {
+            writable: false,
+            size: content.len() as u64,
+        }
+    }
+
+    /// A read-only file of unknown size (a stream, or an answer not there
+    /// yet): stat shows 0.
+    pub(crate) const STREAM: Self = Self::File {
+        writable: false,
+        size: 0,
+    };
+
+    /// A message file: written one message at a time, reads empty until then.
+    pub(crate) const MESSAGE: Self = Self::File {
+        writable: true,
+        size: 0,
+    };
+}
+
+/// A capability service's tree, as the generic operations below see it: a
+/// path is parsed once into the service's typed node (lib9p's `File->aux`),
+/// and every operation dispatches on the node. Paths given to these
+/// methods are canonical.
 pub(crate) trait CapTree {
-    /// What `path` names, if anything.
-    fn node(&self, path: &str) -> Option<Node>;
-    /// The entries of the directory `path` (known to exist), in any order.
-    fn entries(&self, path: &str) -> Vec<DirEntry>;
-    /// Opens the file `path` (known to exist, flags already checked).
-    fn open_file(&self, path: &str, flags: OpenFlags) -> Result<Box<dyn FileHandle>>;
-    /// Removes the file `path` (known to exist); by default files are fixed.
-    fn remove_file(&self, path: &str) -> Result<()> {
+    /// What a path can name: the service's files and directories, with the
+    /// ids they carry.
+    type Node;
+    /// What `path` names, if anything (parsed, and checked to exist).
+    fn lookup(&self, path: &str) -> Option<Self::Node>;
+    /// Whether `node` is a directory or a file, and the file's size.
+    fn kind(&self, node: &Self::Node) -> Kind;
+    /// The children of the directory `node`, by name, in any order.
+    fn children(&self, node: &Self::Node) -> Vec<(String, Self::Node)>;
+    /// Opens the file `node` at `path` (flags already checked).
+    fn open_node(
+        &self,
+        path: &str,
+        node: Self::Node,
+        flags: OpenFlags,
+    ) -> Result<Box<dyn FileHandle>>;
+    /// Removes the file `node` at `path`; by default files are fixed.
+    fn remove_node(&self, path: &str, node: Self::Node) -> Result<()> {
+        let _ = node;
         Err(fixed(path))
     }
 }
@@ -50,24 +89,30 @@ pub(crate) fn inode(path: &str) -> u64 {
     h | 1
 }
 
-/// A directory entry for a file or directory under `dir`.
-pub(crate) fn entry(dir: &str, name: &str, node: Node) -> DirEntry {
-    let full = path::join(dir, name);
-    match node {
-        Node::Dir => DirEntry::new(name, oanix_vfs::FileKind::Directory, 0, inode(&full)),
-        Node::File { size, .. } => {
-            DirEntry::new(name, oanix_vfs::FileKind::File, size, inode(&full))
-        }
-    }
+/// `"/responses/req-3.json"` → `Some("req-3")` for `dir = "/responses"`,
+/// `ext = ".json"`: the id a file of a directory of items is named by.
+pub(crate) fn id_in<'a>(path: &'a str, dir: &str, ext: &str) -> Option<&'a str> {
+    let name = path.strip_prefix(dir)?.strip_prefix('/')?;
+    let id = name.strip_suffix(ext)?;
+    (!id.is_empty() && !id.contains('/')).then_some(id)
 }
 
-fn lookup(t: &impl CapTree, p: &str) -> Result<Node> {
-    if let Some(n) = t.node(p) {
-        return Ok(n);
+/// A node and its kind, looked up once.
+struct Found<N> {
+    node: N,
+    kind: Kind,
+}
+
+fn lookup<T: CapTree + ?Sized>(t: &T, p: &str) -> Result<Found<T::Node>> {
+    if let Some(node) = t.lookup(p) {
+        let kind = t.kind(&node);
+        return Ok(Found { node, kind });
     }
     let mut cur = p;
     while let Some(parent) = path::parent(cur) {
-        if let Some(Node::File { .. }) = t.node(parent) {
+        if let Some(n) = t.lookup(parent)
+            && let Kind::File { .. } = t.kind(&n)
+        {
             return Err(FsError::not_a_directory(p));
         }
         cur = parent;
@@ -75,57 +120,72 @@ fn lookup(t: &impl CapTree, p: &str) -> Result<Node> {
     Err(FsError::not_found(p))
 }
 
-fn metadata(p: &str, node: Node) -> Metadata {
-    match node {
-        Node::Dir => Metadata::directory(inode(p)).with_readonly(true),
-        Node::File { writable, size } => Metadata::file(inode(p), size).with_readonly(!writable),
+fn metadata(p: &str, kind: Kind) -> Metadata {
+    match kind {
+        Kind::Dir => Metadata::directory(inode(p)).with_readonly(true),
+        Kind::File { writable, size } => Metadata::file(inode(p), size).with_readonly(!writable),
     }
 }
 
-pub(crate) fn open(t: &impl CapTree, path: &str, flags: OpenFlags) -> Result<Box<dyn FileHandle>> {
+pub(crate) fn open<T: CapTree + ?Sized>(
+    t: &T,
+    path: &str,
+    flags: OpenFlags,
+) -> Result<Box<dyn FileHandle>> {
     let p = path::parse(path)?;
     let full = p.as_str();
     check_open_flags(full, flags)?;
-    let node = match lookup(t, full) {
-        Ok(n) => n,
+    let found = match lookup(t, full) {
+        Ok(f) => f,
         Err(e) if flags.creates() && e.kind() == FsErrorKind::NotFound => return Err(fixed(full)),
         Err(e) => return Err(e),
     };
     if flags.create_new {
         return Err(FsError::already_exists(full));
     }
-    match node {
-        Node::Dir if flags.can_write() => Err(FsError::is_a_directory(full)),
-        Node::Dir => Ok(DirHandle::boxed(full, metadata(full, node))),
-        Node::File { .. } if flags.directory || p.is_dir_syntax() => {
+    match found.kind {
+        Kind::Dir if flags.can_write() => Err(FsError::is_a_directory(full)),
+        Kind::Dir => Ok(DirHandle::boxed(full, metadata(full, found.kind))),
+        Kind::File { .. } if flags.directory || p.is_dir_syntax() => {
             Err(FsError::not_a_directory(full))
         }
-        Node::File { writable, .. } => {
+        Kind::File { writable, .. } => {
             if (flags.can_write() || flags.truncate) && !writable {
                 return Err(FsError::read_only(full));
             }
-            t.open_file(full, flags)
+            t.open_node(full, found.node, flags)
         }
     }
 }
 
-pub(crate) fn readdir(t: &impl CapTree, path: &str) -> Result<Vec<DirEntry>> {
+pub(crate) fn readdir<T: CapTree + ?Sized>(t: &T, path: &str) -> Result<Vec<DirEntry>> {
     let p = path::parse(path)?;
-    match lookup(t, p.as_str())? {
-        Node::Dir => {
-            let mut v = t.entries(p.as_str());
-            v.sort_by(|a, b| a.name.cmp(&b.name));
-            Ok(v)
-        }
-        Node::File { .. } => Err(FsError::not_a_directory(p.as_str())),
+    let dir = p.as_str();
+    let found = lookup(t, dir)?;
+    if let Kind::File { .. } = found.kind {
+        return Err(FsError::not_a_directory(dir));
     }
+    let mut v: Vec<DirEntry> = t
+        .children(&found.node)
+        .into_iter()
+        .map(|(name, node)| {
+            let full = path::join(dir, &name);
+            match t.kind(&node) {
+                Kind::Dir => DirEntry::new(name, FileKind::Directory, 0, inode(&full)),
+                Kind::File { size, .. } => DirEntry::new(name, FileKind::File, size, inode(&full)),
+            }
+        })
+        .collect();
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(v)
 }
 
-pub(crate) fn stat(t: &impl CapTree, path: &str) -> Result<Metadata> {
+pub(crate) fn stat<T: CapTree + ?Sized>(t: &T, path: &str) -> Result<Metadata> {
     let p = path::parse(path)?;
-    match lookup(t, p.as_str())? {
-        Node::File { .. } if p.is_dir_syntax() => Err(FsError::not_a_directory(p.as_str())),
-        node => Ok(metadata(p.as_str(), node)),
+    let found = lookup(t, p.as_str())?;
+    match found.kind {
+        Kind::File { .. } if p.is_dir_syntax() => Err(FsError::not_a_directory(p.as_str())),
+        kind => Ok(metadata(p.as_str(), kind)),
     }
 }
 
@@ -134,12 +194,13 @@ pub(crate) fn mkdir(path: &str) -> Result<()> {
     Err(fixed(p.as_str()))
 }
 
-pub(crate) fn remove(t: &impl CapTree, path: &str) -> Result<()> {
+pub(crate) fn remove<T: CapTree + ?Sized>(t: &T, path: &str) -> Result<()> {
     let p = path::parse(path)?;
-    match lookup(t, p.as_str())? {
-        Node::Dir => Err(fixed(p.as_str())),
-        Node::File { .. } if p.is_dir_syntax() => Err(FsError::not_a_directory(p.as_str())),
-        Node::File { .. } => t.remove_file(p.as_str()),
+    let found = lookup(t, p.as_str())?;
+    match found.kind {
+        Kind::Dir => Err(fixed(p.as_str())),
+        Kind::File { .. } if p.is_dir_syntax() => Err(FsError::not_a_directory(p.as_str())),
+        Kind::File { .. } => t.remove_node(p.as_str(), found.node),
     }
 }
 
@@ -430,9 +491,6 @@ macro_rules! cap_file_service {
             }
             fn fs_type(&self) -> &'static str {
                 $name
-            }
-            fn as_any(&self) -> Option<&dyn std::any::Any> {
-                Some(self)
             }
         }
     };

@@ -2,21 +2,22 @@
 //! executor after the egress policy has accepted their URL.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
-use oanix_vfs::{DirEntry, FileHandle, FsError, OpenFlags, Timestamp};
+use oanix_vfs::{FileHandle, FsError, OpenFlags, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::body::Body;
+use crate::cap_core::{CapCore, Change, CoreParts, Wake};
 use crate::error::{CapError, Result};
 use crate::message::parse_object;
-use crate::notify::{EventListener, Signal, WaitEnd};
+use crate::notify::{EventListener, WaitEnd};
 use crate::policy::EgressPolicy;
-use crate::record::{CapRecord, Capability, Outcome, RecordSink, Recorder};
-use crate::tree::{self, CapTree, ContentHandle, MessageHandle, Node, StreamHandle, json_bytes};
+use crate::queue::BoundedQueue;
+use crate::record::{CapRecord, Capability, Outcome, RecordAction, RecordSink};
+use crate::tree::{self, CapTree, ContentHandle, Kind, MessageHandle, StreamHandle, json_bytes};
 
 /// A WebSocket message: text or binary, kept distinct end to end.
 pub type WsMessage = Body;
@@ -171,8 +172,8 @@ pub struct WsStatus {
 struct Conn {
     url: String,
     state: WsState,
-    outbox: VecDeque<WsMessage>,
-    inbox: VecDeque<WsMessage>,
+    outbox: BoundedQueue<WsMessage>,
+    inbox: BoundedQueue<WsMessage>,
     sent: u64,
     received: u64,
     sent_bytes: u64,
@@ -189,16 +190,6 @@ struct WsTable {
     opened: u64,
     refused: u64,
     invalid: u64,
-}
-
-#[derive(Debug)]
-struct WsInner {
-    state: Mutex<WsTable>,
-    policy: Arc<EgressPolicy>,
-    limits: WsLimits,
-    work: Signal,
-    data: Signal,
-    recorder: Recorder,
 }
 
 /// The WebSocket capability: agents open connections through `control`,
@@ -219,63 +210,45 @@ struct WsInner {
 /// | `/conns/{id}/url` | read | the URL |
 #[derive(Debug, Clone)]
 pub struct WsFs {
-    inner: Arc<WsInner>,
+    inner: Arc<CapCore<WsTable, WsLimits>>,
 }
 
 /// Builds a [`WsFs`]; see [`WsFs::builder`].
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct WsFsBuilder {
-    policy: EgressPolicy,
-    limits: WsLimits,
-    sink: Option<RecordSink>,
-}
-
-impl fmt::Debug for WsFsBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WsFsBuilder")
-            .field("policy", &self.policy)
-            .field("limits", &self.limits)
-            .field("sink", &self.sink.is_some())
-            .finish()
-    }
+    parts: CoreParts<WsLimits>,
 }
 
 impl WsFsBuilder {
     /// Sets the egress policy (the default refuses everything).
     #[must_use]
     pub fn policy(mut self, policy: EgressPolicy) -> Self {
-        self.policy = policy;
+        self.parts.policy = policy;
         self
     }
 
     /// Sets the limits.
     #[must_use]
     pub fn limits(mut self, limits: WsLimits) -> Self {
-        self.limits = limits;
+        self.parts.limits = limits;
         self
     }
 
     /// Sends a [`CapRecord`] of every connection and message to `sink`.
     #[must_use]
     pub fn record_sink(mut self, sink: RecordSink) -> Self {
-        self.sink = Some(sink);
+        self.parts.sink = Some(sink);
         self
     }
 
     /// Builds the service.
     pub fn build(self) -> WsFs {
+        let state = WsTable {
+            next_id: 1,
+            ..WsTable::default()
+        };
         WsFs {
-            inner: Arc::new(WsInner {
-                state: Mutex::new(WsTable {
-                    next_id: 1,
-                    ..WsTable::default()
-                }),
-                policy: Arc::new(self.policy),
-                limits: self.limits,
-                work: Signal::default(),
-                data: Signal::default(),
-                recorder: Recorder::new(self.sink),
-            }),
+            inner: Arc::new(CapCore::new(state, self.parts)),
         }
     }
 }
@@ -315,42 +288,66 @@ impl WsFs {
 
     /// The egress policy (executors check resolved addresses with it).
     pub fn policy(&self) -> &Arc<EgressPolicy> {
-        &self.inner.policy
+        self.core().policy()
     }
 
     /// The limits.
     pub fn limits(&self) -> &WsLimits {
-        &self.inner.limits
+        self.core().limits()
     }
 
     /// Sets (or clears) where records go.
     pub fn set_record_sink(&self, sink: Option<RecordSink>) {
-        self.inner.recorder.set(sink);
+        self.core().set_sink(sink);
     }
 
     /// Sends a record made by an executor (a reconnection, a ping timeout)
     /// to the service's sink, if one is set.
     pub fn emit_record(&self, record: CapRecord) {
-        self.inner.recorder.emit(record);
+        self.core().emit(record);
+    }
+
+    fn core(&self) -> &CapCore<WsTable, WsLimits> {
+        &self.inner
     }
 
     fn state(&self) -> MutexGuard<'_, WsTable> {
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.lock()
     }
 
     fn record(&self, make: impl FnOnce() -> CapRecord) {
-        if self.inner.recorder.active() {
-            self.inner.recorder.emit(make());
-        }
+        self.core().record(make);
     }
 
-    /// Asks for a connection to `url` (checked against the policy); returns
-    /// its id. The executor connects it.
+    /// Asks for a connection to `url` for the host; returns its id. The
+    /// executor connects it.
+    ///
+    /// Host code is trusted: `url` must be a `ws` or `wss` URL with a host
+    /// and the connection bound applies, but the egress policy is not
+    /// applied here. It is applied where it matters: an agent's `{"url"}`
+    /// written to `control` is checked at once
+    /// ([`open_checked`](Self::open_checked)), and the executor checks every
+    /// URL against the policy, and every resolved address against the SSRF
+    /// guard, when it connects, so a connection the policy does not allow
+    /// closes `refused` without a byte sent. The opening is recorded like
+    /// any other.
     pub fn open_connection(&self, url: &str) -> Result<String> {
-        if let Err(e) = self.inner.policy.check_ws(url) {
+        self.open(url, Submitter::Host)
+    }
+
+    /// Asks for a connection to `url` under the egress policy, as an
+    /// agent's write to `control` does: a URL the policy refuses gives
+    /// `Refused` and opens nothing.
+    pub fn open_checked(&self, url: &str) -> Result<String> {
+        self.open(url, Submitter::Agent)
+    }
+
+    fn open(&self, url: &str, by: Submitter) -> Result<String> {
+        let checked = match by {
+            Submitter::Agent => self.core().policy().check_ws(url).map(drop),
+            Submitter::Host => ws_url(url),
+        };
+        if let Err(e) = checked {
             let refused = !matches!(e, CapError::Invalid(_));
             let mut st = self.state();
             if refused {
@@ -361,7 +358,7 @@ impl WsFs {
             drop(st);
             if refused {
                 self.record(|| {
-                    CapRecord::new(Capability::Ws, "open", url, Outcome::Refused)
+                    CapRecord::new(Capability::Ws, RecordAction::Open, url, Outcome::Refused)
                         .with_detail(e.to_string())
                 });
             }
@@ -373,7 +370,7 @@ impl WsFs {
             .values()
             .filter(|c| c.state != WsState::Closed)
             .count();
-        let cap = self.inner.limits.max_connections;
+        let cap = self.core().limits().max_connections;
         if live >= cap {
             st.refused += 1;
             drop(st);
@@ -382,7 +379,7 @@ impl WsFs {
                 capacity: cap,
             };
             self.record(|| {
-                CapRecord::new(Capability::Ws, "open", url, Outcome::Refused)
+                CapRecord::new(Capability::Ws, RecordAction::Open, url, Outcome::Refused)
                     .with_detail(e.to_string())
             });
             return Err(e);
@@ -395,8 +392,8 @@ impl WsFs {
             Conn {
                 url: url.to_owned(),
                 state: WsState::Connecting,
-                outbox: VecDeque::new(),
-                inbox: VecDeque::new(),
+                outbox: BoundedQueue::new(self.core().limits().max_outbox),
+                inbox: BoundedQueue::new(self.core().limits().max_inbox),
                 sent: 0,
                 received: 0,
                 sent_bytes: 0,
@@ -406,8 +403,15 @@ impl WsFs {
             },
         );
         drop(st);
-        self.record(|| CapRecord::new(Capability::Ws, "open", url, Outcome::Queued).with_id(&id));
-        self.inner.work.notify();
+        self.record(|| {
+            let r = CapRecord::new(Capability::Ws, RecordAction::Open, url, Outcome::Queued)
+                .with_id(&id);
+            match by {
+                Submitter::Agent => r,
+                Submitter::Host => r.with_detail("from the host"),
+            }
+        });
+        self.core().work().notify();
         Ok(id)
     }
 
@@ -422,8 +426,7 @@ impl WsFs {
             WsState::Closing | WsState::Closed => return Ok(()),
         }
         drop(st);
-        self.inner.work.notify();
-        self.inner.data.notify();
+        self.core().wake(Wake::Both);
         Ok(())
     }
 
@@ -432,7 +435,7 @@ impl WsFs {
     pub fn control_message(&self, message: &[u8]) -> Result<String> {
         let r = self.parse_control(message);
         match r {
-            Ok(Control::Open(url)) => self.open_connection(&url),
+            Ok(Control::Open(url)) => self.open_checked(&url),
             Ok(Control::Close(id)) => self.close_connection(&id).map(|()| id),
             Err(e) => {
                 self.state().invalid += 1;
@@ -442,10 +445,10 @@ impl WsFs {
     }
 
     fn parse_control(&self, message: &[u8]) -> Result<Control> {
-        if message.len() > self.inner.limits.max_control {
+        if message.len() > self.core().limits().max_control {
             return Err(CapError::TooLarge {
                 what: "message",
-                limit: self.inner.limits.max_control as u64,
+                limit: self.core().limits().max_control as u64,
             });
         }
         let f = parse_object(message)?;
@@ -495,12 +498,12 @@ impl WsFs {
     /// A listener woken when there is work for the executor: a connection
     /// to open or close, or a message to send.
     pub fn work_listener(&self) -> EventListener {
-        self.inner.work.listen()
+        self.core().work_listener()
     }
 
     /// A listener woken when a message arrives or a connection changes state.
     pub fn message_listener(&self) -> EventListener {
-        self.inner.data.listen()
+        self.core().ready().listen()
     }
 
     /// The executor connected `id`.
@@ -514,11 +517,13 @@ impl WsFs {
         let url = c.url.clone();
         let flush = !c.outbox.is_empty();
         drop(st);
-        self.record(|| CapRecord::new(Capability::Ws, "connected", url, Outcome::Ok).with_id(id));
+        self.record(|| {
+            CapRecord::new(Capability::Ws, RecordAction::Connected, url, Outcome::Ok).with_id(id)
+        });
         if flush {
-            self.inner.work.notify();
+            self.core().work().notify();
         }
-        self.inner.data.notify();
+        self.core().ready().notify();
         Ok(())
     }
 
@@ -536,7 +541,7 @@ impl WsFs {
         c.error = error.clone();
         let url = c.url.clone();
         st.closed_order.push_back(id.to_owned());
-        let max_closed = self.inner.limits.max_closed;
+        let max_closed = self.core().limits().max_closed;
         while st.closed_order.len() > max_closed {
             let Some(old) = st.closed_order.pop_front() else {
                 break;
@@ -550,13 +555,13 @@ impl WsFs {
             } else {
                 Outcome::Ok
             };
-            let r = CapRecord::new(Capability::Ws, "close", url, outcome).with_id(id);
+            let r = CapRecord::new(Capability::Ws, RecordAction::Close, url, outcome).with_id(id);
             match &error {
                 Some(e) => r.with_detail(e.clone()),
                 None => r,
             }
         });
-        self.inner.data.notify();
+        self.core().ready().notify();
         Ok(())
     }
 
@@ -565,50 +570,45 @@ impl WsFs {
     /// the policy's `max_request_body` (`TooLarge`).
     pub fn send_message(&self, id: &str, message: impl Into<WsMessage>) -> Result<()> {
         let message = message.into();
-        let limit = self.inner.policy.max_request_body;
-        let mut st = self.state();
-        let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
-        if !matches!(c.state, WsState::Connecting | WsState::Open) {
-            return Err(wrong_state(id, c.state));
-        }
-        if message.len() as u64 > limit {
-            return Err(CapError::TooLarge {
-                what: "message",
-                limit,
+        let limit = self.core().policy().max_request_body();
+        self.core().commit(|st, recording| {
+            let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
+            if !matches!(c.state, WsState::Connecting | WsState::Open) {
+                return Err(wrong_state(id, c.state));
+            }
+            if message.len() as u64 > limit {
+                return Err(CapError::TooLarge {
+                    what: "message",
+                    limit,
+                });
+            }
+            let bytes = message.len() as u64;
+            let change = Change::new(
+                (),
+                if c.state == WsState::Open {
+                    Wake::Work
+                } else {
+                    Wake::None
+                },
+            )
+            .recorded(recording, || {
+                CapRecord::new(Capability::Ws, RecordAction::Send, &c.url, Outcome::Queued)
+                    .with_id(id)
+                    .with_body(message.as_bytes())
+                    .with_detail(kind_of(&message))
             });
-        }
-        let cap = self.inner.limits.max_outbox;
-        if c.outbox.len() >= cap {
-            return Err(CapError::QueueFull {
-                what: format!("outbox of {id}"),
-                capacity: cap,
-            });
-        }
-        c.sent += 1;
-        c.sent_bytes += message.len() as u64;
-        let record = self.inner.recorder.active().then(|| {
-            CapRecord::new(Capability::Ws, "send", &c.url, Outcome::Queued)
-                .with_id(id)
-                .with_body(message.as_bytes())
-                .with_detail(kind_of(&message))
-        });
-        let open = c.state == WsState::Open;
-        c.outbox.push_back(message);
-        drop(st);
-        if let Some(r) = record {
-            self.inner.recorder.emit(r);
-        }
-        if open {
-            self.inner.work.notify();
-        }
-        Ok(())
+            c.outbox.push(message, || format!("outbox of {id}"))?;
+            c.sent += 1;
+            c.sent_bytes += bytes;
+            Ok(change)
+        })
     }
 
     /// Takes every message waiting to be sent on `id`, oldest first.
     pub fn drain_outbox(&self, id: &str) -> Result<Vec<WsMessage>> {
         let mut st = self.state();
         let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
-        Ok(c.outbox.drain(..).collect())
+        Ok(c.outbox.drain())
     }
 
     /// Delivers a message received on `id` (open or closing). A full inbox
@@ -616,47 +616,37 @@ impl WsFs {
     /// message larger than the policy's `max_response_body` gives `TooLarge`.
     pub fn receive_message(&self, id: &str, message: impl Into<WsMessage>) -> Result<()> {
         let message = message.into();
-        let limit = self.inner.policy.max_response_body;
-        let mut st = self.state();
-        let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
-        if !matches!(c.state, WsState::Open | WsState::Closing) {
-            return Err(wrong_state(id, c.state));
-        }
-        if message.len() as u64 > limit {
-            return Err(CapError::TooLarge {
-                what: "message",
-                limit,
+        let limit = self.core().policy().max_response_body();
+        self.core().commit(|st, recording| {
+            let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
+            if !matches!(c.state, WsState::Open | WsState::Closing) {
+                return Err(wrong_state(id, c.state));
+            }
+            if message.len() as u64 > limit {
+                return Err(CapError::TooLarge {
+                    what: "message",
+                    limit,
+                });
+            }
+            let bytes = message.len() as u64;
+            let change = Change::new((), Wake::Ready).recorded(recording, || {
+                CapRecord::new(Capability::Ws, RecordAction::Receive, &c.url, Outcome::Ok)
+                    .with_id(id)
+                    .with_body(message.as_bytes())
+                    .with_detail(kind_of(&message))
             });
-        }
-        let cap = self.inner.limits.max_inbox;
-        if c.inbox.len() >= cap {
-            return Err(CapError::QueueFull {
-                what: format!("inbox of {id}"),
-                capacity: cap,
-            });
-        }
-        c.received += 1;
-        c.received_bytes += message.len() as u64;
-        let record = self.inner.recorder.active().then(|| {
-            CapRecord::new(Capability::Ws, "receive", &c.url, Outcome::Ok)
-                .with_id(id)
-                .with_body(message.as_bytes())
-                .with_detail(kind_of(&message))
-        });
-        c.inbox.push_back(message);
-        drop(st);
-        if let Some(r) = record {
-            self.inner.recorder.emit(r);
-        }
-        self.inner.data.notify();
-        Ok(())
+            c.inbox.push(message, || format!("inbox of {id}"))?;
+            c.received += 1;
+            c.received_bytes += bytes;
+            Ok(change)
+        })
     }
 
     /// Takes the oldest received message of `id`, without waiting.
     pub fn read_message(&self, id: &str) -> Result<Option<WsMessage>> {
         let mut st = self.state();
         let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
-        Ok(c.inbox.pop_front())
+        Ok(c.inbox.pop())
     }
 
     /// Takes the oldest received message of `id`, waiting up to `timeout`
@@ -672,12 +662,12 @@ impl WsFs {
         nonblocking: bool,
         timeout: Duration,
     ) -> Result<Option<WsMessage>> {
-        let r = self.inner.data.wait_for(nonblocking, timeout, || {
+        let r = self.core().ready().wait_for(nonblocking, timeout, || {
             let mut st = self.state();
             let Some(c) = st.conns.get_mut(id) else {
                 return Some(Err(unknown(id)));
             };
-            match c.inbox.pop_front() {
+            match c.inbox.pop() {
                 Some(m) => Some(Ok(Some(m))),
                 None if c.state == WsState::Closed => Some(Ok(None)),
                 None => None,
@@ -712,13 +702,13 @@ impl WsFs {
             opened: st.opened,
             refused: st.refused,
             invalid: st.invalid,
-            waiting_readers: self.inner.data.waiting(),
+            waiting_readers: self.core().ready().waiting(),
         }
     }
 
     fn status_json(&self) -> Value {
-        let p = &self.inner.policy;
-        let l = &self.inner.limits;
+        let p = self.core().policy();
+        let l = &self.core().limits();
         let conns: Vec<Value> = self
             .state()
             .conns
@@ -738,15 +728,35 @@ impl WsFs {
                 "wait_ms": u64::try_from(l.wait.as_millis()).unwrap_or(u64::MAX),
             },
             "policy": {
-                "schemes": p.schemes,
-                "hosts": p.hosts,
-                "deny_hosts": p.deny_hosts,
-                "ports": p.ports,
-                "max_message_out": p.max_request_body,
-                "max_message_in": p.max_response_body,
+                "schemes": p.schemes(),
+                "hosts": p.hosts(),
+                "deny_hosts": p.deny_hosts(),
+                "ports": p.ports(),
+                "max_message_out": p.max_request_body(),
+                "max_message_in": p.max_response_body(),
             },
         })
     }
+}
+
+/// Who asked for a connection: an agent's URL is checked against the policy
+/// at once, the host's only by the executor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Submitter {
+    Agent,
+    Host,
+}
+
+/// Checks that `url` is a `ws` or `wss` URL with a host.
+fn ws_url(url: &str) -> Result<()> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| CapError::invalid(format!("field `url`: not an absolute URL ({e})")))?;
+    if !matches!(parsed.scheme(), "ws" | "wss") || parsed.host().is_none() {
+        return Err(CapError::invalid(format!(
+            "field `url`: expected a ws or wss URL with a host, found `{url}`"
+        )));
+    }
+    Ok(())
 }
 
 enum Control {
@@ -777,122 +787,155 @@ fn conn_status(id: &str, c: &Conn) -> WsConnStatus {
     }
 }
 
-/// The files of one connection directory, with their writability.
-const CONN_FILES: &[(&str, bool)] = &[
-    ("in", false),
-    ("out", true),
-    ("out.bin", true),
-    ("status", false),
-    ("url", false),
-];
+/// A file of a connection directory, `/conns/{id}/...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnFile {
+    /// `in`: the received messages, a stream.
+    In,
+    /// `out`: text messages to send.
+    Out,
+    /// `out.bin`: binary messages to send.
+    OutBin,
+    /// `status`.
+    Status,
+    /// `url`.
+    Url,
+}
 
-/// `"/conns/conn-1/out"` → `Some(("conn-1", Some("out")))`, `"/conns/conn-1"`
-/// → `Some(("conn-1", None))`.
-fn split_conn(path: &str) -> Option<(&str, Option<&str>)> {
-    let rest = path.strip_prefix("/conns/")?;
-    match rest.split_once('/') {
-        Some((id, file)) if !file.contains('/') => Some((id, Some(file))),
-        Some(_) => None,
-        None => Some((rest, None)),
+impl ConnFile {
+    /// Every file of a connection directory, with its name.
+    const ALL: [(&'static str, Self); 5] = [
+        ("in", Self::In),
+        ("out", Self::Out),
+        ("out.bin", Self::OutBin),
+        ("status", Self::Status),
+        ("url", Self::Url),
+    ];
+}
+
+/// What a path of a [`WsFs`] names, parsed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum WsNode {
+    /// `/`.
+    Root,
+    /// `/conns`.
+    ConnsDir,
+    /// `/control`: the message file.
+    Control,
+    /// `/status`.
+    Status,
+    /// `/conns/{id}`.
+    Conn(String),
+    /// `/conns/{id}/{file}`.
+    ConnFile(String, ConnFile),
+}
+
+impl WsNode {
+    /// Parses a canonical path (whether the connection exists is not checked).
+    fn parse(path: &str) -> Option<Self> {
+        Some(match path {
+            "/" => Self::Root,
+            "/conns" => Self::ConnsDir,
+            "/control" => Self::Control,
+            "/status" => Self::Status,
+            _ => {
+                let rest = path.strip_prefix("/conns/")?;
+                match rest.split_once('/') {
+                    None => Self::Conn(rest.to_owned()),
+                    Some((id, name)) => {
+                        let (_, file) = ConnFile::ALL.iter().find(|(n, _)| *n == name)?;
+                        Self::ConnFile(id.to_owned(), *file)
+                    }
+                }
+            }
+        })
+    }
+}
+
+impl WsFs {
+    fn status_bytes(&self) -> Vec<u8> {
+        json_bytes(&self.status_json())
+    }
+
+    fn conn_bytes(&self, id: &str, file: ConnFile) -> Option<Vec<u8>> {
+        let st = self.state();
+        let c = st.conns.get(id)?;
+        match file {
+            ConnFile::Status => Some(json_bytes(&conn_status(id, c))),
+            ConnFile::Url => Some(c.url.clone().into_bytes()),
+            ConnFile::In | ConnFile::Out | ConnFile::OutBin => None,
+        }
     }
 }
 
 impl CapTree for WsFs {
-    fn node(&self, path: &str) -> Option<Node> {
-        match path {
-            "/" | "/conns" => Some(Node::Dir),
-            "/control" => Some(Node::File {
-                writable: true,
-                size: 0,
-            }),
-            "/status" => Some(Node::File {
-                writable: false,
-                size: 0,
-            }),
-            _ => {
-                let (id, file) = split_conn(path)?;
-                if !self.state().conns.contains_key(id) {
-                    return None;
-                }
-                match file {
-                    None => Some(Node::Dir),
-                    Some(f) => CONN_FILES
-                        .iter()
-                        .find(|(n, _)| *n == f)
-                        .map(|(_, w)| Node::File {
-                            writable: *w,
-                            size: 0,
-                        }),
-                }
+    type Node = WsNode;
+
+    fn lookup(&self, path: &str) -> Option<WsNode> {
+        let node = WsNode::parse(path)?;
+        let exists = match &node {
+            WsNode::Conn(id) | WsNode::ConnFile(id, _) => self.state().conns.contains_key(id),
+            _ => true,
+        };
+        exists.then_some(node)
+    }
+
+    fn kind(&self, node: &WsNode) -> Kind {
+        match node {
+            WsNode::Root | WsNode::ConnsDir | WsNode::Conn(_) => Kind::Dir,
+            WsNode::Control | WsNode::ConnFile(_, ConnFile::Out | ConnFile::OutBin) => {
+                Kind::MESSAGE
             }
+            WsNode::Status => Kind::read_only(&self.status_bytes()),
+            // `in` is a stream of messages: its size is not known.
+            WsNode::ConnFile(_, ConnFile::In) => Kind::STREAM,
+            WsNode::ConnFile(id, file) => self
+                .conn_bytes(id, *file)
+                .map_or(Kind::STREAM, |b| Kind::read_only(&b)),
         }
     }
 
-    fn entries(&self, path: &str) -> Vec<DirEntry> {
-        let ro = Node::File {
-            writable: false,
-            size: 0,
-        };
-        match path {
-            "/" => vec![
-                tree::entry("/", "conns", Node::Dir),
-                tree::entry(
-                    "/",
-                    "control",
-                    Node::File {
-                        writable: true,
-                        size: 0,
-                    },
-                ),
-                tree::entry("/", "status", ro),
+    fn children(&self, node: &WsNode) -> Vec<(String, WsNode)> {
+        match node {
+            WsNode::Root => vec![
+                ("conns".into(), WsNode::ConnsDir),
+                ("control".into(), WsNode::Control),
+                ("status".into(), WsNode::Status),
             ],
-            "/conns" => self
+            WsNode::ConnsDir => self
                 .state()
                 .conns
                 .keys()
-                .map(|id| tree::entry(path, id, Node::Dir))
+                .map(|id| (id.clone(), WsNode::Conn(id.clone())))
                 .collect(),
-            _ => CONN_FILES
+            WsNode::Conn(id) => ConnFile::ALL
                 .iter()
-                .map(|(n, w)| {
-                    tree::entry(
-                        path,
-                        n,
-                        Node::File {
-                            writable: *w,
-                            size: 0,
-                        },
-                    )
-                })
+                .map(|(name, f)| ((*name).to_owned(), WsNode::ConnFile(id.clone(), *f)))
                 .collect(),
+            _ => Vec::new(),
         }
     }
 
-    fn open_file(&self, path: &str, flags: OpenFlags) -> oanix_vfs::Result<Box<dyn FileHandle>> {
+    fn open_node(
+        &self,
+        path: &str,
+        node: WsNode,
+        flags: OpenFlags,
+    ) -> oanix_vfs::Result<Box<dyn FileHandle>> {
         let p = path.to_owned();
-        match path {
-            "/control" => {
-                let svc = self.clone();
-                return Ok(MessageHandle::boxed(
-                    path,
-                    flags,
-                    Box::new(move |msg| {
-                        svc.control_message(msg)
-                            .map(Some)
-                            .map_err(|e| e.into_fs_error(&p))
-                    }),
-                ));
-            }
-            "/status" => return Ok(ContentHandle::ready(path, json_bytes(&self.status_json()))),
-            _ => {}
-        }
-        let Some((id, Some(file))) = split_conn(path) else {
-            return Err(FsError::not_found(path));
-        };
-        let id = id.to_owned();
         let svc = self.clone();
-        match file {
-            "out" => Ok(MessageHandle::boxed(
+        match node {
+            WsNode::Control => Ok(MessageHandle::boxed(
+                path,
+                flags,
+                Box::new(move |msg| {
+                    svc.control_message(msg)
+                        .map(Some)
+                        .map_err(|e| e.into_fs_error(&p))
+                }),
+            )),
+            WsNode::Status => Ok(ContentHandle::ready(path, self.status_bytes())),
+            WsNode::ConnFile(id, ConnFile::Out) => Ok(MessageHandle::boxed(
                 path,
                 flags,
                 Box::new(move |msg| {
@@ -907,7 +950,7 @@ impl CapTree for WsFs {
                         .map_err(|e| e.into_fs_error(&p))
                 }),
             )),
-            "out.bin" => Ok(MessageHandle::boxed(
+            WsNode::ConnFile(id, ConnFile::OutBin) => Ok(MessageHandle::boxed(
                 path,
                 flags,
                 Box::new(move |msg| {
@@ -916,9 +959,9 @@ impl CapTree for WsFs {
                         .map_err(|e| e.into_fs_error(&p))
                 }),
             )),
-            "in" => {
+            WsNode::ConnFile(id, ConnFile::In) => {
                 let nonblocking = flags.nonblocking;
-                let wait = self.inner.limits.wait;
+                let wait = self.core().limits().wait;
                 Ok(StreamHandle::boxed(
                     path,
                     Box::new(move || {
@@ -928,18 +971,13 @@ impl CapTree for WsFs {
                     }),
                 ))
             }
-            "status" => {
-                let s = self
-                    .connection_status(&id)
+            WsNode::ConnFile(id, file) => {
+                let bytes = self
+                    .conn_bytes(&id, file)
                     .ok_or_else(|| FsError::not_found(path))?;
-                Ok(ContentHandle::ready(path, json_bytes(&s)))
+                Ok(ContentHandle::ready(path, bytes))
             }
-            "url" => {
-                let st = self.state();
-                let c = st.conns.get(&id).ok_or_else(|| FsError::not_found(path))?;
-                Ok(ContentHandle::ready(path, c.url.clone().into_bytes()))
-            }
-            _ => Err(FsError::not_found(path)),
+            WsNode::Root | WsNode::ConnsDir | WsNode::Conn(_) => Err(FsError::is_a_directory(path)),
         }
     }
 }

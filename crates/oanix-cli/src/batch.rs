@@ -2,15 +2,15 @@
 //! own, through the scheduler, with a progress line and a summary.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use oanix_env::EnvBuilder;
+use clap::Args;
+use oanix_env::EnvPlan;
 use oanix_sched::{JobKind, JobOutcome, JobSpec, Scheduler, WasiRunner};
 
-use crate::BatchArgs;
 
 /// The `q` quantile of sorted durations.
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
@@ -43,9 +43,10 @@ pub(crate) fn batch(args: &BatchArgs, json: bool) -> Result<u8> {
         bail!("--concurrency 0: at least one job must run at a time");
     }
     let manifest: &Path = &args.manifest;
-    // Read the agent once; every job shares the bytes.
-    let probe = EnvBuilder::from_manifest_file(manifest)?.build()?;
-    let Some(module) = probe.agent().module.clone() else {
+    // Read the manifest and the agent once; every job gets an environment
+    // of its own from the same plan, and shares the module's bytes.
+    let plan = EnvPlan::from_manifest_file(manifest)?;
+    let Some(module) = plan.agent.module.clone() else {
         bail!(
             "{}: the manifest names no [agent] module",
             manifest.display()
@@ -56,7 +57,7 @@ pub(crate) fn batch(args: &BatchArgs, json: bool) -> Result<u8> {
         .into();
     let mut scheduler = Scheduler::with_max_concurrent(args.concurrency);
     for _ in 0..args.jobs {
-        let env = EnvBuilder::from_manifest_file(manifest)?.build()?;
+        let env = plan.builder()?.build()?;
         let id = scheduler.register_env(env);
         scheduler.submit(JobSpec::new(
             id,
@@ -126,4 +127,17 @@ pub(crate) fn batch(args: &BatchArgs, json: bool) -> Result<u8> {
         }
     }
     Ok(u8::from(done != args.jobs))
+}
+
+/// Arguments of `oanix batch`.
+#[derive(Debug, Args)]
+pub(crate) struct BatchArgs {
+    /// The environment manifest (TOML); its `[agent]` is the job.
+    manifest: PathBuf,
+    /// How many jobs (each in an environment of its own).
+    #[arg(long, default_value_t = 10)]
+    jobs: usize,
+    /// How many jobs run at once.
+    #[arg(long, default_value_t = 2)]
+    concurrency: usize,
 }

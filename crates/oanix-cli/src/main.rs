@@ -14,7 +14,10 @@ mod run;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
+
+use batch::BatchArgs;
+use run::RunArgs;
 
 /// Run AI agents in Plan 9-style namespaces: everything is a file, and an
 /// agent can touch only what was mounted for it.
@@ -54,53 +57,6 @@ enum Command {
     },
     /// Run many jobs of a manifest's agent through the scheduler.
     Batch(BatchArgs),
-}
-
-/// Arguments of `oanix run`.
-#[derive(Debug, Args)]
-struct RunArgs {
-    /// A WASI module (`.wasm`) or an environment manifest (`.toml`).
-    target: PathBuf,
-    /// A host directory to mount at /workspace.
-    #[arg(long)]
-    workspace: Option<PathBuf>,
-    /// Mount the workspace read-only.
-    #[arg(long, conflicts_with = "cow")]
-    ro: bool,
-    /// Mount the workspace copy-on-write: review the changes afterwards.
-    #[arg(long)]
-    cow: bool,
-    /// Apply the agent's workspace changes without asking (with --cow).
-    #[arg(long, conflicts_with = "discard")]
-    apply: bool,
-    /// Discard the agent's workspace changes without asking (with --cow).
-    #[arg(long)]
-    discard: bool,
-    /// A capability: `http=HOST,...` or `ws=HOST,...` (hosts may start with `*.`).
-    #[arg(long = "cap", value_name = "CAP=HOSTS")]
-    caps: Vec<String>,
-    /// The task specification (JSON) to mount at /task.
-    #[arg(long)]
-    task: Option<PathBuf>,
-    /// Wall-clock limit of the run, in seconds.
-    #[arg(long)]
-    timeout: Option<f64>,
-    /// Arguments for the agent.
-    #[arg(last = true)]
-    args: Vec<String>,
-}
-
-/// Arguments of `oanix batch`.
-#[derive(Debug, Args)]
-struct BatchArgs {
-    /// The environment manifest (TOML); its `[agent]` is the job.
-    manifest: PathBuf,
-    /// How many jobs (each in an environment of its own).
-    #[arg(long, default_value_t = 10)]
-    jobs: usize,
-    /// How many jobs run at once.
-    #[arg(long, default_value_t = 2)]
-    concurrency: usize,
 }
 
 fn main() -> ExitCode {

@@ -2,22 +2,20 @@
 //! report, and review its workspace changes.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use oanix_caps::{EgressPolicy, HttpFs, WsFs};
-use oanix_env::{EnvBuilder, EnvStatus, OanixEnv};
-use oanix_prims::{MemFs, MemLimits};
-use oanix_services::{
-    LogStream, LogsFs, TaskFs, TaskMeta, TaskSpec, WorkspaceFs, WorkspaceOverlay,
+use clap::Args;
+use oanix_env::{
+    EnvPlan, EnvStatus, MountPlan, OanixEnv, Origin, PolicyPlan, TaskPlan, WorkspaceMode,
 };
-use oanix_vfs::MountFlags;
+use oanix_services::{LogStream, LogsFs, TaskMeta, TaskSpec};
 use oanix_wasi::TrapKind;
 
-use crate::RunArgs;
 
 /// Exit code when the agent ran out of time.
 const EXIT_TIMEOUT: u8 = 124;
@@ -75,8 +73,9 @@ impl Streamer {
     }
 }
 
-/// Parses `http=host1,host2` or `ws=host`.
-fn capability(spec: &str) -> Result<(String, EgressPolicy)> {
+/// Parses `http=host1,host2` or `ws=host` into the capability's name and
+/// its policy (the hosts' patterns are checked when the plan is built).
+fn capability(spec: &str) -> Result<(&str, PolicyPlan)> {
     let Some((kind, hosts)) = spec.split_once('=') else {
         bail!("--cap {spec:?}: expected CAP=HOST,... (for example http=api.example.com)");
     };
@@ -88,20 +87,18 @@ fn capability(spec: &str) -> Result<(String, EgressPolicy)> {
     if hosts.is_empty() {
         bail!("--cap {spec:?}: no hosts given");
     }
-    let policy = EgressPolicy::allow_hosts(hosts.iter().copied());
-    policy
-        .validate()
-        .with_context(|| format!("--cap {spec:?}"))?;
     match kind {
-        "http" | "ws" => Ok((kind.to_owned(), policy)),
+        "http" | "ws" => Ok((kind, PolicyPlan::allow_hosts(hosts))),
         other => bail!("--cap {spec:?}: unknown capability {other:?} (expected http or ws)"),
     }
 }
 
-fn builder(args: &RunArgs) -> Result<EnvBuilder> {
+/// The plan the arguments describe: the manifest's (or an empty one for a
+/// module), with the flags translated into it.
+fn plan(args: &RunArgs) -> Result<EnvPlan> {
     let is_manifest = args.target.extension().is_some_and(|e| e == "toml");
-    let mut b = if is_manifest {
-        EnvBuilder::from_manifest_file(&args.target)?
+    let mut plan = if is_manifest {
+        EnvPlan::from_manifest_file(&args.target)?
     } else {
         if !args.target.is_file() {
             bail!(
@@ -109,62 +106,62 @@ fn builder(args: &RunArgs) -> Result<EnvBuilder> {
                 args.target.display()
             );
         }
-        EnvBuilder::new()
-            .mount("/logs", LogsFs::new())
-            .mount(
-                "/tmp",
-                MemFs::with_limits(MemLimits::capacity(oanix_env::DEFAULT_TMP_BYTES)),
-            )
-            .agent_module(&args.target)
+        let mut plan = EnvPlan::new();
+        plan.agent.module = Some(args.target.clone());
+        plan
     };
     if let Some(path) = &args.task {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the task {}", path.display()))?;
         let spec: TaskSpec = serde_json::from_str(&text)
             .with_context(|| format!("the task {} is not a task specification", path.display()))?;
-        b = b.mount("/task", TaskFs::new(spec, TaskMeta::default()));
-    } else if !b.has_mount("/task") {
-        let spec = TaskSpec {
-            id: "run".into(),
-            task_type: "run".into(),
-            description: String::new(),
-            input: serde_json::Value::Null,
-        };
-        b = b.mount("/task", TaskFs::new(spec, TaskMeta::default()));
+        plan.task = Some(TaskPlan {
+            spec,
+            meta: TaskMeta::default(),
+        });
+        plan.set_origin("task", Origin::given(format!("--task {}", path.display())));
+    } else if plan.task.is_none() {
+        // `oanix run` always gives the agent a task to answer in.
+        plan.task = Some(TaskPlan {
+            spec: TaskSpec {
+                id: "run".into(),
+                task_type: "run".into(),
+                description: String::new(),
+                input: serde_json::Value::Null,
+            },
+            meta: TaskMeta::default(),
+        });
     }
-    if let Some(dir) = &args.workspace {
-        if !dir.is_dir() {
-            bail!("--workspace {}: not a directory", dir.display());
-        }
-        let flags = MountFlags::replace();
-        b = if args.cow {
-            let overlay = WorkspaceOverlay::with_capacity(dir, oanix_env::DEFAULT_OVERLAY_BYTES)?;
-            b.mount_with("/workspace", overlay, flags)
-        } else if args.ro {
-            b.mount_with("/workspace", WorkspaceFs::readonly(dir)?, flags)
-        } else {
-            b.mount_with("/workspace", WorkspaceFs::new(dir)?, flags)
-        };
-    } else if args.ro || args.cow {
-        bail!("--ro and --cow need --workspace DIR");
+    let mode = args.workspace_mode();
+    match (&args.workspace, mode) {
+        (Some(dir), mode) => plan.replace_mount(
+            MountPlan::workspace("/workspace", dir, mode.unwrap_or_default()),
+            Origin::given(format!("--workspace {}", dir.display())),
+        ),
+        (None, Some(_)) => bail!("--workspace-mode, --ro, --rw and --cow need --workspace DIR"),
+        (None, None) => {}
     }
     for spec in &args.caps {
         let (kind, policy) = capability(spec)?;
-        b = if kind == "http" {
-            b.mount("/cap/http", HttpFs::builder().policy(policy).build())
+        if kind == "http" {
+            plan.http = Some(policy);
         } else {
-            b.mount("/cap/ws", WsFs::builder().policy(policy).build())
-        };
+            plan.ws = Some(policy);
+        }
+        plan.set_origin(
+            &format!("capabilities.{kind}"),
+            Origin::given(format!("--cap {spec}")),
+        );
     }
     if let Some(t) = args.timeout {
-        if !(t.is_finite() && t > 0.0) {
-            bail!("--timeout {t}: expected a positive number of seconds");
-        }
-        b = b.timeout(Duration::from_secs_f64(t));
+        plan.limits.timeout_secs = Some(t);
+        plan.set_origin(
+            "limits.timeout_secs",
+            Origin::given(format!("--timeout {t}")),
+        );
     }
-    // Capabilities are live: their requests are carried out under their policies.
-    Ok(b.executors(oanix_exec::ExecutorConfig::default())
-        .agent_args(args.args.iter().cloned()))
+    plan.agent.args.extend(args.args.iter().cloned());
+    Ok(plan)
 }
 
 /// What to do with the workspace changes.
@@ -196,8 +193,9 @@ fn review(env: &OanixEnv, args: &RunArgs, json: bool) -> Result<serde_json::Valu
         }
     }
     if changes.is_empty() {
-        return Ok(serde_json::json!({ "changes": [], "applied": false }));
+        return Ok(serde_json::json!({ "changes": [], "diff": "", "applied": false }));
     }
+    let diff = ws.diff()?;
     let decision = if args.apply {
         Review::Apply
     } else if args.discard {
@@ -227,21 +225,21 @@ fn review(env: &OanixEnv, args: &RunArgs, json: bool) -> Result<serde_json::Valu
             if !json {
                 eprintln!("workspace: applied {} change(s)", report.applied.len());
             }
-            Ok(serde_json::json!({ "changes": listed, "applied": true }))
+            Ok(serde_json::json!({ "changes": listed, "diff": diff, "applied": true }))
         }
         Review::Discard => {
             ws.discard();
             if !json && args.discard {
                 eprintln!("workspace: changes discarded");
             }
-            Ok(serde_json::json!({ "changes": listed, "applied": false }))
+            Ok(serde_json::json!({ "changes": listed, "diff": diff, "applied": false }))
         }
     }
 }
 
 /// `oanix run`; returns the process exit code.
 pub(crate) fn run(args: &RunArgs, json: bool) -> Result<u8> {
-    let env = builder(args)?.build()?;
+    let env = plan(args)?.builder()?.build()?;
     let streamer = match (json, env.logs()) {
         (false, Some(logs)) => Some(Streamer::start(logs)),
         _ => None,
@@ -309,4 +307,80 @@ fn limits_report(env: &OanixEnv) -> serde_json::Value {
         "overlay_bytes": l.overlay_bytes,
         "host_open_files": oanix_services::host_files::limit(),
     })
+}
+
+/// Arguments of `oanix run`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").args(["workspace_mode", "ro", "rw", "cow"])))]
+pub(crate) struct RunArgs {
+    /// A WASI module (`.wasm`) or an environment manifest (`.toml`).
+    target: PathBuf,
+    /// A host directory to mount at /workspace (copy-on-write unless
+    /// --workspace-mode says otherwise), replacing the manifest's.
+    #[arg(long)]
+    workspace: Option<PathBuf>,
+    /// How --workspace is mounted: `cow` (the default: the agent's changes
+    /// stay in memory for review, and reach the directory only when
+    /// applied), `ro` (writes refused) or `rw` (the agent writes the real
+    /// directory as it runs).
+    #[arg(long, value_enum, value_name = "MODE")]
+    workspace_mode: Option<ModeArg>,
+    /// Short for --workspace-mode ro.
+    #[arg(long)]
+    ro: bool,
+    /// Short for --workspace-mode rw: the agent writes the real directory.
+    #[arg(long)]
+    rw: bool,
+    /// Short for --workspace-mode cow (the default).
+    #[arg(long)]
+    cow: bool,
+    /// Apply the agent's workspace changes without asking (copy-on-write).
+    #[arg(long, conflicts_with = "discard")]
+    apply: bool,
+    /// Discard the agent's workspace changes without asking (copy-on-write).
+    #[arg(long)]
+    discard: bool,
+    /// A capability: `http=HOST,...` or `ws=HOST,...` (hosts may start with
+    /// `*.`); it reaches those hosts over https/wss and nothing else.
+    #[arg(long = "cap", value_name = "CAP=HOSTS")]
+    caps: Vec<String>,
+    /// The task specification (JSON) to mount at /task.
+    #[arg(long)]
+    task: Option<PathBuf>,
+    /// Wall-clock limit of the run, in seconds.
+    #[arg(long)]
+    timeout: Option<f64>,
+    /// Arguments for the agent.
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
+/// A workspace mode on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ModeArg {
+    /// Copy-on-write: changes are reviewed, then applied or discarded.
+    Cow,
+    /// Read-only.
+    Ro,
+    /// Read-write on the real directory.
+    Rw,
+}
+
+impl RunArgs {
+    /// The workspace mode the flags ask for, if any.
+    pub(crate) fn workspace_mode(&self) -> Option<WorkspaceMode> {
+        let short = [
+            (self.ro, WorkspaceMode::Ro),
+            (self.rw, WorkspaceMode::Rw),
+            (self.cow, WorkspaceMode::Cow),
+        ];
+        let from_short = short.into_iter().find(|(on, _)| *on).map(|(_, m)| m);
+        self.workspace_mode
+            .map(|m| match m {
+                ModeArg::Cow => WorkspaceMode::Cow,
+                ModeArg::Ro => WorkspaceMode::Ro,
+                ModeArg::Rw => WorkspaceMode::Rw,
+            })
+            .or(from_short)
+    }
 }

@@ -19,6 +19,13 @@
 //!   with a known [`Fixture`]: everything reads as the fixture says, and every
 //!   operation that would change something fails with `ReadOnly` and changes
 //!   nothing.
+//! - [`check_fixed_names`]: the contract of a service whose set of names
+//!   is fixed (`TaskFs`, `LogsFs`, `FuncFs`, the capability services), on a
+//!   service holding a known [`Fixture`]: everything reads and lists as the
+//!   fixture says (sizes exact or, for streams, 0: [`StatSizes`]), `stat`'s
+//!   read-only flag is what opening to write finds, and every change of the
+//!   names keeps the contract's errors for missing paths and answers
+//!   `PermissionDenied` where it would succeed.
 //! - [`check_malformed_paths`]: the malformed-path checks alone, for a
 //!   service that already holds content of its own (a `Namespace` of several
 //!   mounts).
@@ -114,6 +121,8 @@ macro_rules! err {
     };
 }
 
+mod check;
+mod fixed;
 mod fixture;
 pub mod model;
 mod read_only;
@@ -124,24 +133,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use oanix_vfs::FileService;
 
+pub use check::{Check, ReadOnlyCheck, StatSizes};
 pub use fixture::Fixture;
 pub use tree::{Node, Tree, tree_of};
-
-/// One named check of the contract: a function that panics if the service it
-/// is given does not keep some part of it.
-#[derive(Debug, Clone, Copy)]
-pub struct Check {
-    /// What the check is about, in snake case (`rename_dir_over_file`).
-    pub name: &'static str,
-    /// Runs the check.
-    pub run: fn(&dyn FileService),
-}
-
-impl Check {
-    const fn new(name: &'static str, run: fn(&dyn FileService)) -> Self {
-        Self { name, run }
-    }
-}
 
 /// The checks [`check_writable`] runs, each expecting a fresh, empty service.
 pub fn writable_checks() -> &'static [Check] {
@@ -152,21 +146,6 @@ pub fn writable_checks() -> &'static [Check] {
 /// exactly its fixture.
 pub fn read_only_checks() -> &'static [ReadOnlyCheck] {
     read_only::CHECKS
-}
-
-/// One named check of the read-only contract (see [`check_read_only`]).
-#[derive(Debug, Clone, Copy)]
-pub struct ReadOnlyCheck {
-    /// What the check is about, in snake case.
-    pub name: &'static str,
-    /// Runs the check on a service holding exactly the fixture.
-    pub run: fn(&dyn FileService, &Fixture),
-}
-
-impl ReadOnlyCheck {
-    const fn new(name: &'static str, run: fn(&dyn FileService, &Fixture)) -> Self {
-        Self { name, run }
-    }
 }
 
 /// Runs every check of the writable contract, each on a fresh, empty service
@@ -210,6 +189,44 @@ pub fn check_read_only(fs: &dyn FileService, fixture: &Fixture) {
         });
     }
     report.finish("read-only");
+}
+
+/// The checks [`check_fixed_names`] runs for services reporting `sizes`.
+pub fn fixed_names_checks(sizes: StatSizes) -> &'static [ReadOnlyCheck] {
+    fixed::checks(sizes)
+}
+
+/// Runs every check of the fixed-names contract on `fs`, which must hold
+/// exactly `fixture` (at least one file; every file readable), and panics
+/// listing the checks that failed.
+///
+/// The contract of a service whose set of files is fixed when it is made:
+/// the [`FileService`] contract, in its order, for everything but changes
+/// of the names, and for those — creating a file, `mkdir` of a new name,
+/// `remove`, `rename` — the contract's errors (`NotFound` for a missing
+/// path or parent, `NotADirectory` below a file, `AlreadyExists`, the
+/// mismatched kinds of `rename`...) wherever they apply, and
+/// `PermissionDenied` where the change would otherwise happen. Files may be
+/// writable; the checks open them for writing but never write, and every
+/// check also asserts that the tree is still exactly the fixture after it
+/// ran.
+pub fn check_fixed_names(fs: &dyn FileService, fixture: &Fixture, sizes: StatSizes) {
+    assert!(
+        fixture.files().next().is_some(),
+        "the fixture needs at least one file"
+    );
+    let mut report = Report::default();
+    for check in fixed_names_checks(sizes) {
+        report.run(check.name, || {
+            (check.run)(fs, fixture);
+            assert_eq!(
+                tree_of(fs),
+                *fixture.tree(),
+                "the tree is no longer the fixture"
+            );
+        });
+    }
+    report.finish("fixed-names");
 }
 
 /// Malformed paths, each with the error kind every operation must give it:

@@ -4,7 +4,7 @@ use std::io::SeekFrom;
 
 use oanix_vfs::{FileKind, FileService, FsErrorKind, OpenFlags, path, read_file};
 
-use crate::ReadOnlyCheck;
+use crate::check::ReadOnlyCheck;
 use crate::fixture::Fixture;
 use crate::tree::Node;
 use crate::writable::{expect_kind, malformed_paths, short, try_everything};
@@ -34,19 +34,20 @@ pub(crate) const CHECKS: &[ReadOnlyCheck] = &[
 ];
 
 /// A path the fixture does not hold.
-const MISSING: &str = "/oanix-conformance-missing";
+pub(crate) const MISSING: &str = "/oanix-conformance-missing";
 
 /// The paths the checks work on, picked from the fixture.
-struct Picks<'a> {
+pub(crate) struct Picks<'a> {
     /// A file.
-    file: &'a str,
-    /// A directory, non-empty if the fixture has one.
-    dir: &'a str,
+    pub(crate) file: &'a str,
+    /// A directory, non-empty if the fixture has one; the root if the
+    /// fixture has no directory.
+    pub(crate) dir: &'a str,
     /// Every path of the fixture that a check may try to modify.
-    all: Vec<&'a str>,
+    pub(crate) all: Vec<&'a str>,
 }
 
-fn picks(fixture: &Fixture) -> Picks<'_> {
+pub(crate) fn picks(fixture: &Fixture) -> Picks<'_> {
     assert!(
         fixture.tree().get(MISSING).is_none(),
         "the fixture may not hold {MISSING}"
@@ -56,7 +57,7 @@ fn picks(fixture: &Fixture) -> Picks<'_> {
         .dirs()
         .find(|d| fixture.children(d).next().is_some())
         .or_else(|| fixture.dirs().next())
-        .expect("a directory");
+        .unwrap_or("/");
     Picks {
         file,
         dir,
@@ -73,11 +74,11 @@ fn refused(
     expect_kind(failures, what, r, FsErrorKind::ReadOnly);
 }
 
-fn report(failures: Vec<String>) {
+pub(crate) fn report(failures: Vec<String>) {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-fn reads_the_fixture(fs: &dyn FileService, fixture: &Fixture) {
+pub(crate) fn reads_the_fixture(fs: &dyn FileService, fixture: &Fixture) {
     for (p, data) in fixture.files() {
         let got = ok!(read_file(fs, p));
         assert!(
@@ -89,7 +90,7 @@ fn reads_the_fixture(fs: &dyn FileService, fixture: &Fixture) {
     }
 }
 
-fn stat_the_fixture(fs: &dyn FileService, fixture: &Fixture) {
+pub(crate) fn stat_the_fixture(fs: &dyn FileService, fixture: &Fixture) {
     assert!(ok!(fs.stat("/")).is_dir(), "the root is a directory");
     for (p, node) in fixture.tree().iter() {
         let md = ok!(fs.stat(p));
@@ -109,7 +110,7 @@ fn files_are_marked_read_only(fs: &dyn FileService, fixture: &Fixture) {
     }
 }
 
-fn readdir_the_fixture(fs: &dyn FileService, fixture: &Fixture) {
+pub(crate) fn readdir_the_fixture(fs: &dyn FileService, fixture: &Fixture) {
     for dir in std::iter::once("/").chain(fixture.dirs()) {
         let got: Vec<(String, FileKind, u64)> = ok!(fs.readdir(dir))
             .into_iter()
@@ -132,7 +133,7 @@ fn readdir_the_fixture(fs: &dyn FileService, fixture: &Fixture) {
     }
 }
 
-fn open_directories(fs: &dyn FileService, fixture: &Fixture) {
+pub(crate) fn open_directories(fs: &dyn FileService, fixture: &Fixture) {
     for dir in std::iter::once("/").chain(fixture.dirs()) {
         for flags in [OpenFlags::read_only(), OpenFlags::directory()] {
             let mut h = ok!(fs.open(dir, flags));
@@ -147,7 +148,7 @@ fn open_directories(fs: &dyn FileService, fixture: &Fixture) {
     }
 }
 
-fn lookup_errors(fs: &dyn FileService, fixture: &Fixture) {
+pub(crate) fn lookup_errors(fs: &dyn FileService, fixture: &Fixture) {
     let Picks { file, .. } = picks(fixture);
     err!(fs.stat(MISSING), NotFound);
     err!(fs.readdir(MISSING), NotFound);
@@ -166,7 +167,7 @@ fn lookup_errors(fs: &dyn FileService, fixture: &Fixture) {
     err!(fs.open(&below_file, OpenFlags::read_only()), NotADirectory);
 }
 
-fn handles_read_and_seek(fs: &dyn FileService, fixture: &Fixture) {
+pub(crate) fn handles_read_and_seek(fs: &dyn FileService, fixture: &Fixture) {
     for (p, data) in fixture.files() {
         let mut h = ok!(fs.open(p, OpenFlags::read_only()));
         let len = data.len() as u64;
@@ -198,7 +199,7 @@ fn handles_read_and_seek(fs: &dyn FileService, fixture: &Fixture) {
     }
 }
 
-fn read_handles_refuse_writes(fs: &dyn FileService, fixture: &Fixture) {
+pub(crate) fn read_handles_refuse_writes(fs: &dyn FileService, fixture: &Fixture) {
     let Picks { file, .. } = picks(fixture);
     let mut h = ok!(fs.open(file, OpenFlags::read_only()));
     err!(h.write(b"x"), BadHandle);
@@ -285,7 +286,7 @@ fn rename_is_read_only(fs: &dyn FileService, fixture: &Fixture) {
     report(failures);
 }
 
-fn malformed_paths_change_nothing(fs: &dyn FileService, fixture: &Fixture) {
+pub(crate) fn malformed_paths_change_nothing(fs: &dyn FileService, fixture: &Fixture) {
     let Picks { file, dir, .. } = picks(fixture);
     let mut failures = Vec::new();
     for (bad, want) in malformed_paths() {
@@ -301,7 +302,7 @@ fn malformed_paths_change_nothing(fs: &dyn FileService, fixture: &Fixture) {
     report(failures);
 }
 
-fn ids_are_stable_and_distinct(fs: &dyn FileService, fixture: &Fixture) {
+pub(crate) fn ids_are_stable_and_distinct(fs: &dyn FileService, fixture: &Fixture) {
     let paths: Vec<&str> = std::iter::once("/")
         .chain(fixture.tree().iter().map(|(p, _)| p))
         .collect();

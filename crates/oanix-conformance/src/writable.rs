@@ -8,7 +8,7 @@ use oanix_vfs::{
     read_to_end, write_all, write_file,
 };
 
-use crate::Check;
+use crate::check::Check;
 use crate::tree::{Node, Tree, tree_of};
 
 pub(crate) const CHECKS: &[Check] = &[

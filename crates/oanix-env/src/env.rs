@@ -5,13 +5,16 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use oanix_caps::{CapRecord, HttpFs, Outcome, RecordSink, WsFs};
-use oanix_services::{LogEvent, LogLevel, LogsFs, TaskFs, WorkspaceOverlay};
+use oanix_services::{LogEvent, LogLevel, LogsFs, TaskFs};
 use oanix_vfs::deadline::{self, Instant};
-use oanix_vfs::{FileService, MountFlags, Namespace, NamespaceBuilder};
+use oanix_vfs::{BindMode, MountFlags, Namespace, NamespaceBuilder};
 use oanix_wasi::{RunConfig, RunResult, WasiRuntime};
 use uuid::Uuid;
 
+use crate::capability::EnvCapability;
 use crate::error::{EnvError, Result};
+use crate::mount::{Mount, Roles};
+use crate::review::WorkspaceReview;
 use crate::status::EnvStatus;
 
 /// The capacity of `/tmp` in environments made by a manifest or the
@@ -98,57 +101,81 @@ pub struct AgentSpec {
     pub env: Vec<(String, String)>,
 }
 
-/// The services of an environment that it wires together, found among its
-/// mounts.
-#[derive(Clone, Default)]
+/// One role, with the path of the mount that declared it.
+type Placed<T> = Option<(String, T)>;
+
+/// What an environment wires: each role with the mount that declared it.
+#[derive(Default)]
 struct Wiring {
-    task: Option<TaskFs>,
-    logs: Option<LogsFs>,
-    http: Option<HttpFs>,
-    ws: Option<WsFs>,
+    task: Placed<TaskFs>,
+    logs: Placed<LogsFs>,
+    http: Placed<HttpFs>,
+    ws: Placed<WsFs>,
     #[cfg(feature = "nostr")]
-    nostr: Option<oanix_caps::NostrFs>,
-    workspace: Option<WorkspaceOverlay>,
+    nostr: Placed<oanix_caps::NostrFs>,
+    workspace: Placed<Arc<dyn WorkspaceReview>>,
+    /// Every capability (those of the roles above included), in mount order.
+    capabilities: Vec<(String, Arc<dyn EnvCapability>)>,
+}
+
+/// Takes `role` declared at `path` into `slot`, or names both paths if
+/// another mount declared it already.
+fn place<T>(slot: &mut Placed<T>, role: &'static str, path: &str, value: Option<T>) -> Result<()> {
+    let Some(value) = value else { return Ok(()) };
+    if let Some((first, _)) = slot {
+        return Err(EnvError::Ambiguous {
+            role,
+            first: first.clone(),
+            second: path.to_owned(),
+        });
+    }
+    *slot = Some((path.to_owned(), value));
+    Ok(())
 }
 
 impl Wiring {
-    /// Notes `service` if it is one the environment wires.
-    fn note(&mut self, service: &dyn FileService) {
-        let Some(any) = service.as_any() else { return };
-        if let Some(t) = any.downcast_ref::<TaskFs>() {
-            self.task = Some(t.clone());
-        } else if let Some(l) = any.downcast_ref::<LogsFs>() {
-            self.logs = Some(l.clone());
-        } else if let Some(h) = any.downcast_ref::<HttpFs>() {
-            self.http = Some(h.clone());
-        } else if let Some(w) = any.downcast_ref::<WsFs>() {
-            self.ws = Some(w.clone());
-        } else if let Some(w) = any.downcast_ref::<WorkspaceOverlay>() {
-            self.workspace = Some(w.clone());
-        } else {
-            #[cfg(feature = "nostr")]
-            if let Some(n) = any.downcast_ref::<oanix_caps::NostrFs>() {
-                self.nostr = Some(n.clone());
+    /// The wiring the mounts declare, in order; two declarations of one
+    /// role are an error.
+    fn resolve(declared: Vec<(String, Roles)>) -> Result<Self> {
+        let mut w = Self::default();
+        for (path, roles) in declared {
+            let Roles {
+                task,
+                logs,
+                http,
+                ws,
+                #[cfg(feature = "nostr")]
+                nostr,
+                workspace,
+                capabilities,
+            } = roles;
+            place(&mut w.task, "task", &path, task)?;
+            place(&mut w.logs, "logs", &path, logs)?;
+            if let Some(h) = &http {
+                w.capabilities.push((path.clone(), Arc::new(h.clone())));
             }
+            place(&mut w.http, "http", &path, http)?;
+            if let Some(ws) = &ws {
+                w.capabilities.push((path.clone(), Arc::new(ws.clone())));
+            }
+            place(&mut w.ws, "ws", &path, ws)?;
+            #[cfg(feature = "nostr")]
+            {
+                if let Some(n) = &nostr {
+                    w.capabilities.push((path.clone(), Arc::new(n.clone())));
+                }
+                place(&mut w.nostr, "nostr", &path, nostr)?;
+            }
+            place(&mut w.workspace, "workspace", &path, workspace)?;
+            w.capabilities
+                .extend(capabilities.into_iter().map(|c| (path.clone(), c)));
         }
-    }
-
-    /// Whether any capability is mounted.
-    #[cfg_attr(
-        not(feature = "executor"),
-        allow(dead_code, reason = "used with executors")
-    )]
-    fn has_capabilities(&self) -> bool {
-        #[cfg(feature = "nostr")]
-        if self.nostr.is_some() {
-            return true;
-        }
-        self.http.is_some() || self.ws.is_some()
+        Ok(w)
     }
 
     /// Routes every capability record into the logs' `events.jsonl`.
     fn route_records(&self) {
-        let Some(logs) = &self.logs else { return };
+        let Some((_, logs)) = &self.logs else { return };
         let logs = logs.clone();
         let sink: RecordSink = Arc::new(move |record: &CapRecord| {
             let level = match record.outcome {
@@ -164,15 +191,8 @@ impl Wiring {
             let data = serde_json::to_value(record).unwrap_or(serde_json::Value::Null);
             logs.log_event(LogEvent::with_data(level, message, data));
         });
-        if let Some(h) = &self.http {
-            h.set_record_sink(Some(Arc::clone(&sink)));
-        }
-        if let Some(w) = &self.ws {
-            w.set_record_sink(Some(Arc::clone(&sink)));
-        }
-        #[cfg(feature = "nostr")]
-        if let Some(n) = &self.nostr {
-            n.set_record_sink(Some(Arc::clone(&sink)));
+        for (_, capability) in &self.capabilities {
+            capability.set_record_sink(Arc::clone(&sink));
         }
     }
 }
@@ -221,16 +241,20 @@ fn executor_runtime() -> Result<tokio::runtime::Handle> {
 
 /// Builds an [`OanixEnv`]: mounts, binds, limits, the agent and the runtime.
 ///
-/// Mounting a `TaskFs`, `LogsFs`, `HttpFs`, `WsFs`, `NostrFs` or
-/// `WorkspaceOverlay` (at any path, shared or not) also wires it: the task's
-/// status follows the environment's, capability records go to the logs, and
-/// the workspace's changes are reachable from
-/// [`OanixEnv::workspace`].
+/// Each mount is a [`Mount`]: a service and what the environment wires it
+/// as. The library's `TaskFs`, `LogsFs`, `HttpFs`, `WsFs`, `NostrFs` and
+/// `WorkspaceOverlay` declare their role when mounted as they are: the
+/// task's status follows the environment's, capability records go to the
+/// logs (and, with [`executors`](Self::executors), each capability gets its
+/// executor), and the workspace's changes are reachable from
+/// [`OanixEnv::workspace`]. Anything else mounts plain unless its [`Mount`]
+/// declares a role; [`build`](Self::build) refuses two mounts that declare
+/// the same one.
 #[derive(Default)]
 pub struct EnvBuilder {
     ns: NamespaceBuilder,
     mounted: Vec<String>,
-    wiring: Wiring,
+    declared: Vec<(String, Roles)>,
     limits: EnvLimits,
     agent: AgentSpec,
     runtime: Option<Arc<WasiRuntime>>,
@@ -254,45 +278,44 @@ impl EnvBuilder {
         Self::default()
     }
 
-    /// Mounts `service` at `path`, replacing what was there.
+    /// Mounts a service at `path`, replacing what was there, and wires
+    /// what its [`Mount`] declares (see [`Mount`] for what each service
+    /// declares by itself).
     #[must_use]
-    pub fn mount(self, path: &str, service: impl FileService + 'static) -> Self {
-        self.mount_with(path, service, MountFlags::replace())
+    pub fn mount(self, path: &str, mount: impl Into<Mount>) -> Self {
+        self.mount_with(path, mount, MountFlags::replace())
     }
 
-    /// Mounts `service` at `path` with Plan 9 bind flags.
+    /// Mounts a service at `path` with Plan 9 bind flags.
     #[must_use]
-    pub fn mount_with(
-        mut self,
-        path: &str,
-        service: impl FileService + 'static,
-        flags: MountFlags,
-    ) -> Self {
-        self.wiring.note(&service);
-        self.note_path(path);
-        self.ns = self.ns.mount_with(path, service, flags);
-        self
+    pub fn mount_with(self, path: &str, mount: impl Into<Mount>, flags: MountFlags) -> Self {
+        let mount = mount.into();
+        let source = mount.service.fs_type().to_owned();
+        self.mount_shared(path, &source, mount, flags)
     }
 
-    /// Mounts a shared service under an explicit source name.
+    /// Mounts a service under an explicit source name (the name the mount
+    /// table prints).
     #[must_use]
     pub fn mount_shared(
         mut self,
         path: &str,
         source: &str,
-        service: Arc<dyn FileService>,
+        mount: impl Into<Mount>,
         flags: MountFlags,
     ) -> Self {
-        self.wiring.note(service.as_ref());
-        self.note_path(path);
+        let Mount { service, roles } = mount.into();
+        if let Ok(p) = oanix_vfs::path::normalize(path) {
+            let p = p.into_owned();
+            if flags.mode == BindMode::Replace {
+                // What this mount replaces is no longer there to wire.
+                self.declared.retain(|(at, _)| *at != p);
+            }
+            self.declared.push((p.clone(), roles));
+            self.mounted.push(p);
+        }
         self.ns = self.ns.mount_shared(path, source, service, flags);
         self
-    }
-
-    fn note_path(&mut self, path: &str) {
-        if let Ok(p) = oanix_vfs::path::normalize(path) {
-            self.mounted.push(p.into_owned());
-        }
     }
 
     /// Makes `existing` visible at `target` too.
@@ -344,8 +367,11 @@ impl EnvBuilder {
 
     /// Attaches executors to the environment's capabilities, so that their
     /// requests are carried out (real network I/O, under their policies):
-    /// started when the environment is built, shut down when it finishes.
-    /// All environments share one runtime for them.
+    /// at `build`, every capability the mounts declare attaches its own
+    /// ([`EnvCapability::attach_executor`]) to one `ExecutorManager` with
+    /// `config`, started then and shut down when the environment finishes
+    /// (or its last handle goes). All environments share one runtime for
+    /// them.
     #[cfg(feature = "executor")]
     #[must_use]
     pub fn executors(mut self, config: oanix_exec::ExecutorConfig) -> Self {
@@ -361,24 +387,27 @@ impl EnvBuilder {
         self
     }
 
-    /// Builds the environment; fails if a mount or bind path was invalid.
+    /// Builds the environment and wires it: the capabilities' records go
+    /// to the logs, and executors (if asked for) are attached to the
+    /// capabilities and started.
+    ///
+    /// # Errors
+    ///
+    /// [`EnvError::Fs`] if a mount or bind path was invalid;
+    /// [`EnvError::Ambiguous`] if two mounts declare the same role (two
+    /// tasks, two logs...), naming both paths; an error starting the
+    /// executors.
     pub fn build(self) -> Result<OanixEnv> {
         let namespace = self.ns.try_build()?;
-        self.wiring.route_records();
+        let wiring = Wiring::resolve(self.declared)?;
+        wiring.route_records();
         #[cfg(feature = "executor")]
         let executors = match self.executors {
-            Some(config) if self.wiring.has_capabilities() => {
+            Some(config) if !wiring.capabilities.is_empty() => {
                 let mut manager =
                     oanix_exec::ExecutorManager::with_handle(config, executor_runtime()?);
-                if let Some(h) = &self.wiring.http {
-                    manager.attach_http(Arc::new(h.clone()));
-                }
-                if let Some(w) = &self.wiring.ws {
-                    manager.attach_ws(Arc::new(w.clone()));
-                }
-                #[cfg(feature = "nostr")]
-                if let Some(n) = &self.wiring.nostr {
-                    manager.attach_nostr(Arc::new(n.clone()));
+                for (_, capability) in &wiring.capabilities {
+                    capability.attach_executor(&mut manager);
                 }
                 manager.start().map_err(|e| EnvError::Io {
                     path: "executors".into(),
@@ -392,7 +421,7 @@ impl EnvBuilder {
             id: Uuid::new_v4(),
             namespace,
             state: Arc::new((Mutex::new(EnvStatus::Created), Condvar::new())),
-            wiring: self.wiring,
+            wiring: Arc::new(wiring),
             limits: self.limits,
             agent: self.agent,
             runtime: self.runtime,
@@ -413,7 +442,7 @@ pub struct OanixEnv {
     id: Uuid,
     namespace: Namespace,
     state: Arc<(Mutex<EnvStatus>, Condvar)>,
-    wiring: Wiring,
+    wiring: Arc<Wiring>,
     limits: EnvLimits,
     agent: AgentSpec,
     runtime: Option<Arc<WasiRuntime>>,
@@ -477,36 +506,54 @@ impl OanixEnv {
         &self.agent
     }
 
-    /// Its task service, if one is mounted.
+    /// Its task, if a mount declared one.
     pub fn task(&self) -> Option<&TaskFs> {
-        self.wiring.task.as_ref()
+        self.wiring.task.as_ref().map(|(_, t)| t)
     }
 
-    /// Its logs service, if one is mounted.
+    /// Its logs service, if a mount declared one.
     pub fn logs(&self) -> Option<&LogsFs> {
-        self.wiring.logs.as_ref()
+        self.wiring.logs.as_ref().map(|(_, l)| l)
     }
 
-    /// Its HTTP capability, if one is mounted.
+    /// Its HTTP capability, if a mount declared one.
     pub fn http(&self) -> Option<&HttpFs> {
-        self.wiring.http.as_ref()
+        self.wiring.http.as_ref().map(|(_, h)| h)
     }
 
-    /// Its WebSocket capability, if one is mounted.
+    /// Its WebSocket capability, if a mount declared one.
     pub fn ws(&self) -> Option<&WsFs> {
-        self.wiring.ws.as_ref()
+        self.wiring.ws.as_ref().map(|(_, w)| w)
     }
 
-    /// Its Nostr capability, if one is mounted.
+    /// Its Nostr capability, if a mount declared one.
     #[cfg(feature = "nostr")]
     pub fn nostr(&self) -> Option<&oanix_caps::NostrFs> {
-        self.wiring.nostr.as_ref()
+        self.wiring.nostr.as_ref().map(|(_, n)| n)
     }
 
-    /// Its copy-on-write workspace, if one is mounted: the agent's changes
-    /// to review, commit or discard.
-    pub fn workspace(&self) -> Option<&WorkspaceOverlay> {
-        self.wiring.workspace.as_ref()
+    /// The review side of its copy-on-write workspace, if a mount declared
+    /// one: the agent's changes to read, commit or discard.
+    pub fn workspace(&self) -> Option<&dyn WorkspaceReview> {
+        self.wiring.workspace.as_ref().map(|(_, w)| w.as_ref())
+    }
+
+    /// Every capability it wires, with the path of the mount that declared
+    /// it, in mount order: the HTTP, WebSocket and Nostr capabilities and
+    /// the host's own.
+    pub fn capabilities(&self) -> impl Iterator<Item = (&str, &dyn EnvCapability)> {
+        self.wiring
+            .capabilities
+            .iter()
+            .map(|(path, c)| (path.as_str(), c.as_ref()))
+    }
+
+    /// The first capability declared by the mount at `path`, if any.
+    pub fn capability(&self, path: &str) -> Option<&dyn EnvCapability> {
+        let path = oanix_vfs::path::normalize(path).ok()?;
+        self.capabilities()
+            .find(|(at, _)| *at == path.as_ref())
+            .map(|(_, c)| c)
     }
 
     fn lock(&self) -> MutexGuard<'_, EnvStatus> {
@@ -515,7 +562,7 @@ impl OanixEnv {
     }
 
     fn log(&self, level: LogLevel, message: &str, data: Option<serde_json::Value>) {
-        if let Some(logs) = &self.wiring.logs {
+        if let Some((_, logs)) = &self.wiring.logs {
             let mut data = data.unwrap_or_else(|| serde_json::json!({}));
             if let Some(map) = data.as_object_mut() {
                 map.insert("env".into(), serde_json::json!(self.id.to_string()));
@@ -568,7 +615,7 @@ impl OanixEnv {
     /// `Created → Running`; the task (if any) starts running too.
     pub fn set_running(&self) -> Result<()> {
         self.transition(EnvStatus::Running)?;
-        if let Some(task) = &self.wiring.task {
+        if let Some(task) = self.task() {
             task.set_running()?;
         }
         Ok(())
@@ -578,7 +625,7 @@ impl OanixEnv {
     /// completes for exit code 0 and fails otherwise.
     pub fn set_completed(&self, exit_code: i32) -> Result<()> {
         self.transition(EnvStatus::Completed { exit_code })?;
-        if let Some(task) = &self.wiring.task
+        if let Some(task) = self.task()
             && !task.is_finished()
         {
             if exit_code == 0 {
@@ -596,7 +643,7 @@ impl OanixEnv {
         self.transition(EnvStatus::Failed {
             error: error.clone(),
         })?;
-        if let Some(task) = &self.wiring.task
+        if let Some(task) = self.task()
             && !task.is_finished()
         {
             task.set_failed(error)?;

@@ -29,6 +29,28 @@ pub enum EnvError {
         /// What is wrong, where.
         message: String,
     },
+    /// Two mounts declare the same role (two tasks, two logs services, two
+    /// workspaces...): an environment wires one of each. Mount the other
+    /// one plain (`Mount::service`), or at the same path to replace it.
+    #[error("two mounts declare the {role} role, {first} and {second}: an environment wires one")]
+    Ambiguous {
+        /// The role: `task`, `logs`, `http`, `ws`, `nostr` or `workspace`.
+        role: &'static str,
+        /// The path of the mount that declared it first.
+        first: String,
+        /// The path of the mount that declared it again.
+        second: String,
+    },
+    /// A plan ([`EnvPlan`](crate::EnvPlan)) asks for something that cannot
+    /// be: the item names what the host gave (a command-line flag, or the
+    /// plan's key when it has no origin).
+    #[error("{item}: {message}")]
+    Plan {
+        /// What was given, where.
+        item: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A file operation failed.
     #[error(transparent)]
     Fs(#[from] FsError),

@@ -1,12 +1,25 @@
 //! OANIX environments: an agent's world, built, wired and run.
 //!
 //! An [`OanixEnv`] is a namespace with a lifecycle. It is built with an
-//! [`EnvBuilder`] — in code, mount by mount, or from a TOML manifest
-//! ([`EnvBuilder::from_manifest`]) — and it wires the services it finds
-//! among its mounts: the task's status follows the environment's, every
-//! capability's records go to the logs' `events.jsonl`, and the guest's
-//! output goes to `/logs` as it runs. [`OanixEnv::run_wasi`] runs a WASI
-//! agent in it, and the status follows the run.
+//! [`EnvBuilder`] — in code, mount by mount, or from an [`EnvPlan`], the
+//! data a TOML manifest ([`manifest`]) or the `oanix` command's flags
+//! describe — and it wires what its mounts declare: the task's status
+//! follows the environment's, every capability's records go to the logs'
+//! `events.jsonl`, and the guest's output goes to `/logs` as it runs.
+//! [`OanixEnv::run_wasi`] runs a WASI agent in it, and the status follows
+//! the run.
+//!
+//! # Wiring
+//!
+//! What an environment wires is explicit. Each mount is a [`Mount`]: a
+//! service and the roles it declares — task, logs, a capability, the
+//! reviewable workspace. The library's `TaskFs`, `LogsFs`, `HttpFs`,
+//! `WsFs`, `NostrFs` and `WorkspaceOverlay` declare their role when
+//! mounted as they are; everything else mounts plain, and a [`Mount`]
+//! declares roles for a host's own services. Capabilities take part
+//! through [`EnvCapability`] (records, executors), workspaces through
+//! [`WorkspaceReview`] (changes, diff, commit, discard). Two mounts that
+//! declare one role are an error ([`EnvError::Ambiguous`]).
 //!
 //! With the `executor` feature, [`EnvBuilder::executors`] attaches
 //! executors to the environment's capabilities: they start when it is built
@@ -45,14 +58,27 @@
 //! # Ok::<(), oanix_env::EnvError>(())
 //! ```
 
+mod capability;
 mod env;
 mod error;
 pub mod manifest;
+mod mount;
+pub mod plan;
+mod review;
 mod status;
 
+pub use capability::EnvCapability;
 pub use env::{
     AgentSpec, DEFAULT_MEMFS_BYTES, DEFAULT_OVERLAY_BYTES, DEFAULT_TMP_BYTES, EnvBuilder,
     EnvLimits, OanixEnv,
 };
 pub use error::{EnvError, Result};
+pub use mount::Mount;
+#[cfg(feature = "nostr")]
+pub use plan::NostrPlan;
+pub use plan::{
+    EnvPlan, InjectPlan, LimitsPlan, MountPlan, MountSource, Origin, PolicyPlan, TaskPlan,
+    WorkspaceMode,
+};
+pub use review::WorkspaceReview;
 pub use status::EnvStatus;

@@ -18,7 +18,7 @@
 //! path = "/workspace"
 //! kind = "workspace"             # memfs | workspace
 //! host = "project"               # relative to the manifest's directory
-//! mode = "cow"                   # rw | ro | cow
+//! mode = "cow"                   # cow (default) | ro | rw
 //!
 //! [[mount]]
 //! path = "/data"
@@ -36,6 +36,10 @@
 //! [capabilities.ws]
 //! allow_hosts = ["relay.example.com"]
 //!
+//! [capabilities.nostr]           # with the `nostr` feature
+//! relays = ["wss://relay.example.com"]
+//! secret_key_env = "NOSTR_SECRET" # 64 hex digits; a fresh key without it
+//!
 //! [limits]
 //! timeout_secs = 30
 //! memory_mb = 128
@@ -46,6 +50,20 @@
 //! memfs_mb = 16                  # default capacity of memfs mounts (64)
 //! overlay_mb = 128               # what a cow workspace may hold in memory (256)
 //! ```
+//!
+//! **Workspaces are copy-on-write unless the manifest says otherwise.** A
+//! `workspace` mount without `mode` is `cow`: the agent's changes stay in
+//! memory, and the host reviews them afterwards (`oanix run` lists them and
+//! applies them only with `--apply` or on a yes at its question). `ro`
+//! refuses every write; `rw` — the agent writing the real directory as it
+//! runs — is only ever the manifest's explicit choice.
+//!
+//! **Capabilities allow what the manifest names, nothing more.** An HTTP
+//! or WebSocket capability reaches the hosts of `allow_hosts` (patterns:
+//! `host`, `*.suffix`, `*`) over `https`/`wss` on their default ports
+//! unless `schemes` and `ports` say otherwise; a malformed pattern is an
+//! error naming its line. The Nostr capability's relays are the only ones
+//! its executor may reach.
 //!
 //! A `memfs` or copy-on-write workspace mount may set its own
 //! `capacity_mb`. Every in-memory mount has a capacity, so that an agent
@@ -60,33 +78,37 @@
 //! values of the wrong kind are errors naming the key and the line; so are
 //! host directories that do not exist and environment variables that are
 //! not set.
+//!
+//! A manifest is read into an [`EnvPlan`] (the same plan the `oanix`
+//! command makes of its flags), which [`EnvPlan::builder`] assembles.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use oanix_caps::{EgressPolicy, HttpFs, HttpMethod, WsFs};
-use oanix_prims::{MemFs, MemLimits};
-use oanix_services::{LogsFs, TaskFs, TaskMeta, TaskSpec, WorkspaceFs, WorkspaceOverlay};
+use oanix_caps::HttpMethod;
+use oanix_services::{TaskMeta, TaskSpec};
 use oanix_vfs::{BindMode, MountFlags};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::env::{AgentSpec, EnvBuilder, EnvLimits};
+use crate::env::{AgentSpec, EnvBuilder};
 use crate::error::{EnvError, Result};
+use crate::plan::{
+    EnvPlan, InjectPlan, LimitsPlan, MountPlan, MountSource, Origin, PolicyPlan, TaskPlan,
+    WorkspaceMode,
+};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Manifest {
-    task: Option<TaskSection>,
+    task: Option<Spanned<TaskSection>>,
     agent: Option<AgentSection>,
     #[serde(default)]
-    mount: Vec<MountSection>,
+    mount: Vec<Spanned<MountSection>>,
     #[serde(default)]
     capabilities: Capabilities,
-    #[serde(default)]
-    limits: LimitsSection,
+    limits: Option<Spanned<LimitsPlan>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,15 +145,6 @@ enum MountKind {
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
-enum WorkspaceMode {
-    #[default]
-    Rw,
-    Ro,
-    Cow,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
 enum BindSection {
     #[default]
     Replace,
@@ -145,31 +158,30 @@ struct MountSection {
     path: Spanned<String>,
     kind: MountKind,
     host: Option<Spanned<String>>,
-    #[serde(default)]
-    mode: WorkspaceMode,
+    mode: Option<Spanned<WorkspaceMode>>,
     #[serde(default)]
     bind: BindSection,
     #[serde(default)]
     create: bool,
-    capacity_mb: Option<u64>,
+    capacity_mb: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Capabilities {
-    http: Option<PolicySection>,
-    ws: Option<PolicySection>,
+    http: Option<Spanned<PolicySection>>,
+    ws: Option<Spanned<PolicySection>>,
     #[cfg(feature = "nostr")]
-    nostr: Option<NostrSection>,
+    nostr: Option<Spanned<NostrSection>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicySection {
     #[serde(default)]
-    allow_hosts: Vec<String>,
+    allow_hosts: Vec<Spanned<String>>,
     #[serde(default)]
-    deny_hosts: Vec<String>,
+    deny_hosts: Vec<Spanned<String>>,
     schemes: Option<Vec<String>>,
     ports: Option<Vec<u16>>,
     methods: Option<Vec<HttpMethod>>,
@@ -180,14 +192,14 @@ struct PolicySection {
     #[serde(default)]
     allow_private: bool,
     #[serde(default)]
-    inject: Vec<InjectSection>,
+    inject: Vec<Spanned<InjectSection>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct InjectSection {
-    host: String,
-    header: String,
+    host: Spanned<String>,
+    header: Spanned<String>,
     value_env: Spanned<String>,
 }
 
@@ -196,36 +208,36 @@ struct InjectSection {
 #[serde(deny_unknown_fields)]
 struct NostrSection {
     #[serde(default)]
-    relays: Vec<String>,
+    relays: Vec<Spanned<String>>,
     secret_key_env: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LimitsSection {
-    timeout_secs: Option<f64>,
-    memory_mb: Option<u64>,
-    fuel: Option<u64>,
-    descriptors: Option<u64>,
-    io_mb: Option<u64>,
-    tmp_mb: Option<u64>,
-    memfs_mb: Option<u64>,
-    overlay_mb: Option<u64>,
-}
-
-/// Reports errors with the manifest's name and line numbers.
+/// Translates a manifest into a plan, recording where each item was
+/// written.
 struct Ctx<'a> {
     name: &'a str,
     text: &'a str,
     base: &'a Path,
     env: &'a dyn Fn(&str) -> Option<String>,
+    plan: EnvPlan,
 }
 
 impl Ctx<'_> {
-    fn line(&self, span: Range<usize>) -> usize {
-        self.text
-            .get(..span.start)
-            .map_or(1, |before| before.matches('\n').count() + 1)
+    fn origin(&self, span: Option<Range<usize>>) -> Origin {
+        Origin::Manifest {
+            source_name: self.name.to_owned(),
+            line: span.map(|span| {
+                self.text
+                    .get(..span.start)
+                    .map_or(1, |before| before.matches('\n').count() + 1)
+            }),
+        }
+    }
+
+    /// Records that `key` was written at `span`.
+    fn note(&mut self, key: &str, span: Range<usize>) {
+        let origin = self.origin(Some(span));
+        self.plan.set_origin(key, origin);
     }
 
     fn error(
@@ -234,14 +246,7 @@ impl Ctx<'_> {
         span: Option<Range<usize>>,
         message: impl std::fmt::Display,
     ) -> EnvError {
-        let place = match span {
-            Some(span) => format!("`{key}` (line {})", self.line(span)),
-            None => format!("`{key}`"),
-        };
-        EnvError::Manifest {
-            source_name: self.name.to_owned(),
-            message: format!("{place}: {message}"),
-        }
+        self.origin(span).error(key, message)
     }
 
     fn host_path(&self, p: &str) -> PathBuf {
@@ -263,88 +268,177 @@ impl Ctx<'_> {
         })
     }
 
-    fn limits(&self, l: &LimitsSection) -> Result<EnvLimits> {
-        let timeout = match l.timeout_secs {
-            Some(t) if !(t.is_finite() && t > 0.0) => {
-                return Err(self.error(
-                    "limits.timeout_secs",
-                    None,
-                    "expected a positive number of seconds",
-                ));
-            }
-            Some(t) => Some(Duration::from_secs_f64(t)),
-            None => None,
+    fn task(&mut self, task: &Spanned<TaskSection>) -> Result<()> {
+        self.note("task", task.span());
+        let task = task.get_ref();
+        let input = match &task.input {
+            Some(v) => serde_json::to_value(v).map_err(|e| self.error("task.input", None, e))?,
+            None => serde_json::Value::Null,
         };
-        let size = |key: &str, n: Option<u64>, unit: u64| -> Result<Option<usize>> {
-            n.map(|n| {
-                usize::try_from(n.saturating_mul(unit))
-                    .map_err(|_| self.error(key, None, "too large for this machine"))
-            })
-            .transpose()
+        let spec = TaskSpec {
+            id: task.id.clone(),
+            task_type: task.task_type.clone(),
+            description: task.description.clone(),
+            input,
         };
-        let mb = |n: Option<u64>| n.map(|n| n.saturating_mul(1 << 20));
-        let descriptors = size("limits.descriptors", l.descriptors, 1)?;
-        if descriptors.is_some_and(|n| n < 3) {
-            return Err(self.error(
-                "limits.descriptors",
-                None,
-                "a guest needs at least 3 descriptors (its standard streams)",
-            ));
-        }
-        let io_bytes = size("limits.io_mb", l.io_mb, 1 << 20)?;
-        if io_bytes == Some(0) {
-            return Err(self.error("limits.io_mb", None, "expected at least 1"));
-        }
-        Ok(EnvLimits {
-            timeout,
-            memory_bytes: size("limits.memory_mb", l.memory_mb, 1 << 20)?,
-            fuel: l.fuel,
-            descriptors,
-            io_bytes,
-            tmp_bytes: mb(l.tmp_mb),
-            memfs_bytes: mb(l.memfs_mb),
-            overlay_bytes: mb(l.overlay_mb),
-        })
+        let mut meta = TaskMeta::default();
+        meta.tags.clone_from(&task.tags);
+        meta.timeout_secs = task.timeout_secs;
+        self.plan.task = Some(TaskPlan { spec, meta });
+        Ok(())
     }
 
-    fn policy(&self, key: &str, p: &PolicySection) -> Result<EgressPolicy> {
-        let mut policy = EgressPolicy::allow_hosts(p.allow_hosts.iter().map(String::as_str))
-            .deny_hosts(p.deny_hosts.iter().map(String::as_str))
-            .allow_loopback(p.allow_loopback)
-            .allow_private(p.allow_private);
-        if let Some(schemes) = &p.schemes {
-            policy = policy.schemes(schemes.iter().map(String::as_str));
+    fn mount(&mut self, i: usize, m: &Spanned<MountSection>) -> Result<()> {
+        let key = format!("mount[{i}]");
+        let m = m.get_ref();
+        // The mount is named by its path's line (a table's own span is its body).
+        self.note(&key, m.path.span());
+        self.note(&format!("{key}.path"), m.path.span());
+        if let Some(c) = &m.capacity_mb {
+            self.note(&format!("{key}.capacity_mb"), c.span());
         }
-        if let Some(ports) = &p.ports {
-            policy = policy.ports(ports.iter().copied());
+        let flags = MountFlags {
+            mode: match m.bind {
+                BindSection::Replace => BindMode::Replace,
+                BindSection::Before => BindMode::Before,
+                BindSection::After => BindMode::After,
+            },
+            create: m.create,
+        };
+        let capacity_mb = m.capacity_mb.as_ref().map(|c| *c.get_ref());
+        let source = match m.kind {
+            MountKind::Memfs => {
+                if let Some(h) = &m.host {
+                    return Err(self.error(
+                        &format!("{key}.host"),
+                        Some(h.span()),
+                        "a memfs mount takes no host directory",
+                    ));
+                }
+                if let Some(mode) = &m.mode {
+                    return Err(self.error(
+                        &format!("{key}.mode"),
+                        Some(mode.span()),
+                        "a memfs mount takes no mode (modes are for workspaces)",
+                    ));
+                }
+                MountSource::MemFs { capacity_mb }
+            }
+            MountKind::Workspace => {
+                let Some(host) = &m.host else {
+                    return Err(self.error(
+                        &format!("{key}.host"),
+                        Some(m.path.span()),
+                        "a workspace mount needs `host`, a directory",
+                    ));
+                };
+                self.note(&format!("{key}.host"), host.span());
+                MountSource::Workspace {
+                    host: self.host_path(host.get_ref()),
+                    mode: m.mode.as_ref().map(|m| *m.get_ref()).unwrap_or_default(),
+                    capacity_mb,
+                }
+            }
+        };
+        self.plan.mounts.push(MountPlan {
+            path: m.path.get_ref().clone(),
+            source,
+            flags,
+        });
+        Ok(())
+    }
+
+    fn policy(&mut self, key: &str, section: &Spanned<PolicySection>) -> Result<PolicyPlan> {
+        self.note(key, section.span());
+        let p = section.get_ref();
+        let mut patterns = |list: &str, items: &[Spanned<String>]| -> Vec<String> {
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    self.note(&format!("{key}.{list}[{i}]"), h.span());
+                    h.get_ref().clone()
+                })
+                .collect()
+        };
+        let allow_hosts = patterns("allow_hosts", &p.allow_hosts);
+        let deny_hosts = patterns("deny_hosts", &p.deny_hosts);
+        let mut inject = Vec::with_capacity(p.inject.len());
+        for (i, item) in p.inject.iter().enumerate() {
+            let at = format!("{key}.inject[{i}]");
+            self.note(&at, item.span());
+            let item = item.get_ref();
+            self.note(&format!("{at}.host"), item.host.span());
+            self.note(&format!("{at}.header"), item.header.span());
+            let value = self.env_var(&format!("{at}.value_env"), &item.value_env)?;
+            inject.push(InjectPlan {
+                host: item.host.get_ref().clone(),
+                header: item.header.get_ref().clone(),
+                value,
+            });
         }
-        if let Some(methods) = &p.methods {
-            policy = policy.methods(methods.iter().copied());
+        let mut plan = PolicyPlan::allow_hosts(allow_hosts);
+        plan.deny_hosts = deny_hosts;
+        plan.schemes.clone_from(&p.schemes);
+        plan.ports.clone_from(&p.ports);
+        plan.methods.clone_from(&p.methods);
+        plan.max_request_bytes = p.max_request_bytes;
+        plan.max_response_bytes = p.max_response_bytes;
+        plan.allow_loopback = p.allow_loopback;
+        plan.allow_private = p.allow_private;
+        plan.inject = inject;
+        Ok(plan)
+    }
+
+    #[cfg(feature = "nostr")]
+    fn nostr(&mut self, section: &Spanned<NostrSection>) -> Result<crate::plan::NostrPlan> {
+        let key = "capabilities.nostr";
+        self.note(key, section.span());
+        let n = section.get_ref();
+        let mut plan = crate::plan::NostrPlan::default();
+        for (i, relay) in n.relays.iter().enumerate() {
+            self.note(&format!("{key}.relays[{i}]"), relay.span());
+            plan.relays.push(relay.get_ref().clone());
         }
-        if let Some(n) = p.max_request_bytes {
-            policy = policy.max_request_body(n);
+        if let Some(var) = &n.secret_key_env {
+            let at = format!("{key}.secret_key_env");
+            self.note(&at, var.span());
+            let hex = self.env_var(&at, var)?;
+            let secret = parse_secret(&hex).ok_or_else(|| {
+                self.error(&at, Some(var.span()), "expected 64 hexadecimal digits")
+            })?;
+            plan.secret_key = Some(secret);
         }
-        if let Some(n) = p.max_response_bytes {
-            policy = policy.max_response_body(n);
-        }
-        for (i, inject) in p.inject.iter().enumerate() {
-            let value = self.env_var(&format!("{key}.inject[{i}].value_env"), &inject.value_env)?;
-            policy = policy.inject_header(&inject.host, &inject.header, value);
-        }
-        policy.validate().map_err(|e| self.error(key, None, e))?;
-        Ok(policy)
+        Ok(plan)
+    }
+
+    fn agent(&mut self, agent: &AgentSection) {
+        let module = agent.module.as_ref().map(|m| {
+            self.note("agent.module", m.span());
+            self.host_path(m.get_ref())
+        });
+        self.plan.agent = AgentSpec {
+            module,
+            args: agent.args.clone(),
+            env: agent
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        };
     }
 }
 
-impl EnvBuilder {
-    /// A builder from a manifest's text. `name` names the manifest in errors;
-    /// relative host paths are taken from `base_dir`; environment variables
-    /// named by the manifest are read from the process environment.
+impl EnvPlan {
+    /// The plan a manifest's text describes. `name` names the manifest in
+    /// errors; relative host paths are taken from `base_dir`; environment
+    /// variables named by the manifest are read from the process
+    /// environment.
     pub fn from_manifest(text: &str, name: &str, base_dir: &Path) -> Result<Self> {
         Self::from_manifest_with_env(text, name, base_dir, &|k| std::env::var(k).ok())
     }
 
-    /// A builder from a manifest file (relative paths in it are relative to
+    /// The plan of a manifest file (relative paths in it are relative to
     /// its directory).
     pub fn from_manifest_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| EnvError::Io {
@@ -367,174 +461,62 @@ impl EnvBuilder {
             source_name: name.to_owned(),
             message: describe_toml_error(&e, text),
         })?;
-        let ctx = Ctx {
+        let mut ctx = Ctx {
             name,
             text,
             base: base_dir,
             env,
+            plan: EnvPlan::new(),
         };
-        let mut b = EnvBuilder::new();
-
         if let Some(task) = &manifest.task {
-            let input = match &task.input {
-                Some(v) => serde_json::to_value(v).map_err(|e| ctx.error("task.input", None, e))?,
-                None => serde_json::Value::Null,
-            };
-            let spec = TaskSpec {
-                id: task.id.clone(),
-                task_type: task.task_type.clone(),
-                description: task.description.clone(),
-                input,
-            };
-            let mut meta = TaskMeta::default();
-            meta.tags.clone_from(&task.tags);
-            meta.timeout_secs = task.timeout_secs;
-            b = b.mount("/task", TaskFs::new(spec, meta));
+            ctx.task(task)?;
         }
-        let limits = ctx.limits(&manifest.limits)?;
-        b = b.limits(limits);
-        b = b.mount("/logs", LogsFs::new()).mount(
-            "/tmp",
-            MemFs::with_limits(MemLimits::capacity(limits.tmp_capacity())),
-        );
-
+        if let Some(limits) = &manifest.limits {
+            ctx.note("limits", limits.span());
+            ctx.plan.limits = *limits.get_ref();
+        }
         for (i, m) in manifest.mount.iter().enumerate() {
-            let key = format!("mount[{i}]");
-            let flags = MountFlags {
-                mode: match m.bind {
-                    BindSection::Replace => BindMode::Replace,
-                    BindSection::Before => BindMode::Before,
-                    BindSection::After => BindMode::After,
-                },
-                create: m.create,
-            };
-            let path = m.path.get_ref();
-            if oanix_vfs::path::normalize(path).is_err() {
-                return Err(ctx.error(
-                    &format!("{key}.path"),
-                    Some(m.path.span()),
-                    format!("{path:?} is not a valid path"),
-                ));
-            }
-            let capacity = m.capacity_mb.map(|mb| mb.saturating_mul(1 << 20));
-            b = match m.kind {
-                MountKind::Memfs => {
-                    if let Some(h) = &m.host {
-                        return Err(ctx.error(
-                            &format!("{key}.host"),
-                            Some(h.span()),
-                            "a memfs mount takes no host directory",
-                        ));
-                    }
-                    let bytes = capacity.unwrap_or(limits.memfs_capacity());
-                    b.mount_with(path, MemFs::with_limits(MemLimits::capacity(bytes)), flags)
-                }
-                MountKind::Workspace => {
-                    let Some(host) = &m.host else {
-                        return Err(ctx.error(
-                            &format!("{key}.host"),
-                            Some(m.path.span()),
-                            "a workspace mount needs `host`, a directory",
-                        ));
-                    };
-                    let dir = ctx.host_path(host.get_ref());
-                    if !dir.is_dir() {
-                        return Err(ctx.error(
-                            &format!("{key}.host"),
-                            Some(host.span()),
-                            format!("{} is not a directory", dir.display()),
-                        ));
-                    }
-                    let wrap = |e: oanix_vfs::FsError| {
-                        ctx.error(&format!("{key}.host"), Some(host.span()), e)
-                    };
-                    if capacity.is_some() && m.mode != WorkspaceMode::Cow {
-                        return Err(ctx.error(
-                            &format!("{key}.capacity_mb"),
-                            Some(m.path.span()),
-                            "only a memfs or a copy-on-write workspace mount has a capacity",
-                        ));
-                    }
-                    match m.mode {
-                        WorkspaceMode::Rw => {
-                            b.mount_with(path, WorkspaceFs::new(&dir).map_err(wrap)?, flags)
-                        }
-                        WorkspaceMode::Ro => {
-                            b.mount_with(path, WorkspaceFs::readonly(&dir).map_err(wrap)?, flags)
-                        }
-                        WorkspaceMode::Cow => {
-                            let bytes = capacity.unwrap_or(limits.overlay_capacity());
-                            let overlay =
-                                WorkspaceOverlay::with_capacity(&dir, bytes).map_err(wrap)?;
-                            b.mount_with(path, overlay, flags)
-                        }
-                    }
-                }
-            };
-        }
-
-        // Capabilities are carried out: executors start with the environment.
-        #[cfg(feature = "executor")]
-        {
-            b = b.executors(oanix_exec::ExecutorConfig::default());
+            ctx.mount(i, m)?;
         }
         if let Some(p) = &manifest.capabilities.http {
-            let policy = ctx.policy("capabilities.http", p)?;
-            b = b.mount("/cap/http", HttpFs::builder().policy(policy).build());
+            ctx.plan.http = Some(ctx.policy("capabilities.http", p)?);
         }
         if let Some(p) = &manifest.capabilities.ws {
-            let policy = ctx.policy("capabilities.ws", p)?;
-            b = b.mount("/cap/ws", WsFs::builder().policy(policy).build());
+            ctx.plan.ws = Some(ctx.policy("capabilities.ws", p)?);
         }
         #[cfg(feature = "nostr")]
         if let Some(n) = &manifest.capabilities.nostr {
-            let builder = oanix_caps::NostrFs::builder();
-            let nostr = match &n.secret_key_env {
-                Some(var) => {
-                    let hex = ctx.env_var("capabilities.nostr.secret_key_env", var)?;
-                    let secret = parse_secret(&hex).ok_or_else(|| {
-                        ctx.error(
-                            "capabilities.nostr.secret_key_env",
-                            Some(var.span()),
-                            "expected 64 hexadecimal digits",
-                        )
-                    })?;
-                    builder.build(secret)?
-                }
-                None => builder.generate()?,
-            };
-            for relay in &n.relays {
-                nostr.add_relay(relay)?;
-            }
-            b = b.mount("/cap/nostr", nostr);
+            ctx.plan.nostr = Some(ctx.nostr(n)?);
         }
-
         if let Some(agent) = &manifest.agent {
-            let module = match &agent.module {
-                Some(m) => {
-                    let path = ctx.host_path(m.get_ref());
-                    if !path.is_file() {
-                        return Err(ctx.error(
-                            "agent.module",
-                            Some(m.span()),
-                            format!("{} is not a file", path.display()),
-                        ));
-                    }
-                    Some(path)
-                }
-                None => None,
-            };
-            b = b.agent(AgentSpec {
-                module,
-                args: agent.args.clone(),
-                env: agent
-                    .env
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            });
+            ctx.agent(agent);
         }
-        Ok(b)
+        Ok(ctx.plan)
+    }
+}
+
+impl EnvBuilder {
+    /// A builder from a manifest's text: [`EnvPlan::from_manifest`], then
+    /// [`EnvPlan::builder`].
+    pub fn from_manifest(text: &str, name: &str, base_dir: &Path) -> Result<Self> {
+        EnvPlan::from_manifest(text, name, base_dir)?.builder()
+    }
+
+    /// A builder from a manifest file (relative paths in it are relative to
+    /// its directory).
+    pub fn from_manifest_file(path: &Path) -> Result<Self> {
+        EnvPlan::from_manifest_file(path)?.builder()
+    }
+
+    /// [`from_manifest`](Self::from_manifest), with environment variables
+    /// looked up through `env` (for tests and embedders).
+    pub fn from_manifest_with_env(
+        text: &str,
+        name: &str,
+        base_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self> {
+        EnvPlan::from_manifest_with_env(text, name, base_dir, env)?.builder()
     }
 }
 

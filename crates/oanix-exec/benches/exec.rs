@@ -95,6 +95,8 @@ fn policy(port: u16) -> EgressPolicy {
         .schemes(["http", "ws"])
         .ports([port])
         .allow_loopback(true)
+        .build()
+        .unwrap()
 }
 
 fn http_bench() -> Table {
@@ -148,9 +150,7 @@ fn http_bench() -> Table {
         http.remove(&path).unwrap();
     };
     let mut api_one = || {
-        let id = http
-            .submit_request(oanix_caps::HttpRequest::get(&url))
-            .unwrap();
+        let id = http.try_submit(oanix_caps::HttpRequest::get(&url)).unwrap();
         black_box(http.wait_response(&id, Duration::from_secs(30)).unwrap());
         http.remove_response(&id);
     };
@@ -355,7 +355,9 @@ fn ws_bench() -> Table {
             EgressPolicy::allow_hosts(["127.0.0.1"])
                 .schemes(["ws"])
                 .ports(ports)
-                .allow_loopback(true),
+                .allow_loopback(true)
+                .build()
+                .unwrap(),
         )
         .limits(WsLimits::default().max_outbox(1 << 16))
         .build();
@@ -519,6 +521,14 @@ fn nostr_bench() -> Table {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let tx = std::sync::Mutex::new(tx);
     let nostr = NostrFs::builder()
+        .policy(
+            EgressPolicy::allow_hosts(["127.0.0.1"])
+                .schemes(["ws"])
+                .ports([port])
+                .allow_loopback(true)
+                .build()
+                .unwrap(),
+        )
         .relay(&url)
         .limits(NostrLimits::default().max_outbox(1 << 16))
         .record_sink(Arc::new(move |r: &oanix_caps::CapRecord| {
@@ -528,15 +538,7 @@ fn nostr_bench() -> Table {
         }))
         .generate()
         .unwrap();
-    let config = ExecutorConfig::builder()
-        .worker_threads(1)
-        .nostr_policy(
-            EgressPolicy::allow_hosts(["127.0.0.1"])
-                .schemes(["ws"])
-                .ports([port])
-                .allow_loopback(true),
-        )
-        .build();
+    let config = ExecutorConfig::builder().worker_threads(1).build();
     let mut m = ExecutorManager::new(config).unwrap();
     m.attach_nostr(&nostr);
     m.start().unwrap();

@@ -6,8 +6,6 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use oanix_caps::EgressPolicy;
-
 /// How often, and after how long, a failed operation is tried again.
 ///
 /// The delay before retry `n` (counting from 0) is `base × 2ⁿ`, at most
@@ -162,10 +160,6 @@ pub struct ExecutorConfig {
     /// The WebSocket write buffer: bytes waiting for the socket at most
     /// (always at least the largest message the policy lets out). Default 1 MiB.
     pub ws_max_write_buffer: usize,
-    /// The policy for Nostr relay connections (relays are the host's
-    /// choice; this applies the SSRF guard to them). Default: any host over
-    /// `wss` or `ws` on the default port, global addresses only.
-    pub nostr_policy: EgressPolicy,
     /// How long a relay has to answer an `EVENT` with `OK`. Default 10 s.
     pub nostr_ok_timeout: Duration,
     /// Retries of a publication a relay failed transiently (no `OK`,
@@ -205,7 +199,6 @@ impl Default for ExecutorConfig {
             ws_max_message: 16 << 20,
             ws_max_frame: 4 << 20,
             ws_max_write_buffer: 1 << 20,
-            nostr_policy: EgressPolicy::allow_hosts(["*"]).schemes(["wss", "ws"]),
             nostr_ok_timeout: Duration::from_secs(10),
             nostr_publish_retry: RetryPolicy::exponential(5, Duration::from_millis(500)),
             nostr_reconnect: RetryPolicy::exponential(1000, Duration::from_millis(500)),
@@ -273,8 +266,6 @@ impl ExecutorConfigBuilder {
         ws_max_frame: usize;
         /// Sets [`ExecutorConfig::ws_max_write_buffer`].
         ws_max_write_buffer: usize;
-        /// Sets [`ExecutorConfig::nostr_policy`].
-        nostr_policy: EgressPolicy;
         /// Sets [`ExecutorConfig::nostr_ok_timeout`].
         nostr_ok_timeout: Duration;
         /// Sets [`ExecutorConfig::nostr_publish_retry`].

@@ -262,7 +262,10 @@ mod tests {
     use super::*;
 
     fn policy() -> EgressPolicy {
-        EgressPolicy::allow_hosts(["*"]).schemes(["http"])
+        EgressPolicy::allow_hosts(["*"])
+            .schemes(["http"])
+            .build()
+            .unwrap()
     }
 
     #[tokio::test]
@@ -285,9 +288,13 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.to_string(), "address 169.254.169.254 is link-local");
-        let ok = resolve_checked("127.0.0.1", 8080, &policy().allow_loopback(true))
-            .await
-            .unwrap();
+        let ok = resolve_checked(
+            "127.0.0.1",
+            8080,
+            &policy().to_builder().allow_loopback(true).build().unwrap(),
+        )
+        .await
+        .unwrap();
         assert_eq!(ok, vec!["127.0.0.1:8080".parse().unwrap()]);
     }
 
@@ -301,9 +308,13 @@ mod tests {
                 .starts_with("`localhost` resolves only to refused addresses (address"),
             "{e}"
         );
-        let ok = resolve_checked("localhost", 80, &policy().allow_loopback(true))
-            .await
-            .unwrap();
+        let ok = resolve_checked(
+            "localhost",
+            80,
+            &policy().to_builder().allow_loopback(true).build().unwrap(),
+        )
+        .await
+        .unwrap();
         assert!(ok.iter().all(|a| a.ip().is_loopback()));
     }
 
@@ -316,7 +327,7 @@ mod tests {
         let e = connect_checked(
             "127.0.0.1",
             port,
-            &policy().allow_loopback(true),
+            &policy().to_builder().allow_loopback(true).build().unwrap(),
             Duration::from_secs(5),
         )
         .await

@@ -15,8 +15,8 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use oanix_caps::{
-    Body, CapRecord, Capability, EgressPolicy, FailureKind, HttpFs, HttpMethod, HttpResponse,
-    Outcome, PendingRequest,
+    Body, CapRecord, Capability, EgressPolicy, FailureKind, HttpFs, HttpMethod, HttpReply, Outcome,
+    PendingRequest, RecordAction,
 };
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -25,8 +25,8 @@ use url::Url;
 
 use crate::config::{ExecutorConfig, RetryPolicy};
 use crate::error::Result;
+use crate::executor::{BoxFuture, Executor, ExecutorContext};
 use crate::guard::{self, GuardedConnector};
-use crate::manager::{BoxFuture, Executor, ExecutorContext};
 
 type HyperClient = Client<HttpsConnector<GuardedConnector>, Full<Bytes>>;
 
@@ -294,11 +294,11 @@ impl Inner {
                         })
                         .or_insert(v);
                 }
-                let mut response = HttpResponse::new(&p.id, answer.status.as_u16())
+                let response = HttpReply::new(&p.id, answer.status.as_u16())
                     .with_status_text(answer.status.canonical_reason().unwrap_or(""))
+                    .with_headers(headers)
                     .with_body(Body::from_bytes(answer.body.to_vec()))
                     .with_duration(started.elapsed());
-                response.headers = headers;
                 match http.complete_request(response) {
                     Err(e @ oanix_caps::CapError::TooLarge { .. }) => {
                         Failure::new(FailureKind::TooLarge, e.to_string())
@@ -327,7 +327,25 @@ impl Inner {
         p: &PendingRequest,
         deadline: Instant,
     ) -> Result<Answer, Failure> {
-        let mut url = p.url.clone();
+        // An agent's request passed the policy when it was written; a
+        // host's did not (host code is trusted to queue, not to reach what
+        // the policy refuses): every request is checked before the first
+        // connection.
+        let mut url = self
+            .policy
+            .check_http(
+                p.request.method,
+                p.url.as_str(),
+                p.request.body.len() as u64,
+            )
+            .map_err(|e| {
+                let kind = match e {
+                    oanix_caps::CapError::TooLarge { .. } => FailureKind::TooLarge,
+                    oanix_caps::CapError::Invalid(_) => FailureKind::Invalid,
+                    _ => FailureKind::Refused,
+                };
+                Failure::new(kind, e.to_string())
+            })?;
         let mut method = p.request.method;
         let mut body = Bytes::copy_from_slice(p.request.body.as_bytes());
         let mut agent_headers: Vec<(String, String)> = p
@@ -355,9 +373,14 @@ impl Inner {
             let Ok(location) = std::str::from_utf8(raw_location.as_bytes()) else {
                 let shown = String::from_utf8_lossy(raw_location.as_bytes()).into_owned();
                 http.emit_record(
-                    CapRecord::new(Capability::Http, "redirect", &shown, Outcome::Refused)
-                        .with_id(&p.id)
-                        .with_detail("the location is not UTF-8"),
+                    CapRecord::new(
+                        Capability::Http,
+                        RecordAction::Redirect,
+                        &shown,
+                        Outcome::Refused,
+                    )
+                    .with_id(&p.id)
+                    .with_detail("the location is not UTF-8"),
                 );
                 return Err(Failure::new(
                     FailureKind::Refused,
@@ -391,7 +414,7 @@ impl Inner {
                 http.emit_record(
                     CapRecord::new(
                         Capability::Http,
-                        "redirect",
+                        RecordAction::Redirect,
                         next.as_str(),
                         Outcome::Refused,
                     )
@@ -404,9 +427,14 @@ impl Inner {
                 ));
             }
             http.emit_record(
-                CapRecord::new(Capability::Http, "redirect", next.as_str(), Outcome::Ok)
-                    .with_id(&p.id)
-                    .with_detail(format!("{status} from {url}")),
+                CapRecord::new(
+                    Capability::Http,
+                    RecordAction::Redirect,
+                    next.as_str(),
+                    Outcome::Ok,
+                )
+                .with_id(&p.id)
+                .with_detail(format!("{status} from {url}")),
             );
             if origin_of(&next) != origin {
                 agent_headers.retain(|(n, _)| {
@@ -470,13 +498,18 @@ impl Inner {
                 ));
             }
             http.emit_record(
-                CapRecord::new(Capability::Http, "retry", url.as_str(), Outcome::Queued)
-                    .with_id(&p.id)
-                    .with_detail(format!(
-                        "retry {} in {} ms after: {reason}",
-                        retry + 1,
-                        ms(delay)
-                    )),
+                CapRecord::new(
+                    Capability::Http,
+                    RecordAction::Retry,
+                    url.as_str(),
+                    Outcome::Queued,
+                )
+                .with_id(&p.id)
+                .with_detail(format!(
+                    "retry {} in {} ms after: {reason}",
+                    retry + 1,
+                    ms(delay)
+                )),
             );
             tokio::time::sleep(delay).await;
             retry += 1;
@@ -504,7 +537,7 @@ impl Inner {
                 };
             }
         };
-        let max = self.policy.max_response_body;
+        let max = self.policy.max_response_body();
         let fut = async {
             let response = match self.client.request(request).await {
                 Ok(r) => r,
@@ -591,7 +624,7 @@ impl Inner {
         agent_headers: &[(String, String)],
         body: Bytes,
     ) -> Result<Request<Full<Bytes>>, Failure> {
-        let injected = if self.policy.inject.is_empty() {
+        let injected = if self.policy.injections().is_empty() {
             Vec::new()
         } else {
             self.policy

@@ -100,7 +100,8 @@
 //!         EgressPolicy::allow_hosts(["127.0.0.1"])
 //!             .schemes(["http"])
 //!             .ports([port])
-//!             .allow_loopback(true),
+//!             .allow_loopback(true)
+//!             .build()?,
 //!     )
 //!     .build();
 //! let mut executors = ExecutorManager::new(ExecutorConfig::default())?;
@@ -126,7 +127,9 @@
 //! `oanix::executor` behind the `executor` feature.
 
 mod config;
+mod dial;
 mod error;
+mod executor;
 mod guard;
 mod http;
 mod manager;
@@ -135,9 +138,8 @@ mod ws;
 
 pub use config::{ExecutorConfig, ExecutorConfigBuilder, RetryPolicy};
 pub use error::{ExecutorError, Result};
+pub use executor::{BoxFuture, Executor, ExecutorContext, ShutdownSignal, ShutdownTrigger};
 pub use http::HttpExecutor;
-pub use manager::{
-    BoxFuture, Executor, ExecutorContext, ExecutorManager, ShutdownSignal, ShutdownTrigger,
-};
+pub use manager::ExecutorManager;
 pub use nostr::NostrRelayConnector;
 pub use ws::WsConnector;

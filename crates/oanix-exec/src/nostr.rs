@@ -10,8 +10,9 @@ use std::time::Duration;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use oanix_caps::nostr_crate::event::Event;
-use oanix_caps::{CapRecord, Capability, EgressPolicy, Filter, NostrFs, Outcome};
-use serde_json::{Value, json};
+use oanix_caps::nostr_crate::filter::Filter as NostrFilter;
+use oanix_caps::nostr_crate::message::{ClientMessage, RelayMessage, SubscriptionId};
+use oanix_caps::{CapRecord, Capability, EgressPolicy, Filter, NostrFs, Outcome, RecordAction};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -19,16 +20,17 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use url::Url;
 
 use crate::config::{ExecutorConfig, RetryPolicy};
+use crate::dial::{self, WsSettings, WsStream};
 use crate::error::Result;
-use crate::manager::{BoxFuture, Executor, ExecutorContext, ShutdownSignal};
-use crate::ws::{self, WsSettings, WsStream};
+use crate::executor::{BoxFuture, Executor, ExecutorContext, ShutdownSignal};
 
 /// Carries out the relay work of one [`NostrFs`] (NIP-01).
 ///
 /// It keeps one connection to every relay the service lists (opened with
-/// the same machinery as [`WsConnector`](crate::WsConnector): SSRF guard
-/// under [`ExecutorConfig::nostr_policy`], TLS, size limits, pings and
-/// dead-peer detection) and, woken by the service's `work_listener`:
+/// the same machinery as [`WsConnector`](crate::WsConnector): the relay URL
+/// checked against the service's own policy ([`NostrFs::policy`], which
+/// refuses every relay by default), the SSRF guard on every resolved
+/// address, TLS, size limits, pings and dead-peer detection) and, woken by the service's `work_listener`:
 ///
 /// - **publishes** every outbox event to every relay that has not accepted
 ///   it (`["EVENT", ...]`) and reads the relay's `OK`: `true` marks the
@@ -63,7 +65,7 @@ pub struct NostrRelayConnector {
 
 struct Shared {
     settings: WsSettings,
-    policy: EgressPolicy,
+    policy: Arc<EgressPolicy>,
     ok_timeout: Duration,
     publish_retry: RetryPolicy,
     reconnect: RetryPolicy,
@@ -108,11 +110,12 @@ impl Seen {
 impl NostrRelayConnector {
     /// A connector for `nostr` with `config`.
     pub fn new(nostr: NostrFs, config: &ExecutorConfig) -> Result<Self> {
+        let policy = Arc::clone(nostr.policy());
         Ok(Self {
             nostr,
             shared: Arc::new(Shared {
                 settings: WsSettings::from_config(config)?,
-                policy: config.nostr_policy.clone(),
+                policy,
                 ok_timeout: config.nostr_ok_timeout,
                 publish_retry: config.nostr_publish_retry,
                 reconnect: config.nostr_reconnect,
@@ -224,7 +227,7 @@ struct Session {
 type Sink = SplitSink<WsStream, Message>;
 
 impl Relay {
-    fn record(&self, action: &str, outcome: Outcome, detail: impl Into<String>) {
+    fn record(&self, action: RecordAction, outcome: Outcome, detail: impl Into<String>) {
         self.nostr.emit_record(
             CapRecord::new(Capability::Nostr, action, &self.url, outcome).with_detail(detail),
         );
@@ -252,12 +255,16 @@ impl Relay {
         let url = match Url::parse(&self.url) {
             Ok(u) => u,
             Err(e) => {
-                self.record("connect", Outcome::Failed, format!("not a url ({e})"));
+                self.record(
+                    RecordAction::Connect,
+                    Outcome::Failed,
+                    format!("not a url ({e})"),
+                );
                 return self.park().await;
             }
         };
         if let Err(e) = self.shared.policy.check_ws(url.as_str()) {
-            self.record("connect", Outcome::Refused, e.to_string());
+            self.record(RecordAction::Connect, Outcome::Refused, e.to_string());
             return self.park().await;
         }
         let mut retry = 0;
@@ -266,33 +273,37 @@ impl Relay {
                 return;
             }
             let dialed = tokio::select! {
-                r = ws::dial(&url, &self.shared.policy, &self.shared.settings, 1 << 20) => r,
+                r = dial::dial(&url, &self.shared.policy, &self.shared.settings, 1 << 20) => r,
                 _ = self.shutdown.triggered() => return,
             };
             let reason = match dialed {
                 Ok(stream) => {
-                    self.record("connect", Outcome::Ok, format!("after {retry} retries"));
+                    self.record(
+                        RecordAction::Connect,
+                        Outcome::Ok,
+                        format!("after {retry} retries"),
+                    );
                     retry = 0;
                     match self.session(stream).await {
                         End::Stop => return,
                         End::Dropped(reason) => {
-                            self.record("disconnect", Outcome::Failed, &reason);
+                            self.record(RecordAction::Disconnect, Outcome::Failed, &reason);
                             reason
                         }
                     }
                 }
                 Err(e) if e.refused => {
-                    self.record("connect", Outcome::Refused, e.message);
+                    self.record(RecordAction::Connect, Outcome::Refused, e.message);
                     return self.park().await;
                 }
                 Err(e) => {
-                    self.record("connect", Outcome::Failed, &e.message);
+                    self.record(RecordAction::Connect, Outcome::Failed, &e.message);
                     e.message
                 }
             };
             let Some(delay) = self.shared.reconnect.delay(retry) else {
                 self.record(
-                    "connect",
+                    RecordAction::Connect,
                     Outcome::Failed,
                     format!("gave up after {retry} retries: {reason}"),
                 );
@@ -341,7 +352,7 @@ impl Relay {
                     match incoming {
                         Some(Ok(Message::Text(t))) => self.handle(t.as_str(), &mut state),
                         Some(Ok(Message::Binary(_))) => {
-                            self.record("notice", Outcome::Failed, "ignored a binary message");
+                            self.record(RecordAction::Notice, Outcome::Failed, "ignored a binary message");
                         }
                         Some(Ok(Message::Close(_))) => {
                             let _ = tokio::time::timeout(Duration::from_secs(1), sink.flush()).await;
@@ -386,10 +397,9 @@ impl Relay {
     async fn goodbye(&self, sink: &mut Sink, state: &Session) {
         let bye = async {
             for id in state.subs.keys() {
-                sink.feed(Message::text(json!(["CLOSE", id]).to_string()))
-                    .await?;
+                sink.feed(Message::text(close_message(id))).await?;
             }
-            sink.feed(Message::Close(Some(ws::close_frame(
+            sink.feed(Message::Close(Some(dial::close_frame(
                 CloseCode::Away,
                 "going away",
             ))))
@@ -411,13 +421,14 @@ impl Relay {
                 continue;
             }
             state.closed_by_relay.remove(id);
-            let mut msg = vec![json!("REQ"), json!(id)];
-            msg.extend(
-                filters
-                    .iter()
-                    .map(|f| serde_json::to_value(f).unwrap_or(Value::Null)),
-            );
-            out.push(Value::Array(msg).to_string());
+            match req_message(id, filters) {
+                Ok(m) => out.push(m),
+                Err(why) => self.record(
+                    RecordAction::Closed,
+                    Outcome::Failed,
+                    format!("subscription {id}: not sent: {why}"),
+                ),
+            }
             state.subs.insert(id.clone(), filters.clone());
         }
         let gone: Vec<String> = state
@@ -427,7 +438,7 @@ impl Relay {
             .cloned()
             .collect();
         for id in gone {
-            out.push(json!(["CLOSE", id]).to_string());
+            out.push(close_message(&id));
             state.subs.remove(&id);
         }
         let now = Instant::now();
@@ -453,7 +464,17 @@ impl Relay {
             entry.tries += 1;
             entry.in_flight = true;
             entry.due = now + self.shared.ok_timeout;
-            out.push(json!(["EVENT", ev.event]).to_string());
+            match ClientMessage::event(ev.event).try_as_json() {
+                Ok(m) => out.push(m),
+                Err(e) => {
+                    entry.in_flight = false;
+                    self.record(
+                        RecordAction::Publish,
+                        Outcome::Failed,
+                        format!("could not encode the event ({e})"),
+                    );
+                }
+            }
         }
         state.publications.retain(|id, _| live.contains(id));
         if out.is_empty() {
@@ -498,13 +519,18 @@ impl Relay {
             Some(delay) => {
                 p.due = Instant::now() + delay;
                 self.nostr.emit_record(
-                    CapRecord::new(Capability::Nostr, "publish", &self.url, Outcome::Queued)
-                        .with_id(id)
-                        .with_detail(format!(
-                            "retry {} in {} ms after: {why}",
-                            p.tries,
-                            delay.as_millis()
-                        )),
+                    CapRecord::new(
+                        Capability::Nostr,
+                        RecordAction::Publish,
+                        &self.url,
+                        Outcome::Queued,
+                    )
+                    .with_id(id)
+                    .with_detail(format!(
+                        "retry {} in {} ms after: {why}",
+                        p.tries,
+                        delay.as_millis()
+                    )),
                 );
             }
             None => {
@@ -512,67 +538,93 @@ impl Relay {
                 state.publications.remove(id);
                 state.given_up.insert(id.to_owned());
                 self.nostr.emit_record(
-                    CapRecord::new(Capability::Nostr, "publish", &self.url, Outcome::Failed)
-                        .with_id(id)
-                        .with_detail(format!(
-                            "gave up after {tries} tries on this connection (kept in the outbox): {why}"
-                        )),
+                    CapRecord::new(
+                        Capability::Nostr,
+                        RecordAction::Publish,
+                        &self.url,
+                        Outcome::Failed,
+                    )
+                    .with_id(id)
+                    .with_detail(format!(
+                        "gave up after {tries} tries on this connection (kept in the outbox): {why}"
+                    )),
                 );
             }
         }
     }
 
-    /// Handles one message from the relay.
+    /// Handles one message from the relay, parsed as a NIP-01 relay message.
     fn handle(&self, text: &str, state: &mut Session) {
-        let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) else {
-            self.record(
-                "notice",
-                Outcome::Failed,
-                "a message that is not a json array",
-            );
-            return;
-        };
-        let word = items.first().and_then(Value::as_str).unwrap_or_default();
-        let str_at = |i: usize| items.get(i).and_then(Value::as_str).unwrap_or_default();
-        match word {
-            "EVENT" => self.incoming_event(str_at(1), items.get(2), state),
-            "OK" => {
-                let id = str_at(1);
-                let accepted = items.get(2).and_then(Value::as_bool);
-                let message = str_at(3);
-                self.ok(state, id, accepted, message);
+        let message = match RelayMessage::from_json(text) {
+            Ok(m) => m,
+            Err(e) => {
+                // An `EVENT` whose event is malformed fails as a whole.
+                let event = text
+                    .trim_start()
+                    .strip_prefix('[')
+                    .is_some_and(|t| t.trim_start().starts_with("\"EVENT\""));
+                if event {
+                    self.record(
+                        RecordAction::Receive,
+                        Outcome::Failed,
+                        format!("dropped a malformed event ({e})"),
+                    );
+                } else {
+                    self.record(
+                        RecordAction::Notice,
+                        Outcome::Failed,
+                        format!("ignored a message that is not a relay message ({e})"),
+                    );
+                }
+                return;
             }
-            "EOSE" => self.record("eose", Outcome::Ok, format!("subscription {}", str_at(1))),
-            "NOTICE" => self.record("notice", Outcome::Ok, str_at(1)),
-            "CLOSED" => {
-                let id = str_at(1);
+        };
+        match message {
+            RelayMessage::Event {
+                subscription_id,
+                event,
+            } => self.incoming_event(subscription_id.as_str(), event.into_owned(), state),
+            RelayMessage::Ok {
+                event_id,
+                status,
+                message,
+            } => self.ok(state, &event_id.to_hex(), status, &message),
+            RelayMessage::EndOfStoredEvents(sub) => self.record(
+                RecordAction::Eose,
+                Outcome::Ok,
+                format!("subscription {}", sub.as_str()),
+            ),
+            RelayMessage::Notice(text) => {
+                self.record(RecordAction::Notice, Outcome::Ok, text.into_owned());
+            }
+            RelayMessage::Closed {
+                subscription_id,
+                message,
+            } => {
+                let id = subscription_id.as_str();
                 if let Some(filters) = state.subs.remove(id) {
                     state.closed_by_relay.insert(id.to_owned(), filters);
                 }
                 self.record(
-                    "closed",
+                    RecordAction::Closed,
                     Outcome::Failed,
-                    format!("subscription {id}: {}", str_at(2)),
+                    format!("subscription {id}: {message}"),
                 );
             }
-            "AUTH" => self.record(
-                "auth",
+            RelayMessage::Auth { .. } => self.record(
+                RecordAction::Auth,
                 Outcome::Failed,
                 "the relay asks for NIP-42 authentication, which is not performed",
             ),
             other => self.record(
-                "notice",
+                RecordAction::Notice,
                 Outcome::Failed,
-                format!("ignored a `{other}` message"),
+                format!("ignored a `{}` message", relay_word(&other)),
             ),
         }
     }
 
-    fn ok(&self, state: &mut Session, id: &str, accepted: Option<bool>, message: &str) {
-        let Some(accepted) = accepted else {
-            self.record("notice", Outcome::Failed, "a malformed OK message");
-            return;
-        };
+    fn ok(&self, state: &mut Session, id: &str, accepted: bool, message: &str) {
         if !state.publications.contains_key(id) {
             // An OK for an event not published on this connection (or
             // answered already): nothing to do.
@@ -583,9 +635,14 @@ impl Relay {
             state.publications.remove(id);
             if prefix == "duplicate" {
                 self.nostr.emit_record(
-                    CapRecord::new(Capability::Nostr, "duplicate", &self.url, Outcome::Ok)
-                        .with_id(id)
-                        .with_detail(format!("OK {accepted}: {message} (taken as published)")),
+                    CapRecord::new(
+                        Capability::Nostr,
+                        RecordAction::Duplicate,
+                        &self.url,
+                        Outcome::Ok,
+                    )
+                    .with_id(id)
+                    .with_detail(format!("OK {accepted}: {message} (taken as published)")),
                 );
             }
             let _ = self.nostr.mark_sent(id, &self.url);
@@ -605,16 +662,9 @@ impl Relay {
         }
     }
 
-    fn incoming_event(&self, sub: &str, raw: Option<&Value>, state: &Session) {
-        let Some(raw) = raw else {
-            self.record(
-                "receive",
-                Outcome::Failed,
-                "an EVENT message without an event",
-            );
-            return;
-        };
-        let id = raw.get("id").and_then(Value::as_str).unwrap_or_default();
+    fn incoming_event(&self, sub: &str, event: Event, state: &Session) {
+        let id = event.id.to_hex();
+        let id = id.as_str();
         if self
             .shared
             .seen
@@ -628,24 +678,18 @@ impl Relay {
             // Events for a subscription closed meanwhile are dropped.
             return;
         };
-        let event: Event = match serde_json::from_value(raw.clone()) {
-            Ok(e) => e,
-            Err(e) => {
-                self.record(
-                    "receive",
-                    Outcome::Failed,
-                    format!("dropped a malformed event ({e})"),
-                );
-                return;
-            }
-        };
         if !filters.is_empty() && !filters.iter().any(|f| f.matches(&event)) {
             self.nostr.emit_record(
-                CapRecord::new(Capability::Nostr, "receive", &self.url, Outcome::Failed)
-                    .with_id(id)
-                    .with_detail(format!(
-                        "dropped: does not match the filters of subscription {sub}"
-                    )),
+                CapRecord::new(
+                    Capability::Nostr,
+                    RecordAction::Receive,
+                    &self.url,
+                    Outcome::Failed,
+                )
+                .with_id(id)
+                .with_detail(format!(
+                    "dropped: does not match the filters of subscription {sub}"
+                )),
             );
             return;
         }
@@ -661,9 +705,139 @@ impl Relay {
     }
 }
 
+/// `["CLOSE", id]`.
+fn close_message(id: &str) -> String {
+    ClientMessage::close(SubscriptionId::new(id))
+        .try_as_json()
+        .unwrap_or_default()
+}
+
+/// `["REQ", id, filters...]`, the filters as the `nostr` crate reads them;
+/// an error when one of them is not a valid NIP-01 filter.
+fn req_message(id: &str, filters: &[Filter]) -> std::result::Result<String, String> {
+    let filters = filters
+        .iter()
+        .map(|f| {
+            let json = serde_json::to_string(f).map_err(|e| e.to_string())?;
+            NostrFilter::from_json(json).map_err(|e| format!("a filter is not valid ({e})"))
+        })
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    ClientMessage::req(SubscriptionId::new(id), filters)
+        .try_as_json()
+        .map_err(|e| e.to_string())
+}
+
+/// The first word of a relay message, for records of ignored ones.
+fn relay_word(m: &RelayMessage<'_>) -> &'static str {
+    match m {
+        RelayMessage::Event { .. } => "EVENT",
+        RelayMessage::Ok { .. } => "OK",
+        RelayMessage::EndOfStoredEvents(_) => "EOSE",
+        RelayMessage::Notice(_) => "NOTICE",
+        RelayMessage::Closed { .. } => "CLOSED",
+        RelayMessage::Auth { .. } => "AUTH",
+        RelayMessage::Count { .. } => "COUNT",
+        RelayMessage::NegMsg { .. } => "NEG-MSG",
+        RelayMessage::NegErr { .. } => "NEG-ERR",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oanix_caps::RecordLog;
+
+    fn relay(log: &RecordLog) -> Relay {
+        let nostr = NostrFs::builder()
+            .record_sink(log.sink())
+            .generate()
+            .unwrap();
+        let connector =
+            NostrRelayConnector::new(nostr.clone(), &ExecutorConfig::default()).unwrap();
+        Relay {
+            nostr,
+            url: "wss://relay.example".into(),
+            shared: connector.shared,
+            shutdown: ShutdownSignal::default(),
+        }
+    }
+
+    fn last(log: &RecordLog) -> (String, Outcome, String) {
+        let r = log.records().pop().unwrap();
+        (
+            r.action.as_str().to_owned(),
+            r.outcome,
+            r.detail.unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn relay_messages_are_parsed_as_nip01_messages() {
+        let log = RecordLog::new(100);
+        let r = relay(&log);
+        let mut state = Session::default();
+        state.subs.insert("s1".into(), vec![]);
+        r.handle(r#"["NOTICE", "slow down"]"#, &mut state);
+        assert_eq!(
+            last(&log),
+            ("notice".into(), Outcome::Ok, "slow down".into())
+        );
+        r.handle(r#"["EOSE", "s1"]"#, &mut state);
+        assert_eq!(
+            last(&log),
+            ("eose".into(), Outcome::Ok, "subscription s1".into())
+        );
+        r.handle(r#"["CLOSED", "s1", "error: shutting down"]"#, &mut state);
+        assert_eq!(
+            last(&log),
+            (
+                "closed".into(),
+                Outcome::Failed,
+                "subscription s1: error: shutting down".into()
+            )
+        );
+        assert!(state.subs.is_empty() && state.closed_by_relay.contains_key("s1"));
+        r.handle(r#"["AUTH", "challenge"]"#, &mut state);
+        assert_eq!(last(&log).0, "auth");
+        r.handle(r#"["COUNT", "s1", {"count": 3}]"#, &mut state);
+        assert_eq!(
+            last(&log),
+            (
+                "notice".into(),
+                Outcome::Failed,
+                "ignored a `COUNT` message".into()
+            )
+        );
+        // Not a relay message at all, or an OK without its status.
+        for junk in [r#"{"a": 1}"#, r#"["HELLO"]"#, "not json", r#"["OK", "00"]"#] {
+            r.handle(junk, &mut state);
+            let (action, outcome, detail) = last(&log);
+            assert_eq!(
+                (action.as_str(), outcome),
+                ("notice", Outcome::Failed),
+                "{junk}"
+            );
+            assert!(
+                detail.starts_with("ignored a message that is not a relay message"),
+                "{detail}"
+            );
+        }
+        // An EVENT whose event is malformed is a dropped reception.
+        r.handle(r#"["EVENT", "s1", {"id": "nope"}]"#, &mut state);
+        let (action, outcome, detail) = last(&log);
+        assert_eq!((action.as_str(), outcome), ("receive", Outcome::Failed));
+        assert!(detail.starts_with("dropped a malformed event"), "{detail}");
+        assert!(r.nostr.inbox_events().is_empty());
+    }
+
+    #[test]
+    fn outgoing_messages_are_nip01_client_messages() {
+        assert_eq!(close_message("s1"), r#"["CLOSE","s1"]"#);
+        let req = req_message("s1", &[Filter::new().kinds([1]).limit(2)]).unwrap();
+        assert_eq!(req, r#"["REQ","s1",{"kinds":[1],"limit":2}]"#);
+        let bad = req_message("s1", &[Filter::new().ids(["not hex"])]).unwrap_err();
+        assert!(bad.starts_with("a filter is not valid"), "{bad}");
+    }
 
     #[test]
     fn seen_forgets_the_oldest_past_its_capacity() {

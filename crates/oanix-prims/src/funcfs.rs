@@ -4,13 +4,11 @@
 use std::io::SeekFrom;
 use std::sync::Arc;
 
-use oanix_vfs::path;
 use oanix_vfs::{
-    DirEntry, DirHandle, FileHandle, FileService, FsError, Metadata, OpenFlags, Result,
-    check_open_flags, seek_position,
+    DirEntry, FileHandle, FileService, FsError, Metadata, OpenFlags, Result, seek_position,
 };
 
-use crate::fixed_tree::{FixedNode, FixedTree, FixedTreeBuilder};
+use crate::fixed_tree::{Access, FixedNode, FixedTree, FixedTreeBuilder};
 
 type ReadFn = Arc<dyn Fn() -> Result<Vec<u8>> + Send + Sync>;
 type WriteFn = Arc<dyn Fn(&[u8]) -> Result<()> + Send + Sync>;
@@ -28,10 +26,16 @@ struct FuncFile {
 /// - A **write** function receives each `write` call's bytes as one message;
 ///   its error fails that write. Truncation is accepted and ignored.
 ///
-/// The set of files is fixed when built: creating, removing or renaming
-/// answers `PermissionDenied`, and writing a file without a write function
-/// answers `ReadOnly`. `stat` reports size 0 for computed files, as Plan 9
-/// and `/proc` do, so that it never runs a read function.
+/// The set of files is fixed when built (a [`FixedTree`]): creating,
+/// removing or renaming answers `PermissionDenied`, and opening a file
+/// without a write function to write answers `ReadOnly`.
+///
+/// **Sizes.** A computed file is a stream whose size is unknown until it is
+/// read: `stat` and `readdir` report size 0 for it, as Plan 9 and `/proc`
+/// do, and never run a read function. Size 0 on a `FuncFs` file means
+/// "read to the end to know". A handle that has read reports, in its own
+/// `stat`, the size of its snapshot — exactly what its reads return — and
+/// `seek` from the end takes the snapshot first.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
@@ -85,9 +89,15 @@ impl std::fmt::Debug for FuncFsBuilder {
 }
 
 impl FuncFsBuilder {
-    fn add(mut self, path: &str, read: Option<ReadFn>, write: Option<WriteFn>) -> Self {
-        self.tree.file(path, FuncFile { read, write });
-        self
+    fn add(self, path: &str, read: Option<ReadFn>, write: Option<WriteFn>) -> Self {
+        let access = if write.is_some() {
+            Access::Writable
+        } else {
+            Access::ReadOnly
+        };
+        Self {
+            tree: self.tree.file(path, FuncFile { read, write }, access),
+        }
     }
 
     /// A file computed on read.
@@ -123,15 +133,16 @@ impl FuncFsBuilder {
 
     /// An (empty) directory; parents of files are implied.
     #[must_use]
-    pub fn dir(mut self, path: &str) -> Self {
-        self.tree.dir(path);
-        self
+    pub fn dir(self, path: &str) -> Self {
+        Self {
+            tree: self.tree.dir(path),
+        }
     }
 
     /// Builds the file system, or names the first invalid entry.
     pub fn try_build(self) -> Result<FuncFs> {
         Ok(FuncFs {
-            tree: Arc::new(self.tree.try_build(|_| 0)?),
+            tree: Arc::new(self.tree.try_build()?),
         })
     }
 
@@ -140,7 +151,7 @@ impl FuncFsBuilder {
     /// them reported).
     pub fn build(self) -> FuncFs {
         FuncFs {
-            tree: Arc::new(self.tree.build(|_| 0)),
+            tree: Arc::new(self.tree.build()),
         }
     }
 }
@@ -152,96 +163,47 @@ impl FuncFs {
     }
 }
 
-fn fixed(p: &str) -> FsError {
-    FsError::permission_denied(p, "the files of this service are fixed")
-}
-
-fn metadata(node: &FixedNode<FuncFile>) -> Metadata {
-    match node {
-        FixedNode::File { id, value } => {
-            Metadata::file(*id, 0).with_readonly(value.write.is_none())
-        }
-        FixedNode::Dir { id, .. } => Metadata::directory(*id).with_readonly(true),
-    }
-}
-
 impl FileService for FuncFs {
     fn open(&self, path: &str, flags: OpenFlags) -> Result<Box<dyn FileHandle>> {
-        let p = path::parse(path)?;
-        let full = p.as_str();
-        check_open_flags(full, flags)?;
-        let node = match self.tree.lookup(full) {
-            Ok(n) => n,
-            Err(e) if flags.creates() && e.kind() == oanix_vfs::FsErrorKind::NotFound => {
-                return Err(fixed(full));
-            }
-            Err(e) => return Err(e),
+        let file = match self.tree.open(path, flags)? {
+            FixedNode::Dir(dir) => return Ok(dir.handle()),
+            FixedNode::File(file) => file,
         };
-        if flags.create_new {
-            return Err(FsError::already_exists(full));
-        }
-        match node {
-            FixedNode::Dir { .. } if flags.mutates() => Err(FsError::is_a_directory(full)),
-            FixedNode::Dir { .. } => Ok(DirHandle::boxed(full, metadata(node))),
-            FixedNode::File { .. } if flags.directory || p.is_dir_syntax() => {
-                Err(FsError::not_a_directory(full))
-            }
-            FixedNode::File { id, value: f } => {
-                if flags.can_write() && f.write.is_none() {
-                    return Err(FsError::read_only(full));
-                }
-                Ok(Box::new(FuncHandle {
-                    id: *id,
-                    path: full.to_owned(),
-                    read: if flags.can_read() {
-                        f.read.clone()
-                    } else {
-                        None
-                    },
-                    write: if flags.can_write() {
-                        f.write.clone()
-                    } else {
-                        None
-                    },
-                    snapshot: None,
-                    pos: 0,
-                }))
-            }
-        }
+        let f = file.value();
+        Ok(Box::new(FuncHandle {
+            id: file.id(),
+            path: file.path().to_owned(),
+            read: f.read.clone().filter(|_| flags.can_read()),
+            write: f.write.clone().filter(|_| flags.can_write()),
+            snapshot: None,
+            pos: 0,
+        }))
     }
 
+    /// Lists a directory; computed files are listed with size 0 (see
+    /// [`FuncFs`]).
     fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
-        let p = path::parse(path)?;
-        match self.tree.lookup(p.as_str())? {
-            FixedNode::Dir { entries, .. } => Ok(entries.clone()),
-            FixedNode::File { .. } => Err(FsError::not_a_directory(p.as_str())),
-        }
+        self.tree.readdir(path, |_| 0)
     }
 
+    /// Metadata of a path; a computed file has size 0 (see [`FuncFs`]).
     fn stat(&self, path: &str) -> Result<Metadata> {
-        let p = path::parse(path)?;
-        match self.tree.lookup(p.as_str())? {
-            FixedNode::File { .. } if p.is_dir_syntax() => {
-                Err(FsError::not_a_directory(p.as_str()))
-            }
-            node => Ok(metadata(node)),
-        }
+        Ok(match self.tree.find(path)? {
+            FixedNode::Dir(dir) => dir.metadata(),
+            FixedNode::File(file) => file.metadata(0),
+        })
     }
 
     fn mkdir(&self, path: &str) -> Result<()> {
-        let p = path::parse(path)?;
-        Err(fixed(p.as_str()))
+        self.tree.mkdir(path)
     }
 
     fn remove(&self, path: &str) -> Result<()> {
-        let p = path::parse(path)?;
-        Err(fixed(p.as_str()))
+        self.tree.remove(path)
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
-        let pf = path::parse(from)?;
-        path::parse(to)?;
-        Err(fixed(pf.as_str()))
+        self.tree.rename(from, to)
     }
 
     fn fs_type(&self) -> &'static str {
@@ -309,6 +271,8 @@ impl FileHandle for FuncHandle {
         Ok(self.pos)
     }
 
+    /// The size of the snapshot once the handle has read (what its reads
+    /// return), 0 before.
     fn stat(&self) -> Result<Metadata> {
         let size = self.snapshot.as_ref().map_or(0, |s| s.len() as u64);
         Ok(Metadata::file(self.id, size).with_readonly(self.write.is_none()))

@@ -10,10 +10,18 @@
 //!   [`CowFs::changes`] reporting what was added, modified and deleted
 //!   relative to the base, and [`CowFs::discard`] to throw it all away.
 //!
+//! And [`FixedTree`], the one implementation of "a fixed set of names":
+//! declared once with a value per file (the service's typed node), it
+//! parses a path once into that node and answers, with the contract's
+//! errors, everything the names decide — lookups, listings, directories,
+//! read-only files, open flags, and the refusal to create, remove or
+//! rename. `MapFs` and `FuncFs` are built on it, and so are the task and
+//! logs services of `oanix-services`.
+//!
 //! All four keep the [`FileService` contract](oanix_vfs::service#the-contract).
 //! The `oanix-conformance` suite and its reference model check `MemFs` and
-//! `CowFs` (writable) and `MapFs` (read-only); `FuncFs`, whose files are
-//! fixed and computed, has tests of its own.
+//! `CowFs` (writable), `MapFs` (read-only) and `FuncFs` (fixed names, with
+//! sizes unknown until read).
 //!
 //! # Where it sits
 //!
@@ -47,6 +55,7 @@ mod mapfs;
 mod memfs;
 
 pub use cowfs::{Change, ChangeKind, CommitError, CommitReport, Conflict, CowFs, EntryInfo};
+pub use fixed_tree::{Access, FixedDir, FixedFile, FixedNode, FixedTree, FixedTreeBuilder};
 pub use funcfs::{FuncFs, FuncFsBuilder};
 pub use mapfs::{MapData, MapFs, MapFsBuilder};
 pub use memfs::{MemFs, MemLimits};

@@ -3,13 +3,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use oanix_vfs::path;
-use oanix_vfs::{
-    BytesHandle, DirEntry, DirHandle, FileHandle, FileService, FsError, Metadata, OpenFlags,
-    Result, check_open_flags,
-};
+use oanix_vfs::{BytesHandle, DirEntry, FileHandle, FileService, Metadata, OpenFlags, Result};
 
-use crate::fixed_tree::{FixedNode, FixedTree, FixedTreeBuilder};
+use crate::fixed_tree::{Access, FixedFile, FixedNode, FixedTree, FixedTreeBuilder};
 
 /// Data a [`MapFs`] file can be built from. Static data (`include_bytes!`,
 /// string literals) and [`Bytes`] are used without copying.
@@ -51,8 +47,9 @@ impl MapData for String {
 
 /// An immutable file system: files and directories fixed at build time.
 ///
-/// Every operation that would change it fails with `ReadOnly`. Lookups are
-/// one hash-map search of the whole path; listings are precomputed.
+/// A read-only [`FixedTree`]: every operation that would change it fails
+/// with `ReadOnly`, and `stat` reports each file's size, the length of its
+/// bytes. Lookups are one hash-map search of the whole path.
 ///
 /// ```
 /// use oanix_prims::MapFs;
@@ -82,9 +79,16 @@ impl std::fmt::Debug for MapFs {
 }
 
 /// Builds a [`MapFs`]; see [`MapFs::builder`].
-#[derive(Default)]
 pub struct MapFsBuilder {
     tree: FixedTreeBuilder<Bytes>,
+}
+
+impl Default for MapFsBuilder {
+    fn default() -> Self {
+        Self {
+            tree: FixedTree::builder().read_only(),
+        }
+    }
 }
 
 impl std::fmt::Debug for MapFsBuilder {
@@ -100,24 +104,25 @@ impl MapFsBuilder {
     /// Adds a file (its parent directories are implied). A later entry for
     /// the same path replaces an earlier one.
     #[must_use]
-    pub fn file(mut self, path: &str, data: impl MapData) -> Self {
-        self.tree.file(path, data.into_bytes());
-        self
+    pub fn file(self, path: &str, data: impl MapData) -> Self {
+        Self {
+            tree: self.tree.file(path, data.into_bytes(), Access::ReadOnly),
+        }
     }
 
     /// Adds a directory (possibly empty; parents are implied).
     #[must_use]
-    pub fn dir(mut self, path: &str) -> Self {
-        self.tree.dir(path);
-        self
+    pub fn dir(self, path: &str) -> Self {
+        Self {
+            tree: self.tree.dir(path),
+        }
     }
 
     /// Builds the file system, or names the first invalid entry: a malformed
     /// path, or a path that is both a file and a directory.
     pub fn try_build(self) -> Result<MapFs> {
-        let tree = self.tree.try_build(|data| data.len() as u64)?;
         Ok(MapFs {
-            tree: Arc::new(tree),
+            tree: Arc::new(self.tree.try_build()?),
         })
     }
 
@@ -126,7 +131,7 @@ impl MapFsBuilder {
     /// to have them reported instead.
     pub fn build(self) -> MapFs {
         MapFs {
-            tree: Arc::new(self.tree.build(|data| data.len() as u64)),
+            tree: Arc::new(self.tree.build()),
         }
     }
 }
@@ -139,78 +144,47 @@ impl MapFs {
 
     /// A `MapFs` with only its root directory.
     pub fn empty() -> Self {
-        Self {
-            tree: Arc::new(FixedTree::empty()),
-        }
-    }
-
-    fn refuse(&self, p: &str) -> FsError {
-        FsError::read_only(p)
+        Self::builder().build()
     }
 }
 
-fn metadata(node: &FixedNode<Bytes>) -> Metadata {
-    match node {
-        FixedNode::File { id, value } => {
-            Metadata::file(*id, value.len() as u64).with_readonly(true)
-        }
-        FixedNode::Dir { id, .. } => Metadata::directory(*id).with_readonly(true),
-    }
+fn size(file: &FixedFile<'_, Bytes>) -> u64 {
+    file.value().len() as u64
 }
 
 impl FileService for MapFs {
     fn open(&self, path: &str, flags: OpenFlags) -> Result<Box<dyn FileHandle>> {
-        let p = path::parse(path)?;
-        let full = p.as_str();
-        check_open_flags(full, flags)?;
-        if flags.mutates() {
-            return Err(self.refuse(full));
-        }
-        match self.tree.lookup(full)? {
-            node @ FixedNode::Dir { .. } => Ok(DirHandle::boxed(full, metadata(node))),
-            FixedNode::File { .. } if flags.directory || p.is_dir_syntax() => {
-                Err(FsError::not_a_directory(full))
-            }
-            FixedNode::File { id, value } => Ok(BytesHandle::boxed(
-                full,
-                value.clone(),
-                Metadata::file(*id, 0).with_readonly(true),
+        match self.tree.open(path, flags)? {
+            FixedNode::Dir(dir) => Ok(dir.handle()),
+            FixedNode::File(file) => Ok(BytesHandle::boxed(
+                file.path(),
+                file.value().clone(),
+                file.metadata(0),
             )),
         }
     }
 
     fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
-        let p = path::parse(path)?;
-        match self.tree.lookup(p.as_str())? {
-            FixedNode::Dir { entries, .. } => Ok(entries.clone()),
-            FixedNode::File { .. } => Err(FsError::not_a_directory(p.as_str())),
-        }
+        self.tree.readdir(path, size)
     }
 
     fn stat(&self, path: &str) -> Result<Metadata> {
-        let p = path::parse(path)?;
-        match self.tree.lookup(p.as_str())? {
-            FixedNode::File { .. } if p.is_dir_syntax() => {
-                Err(FsError::not_a_directory(p.as_str()))
-            }
-            node => Ok(metadata(node)),
-        }
+        Ok(match self.tree.find(path)? {
+            FixedNode::Dir(dir) => dir.metadata(),
+            FixedNode::File(file) => file.metadata(size(&file)),
+        })
     }
 
     fn mkdir(&self, path: &str) -> Result<()> {
-        let p = path::parse(path)?;
-        Err(self.refuse(p.as_str()))
+        self.tree.mkdir(path)
     }
 
     fn remove(&self, path: &str) -> Result<()> {
-        let p = path::parse(path)?;
-        Err(self.refuse(p.as_str()))
+        self.tree.remove(path)
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
-        let pf = path::parse(from)?;
-        path::parse(to)?;
-        Err(self.refuse(pf.as_str()))
+        self.tree.rename(from, to)
     }
 
     fn fs_type(&self) -> &'static str {

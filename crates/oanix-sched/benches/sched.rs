@@ -77,7 +77,11 @@ fn seven(n: u64, keys: &Keys) -> OanixEnv {
         .mount(
             "/cap/http",
             HttpFs::builder()
-                .policy(EgressPolicy::allow_hosts(["api.example.com"]))
+                .policy(
+                    EgressPolicy::allow_hosts(["api.example.com"])
+                        .build()
+                        .unwrap(),
+                )
                 .build(),
         )
         .mount("/cap/ws", WsFs::new())

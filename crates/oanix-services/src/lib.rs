@@ -101,8 +101,10 @@
 //! [`WorkspaceOverlay::diff`], [`WorkspaceOverlay::commit`] (all or
 //! nothing: refused with nothing applied if the directory changed where the
 //! changes go since the agent read it, rolled back if applying fails) and
-//! [`WorkspaceOverlay::discard`]. The agent
-//! sees its own changes in the read-only files `/.changes` and `/.diff`.
+//! [`WorkspaceOverlay::discard`]. The agent's view is exactly the project:
+//! nothing is added to it. A host that wants the agent to see its own
+//! changes mounts [`WorkspaceOverlay::review_fs`] (`changes.json` and
+//! `diff`, read-only) outside the workspace.
 
 mod error;
 #[cfg(not(target_family = "wasm"))]
@@ -127,6 +129,6 @@ pub use logs::{
 
 // Workspace service exports.
 #[cfg(not(target_family = "wasm"))]
-pub use overlay::{CHANGES_FILE, DIFF_FILE, WorkspaceOverlay};
+pub use overlay::{REVIEW_CHANGES_FILE, REVIEW_DIFF_FILE, WorkspaceOverlay};
 #[cfg(not(target_family = "wasm"))]
 pub use workspace::WorkspaceFs;

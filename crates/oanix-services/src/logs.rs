@@ -3,12 +3,13 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::SeekFrom;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use oanix_prims::{Access, FixedDir, FixedNode, FixedTree};
 use oanix_vfs::{
-    DirEntry, DirHandle, FileHandle, FileKind, FileService, FsError, FsErrorKind, Metadata,
-    OpenFlags, Timestamp, check_open_flags, deadline, path, seek_position,
+    DirEntry, DirHandle, FileHandle, FileService, FsError, Metadata, OpenFlags, Timestamp,
+    deadline, seek_position,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -54,10 +55,6 @@ impl LogStream {
             Self::Stderr => 1,
             Self::Stdout => 2,
         }
-    }
-
-    fn id(self) -> u64 {
-        self.index() as u64 + 2
     }
 }
 
@@ -194,8 +191,11 @@ struct AgentLine {
 /// opening with `truncate` is accepted and ignored, so that an agent
 /// creating its log file the usual way (`File::create`) keeps working.
 /// Reads, `seek` and `stat` behave as on any file and see output as soon as
-/// it is written. The set of files is fixed: creating, removing or renaming
-/// anything, and `mkdir`, answer `PermissionDenied`.
+/// it is written; `stat` and listings report each file's size as a read
+/// returns it at that moment. The set of files is fixed (an
+/// [`oanix_prims::FixedTree`]): creating a file, `mkdir` of a new name,
+/// removing and renaming answer `PermissionDenied`, after the contract's
+/// errors for missing paths (`NotFound`, `NotADirectory`, `AlreadyExists`).
 ///
 /// **Events written by the agent** are checked, each write as one message
 /// made of whole lines (a final line without `\n` counts as whole; blank
@@ -349,25 +349,18 @@ fn parse_agent_lines(data: &[u8]) -> Result<Vec<LogEvent>, String> {
     Ok(events)
 }
 
-fn fixed(p: &str) -> FsError {
-    FsError::permission_denied(p, "the files of the logs service are fixed")
-}
-
-/// What a canonical path names: the root (`None`) or a stream.
-fn lookup(p: &str) -> FsResult<Option<LogStream>> {
-    if p == "/" {
-        return Ok(None);
-    }
-    let rest = p.strip_prefix('/').unwrap_or(p);
-    let (first, deeper) = match rest.split_once('/') {
-        Some((first, _)) => (first, true),
-        None => (rest, false),
-    };
-    match LogStream::ALL.iter().find(|s| s.file_name() == first) {
-        Some(s) if !deeper => Ok(Some(*s)),
-        Some(_) => Err(FsError::not_a_directory(p)),
-        None => Err(FsError::not_found(p)),
-    }
+/// The names of the service, declared once for every `LogsFs`: each file's
+/// value is its stream, what a path is parsed into.
+fn tree() -> &'static FixedTree<LogStream> {
+    static TREE: LazyLock<FixedTree<LogStream>> = LazyLock::new(|| {
+        LogStream::ALL
+            .iter()
+            .fold(FixedTree::builder(), |b, &s| {
+                b.file(s.path(), s, Access::Writable)
+            })
+            .build()
+    });
+    &TREE
 }
 
 impl Inner {
@@ -435,22 +428,15 @@ impl Inner {
         }
     }
 
-    fn metadata(&self, stream: LogStream) -> Metadata {
+    fn metadata(&self, stream: LogStream, id: u64) -> Metadata {
         let state = lock(&self.stream(stream).state);
         let modified = state.modified.unwrap_or(self.created);
-        Metadata::file(stream.id(), state.data.len() as u64).with_times(
-            self.created,
-            modified,
-            modified,
-        )
+        Metadata::file(id, state.data.len() as u64).with_times(self.created, modified, modified)
     }
 
-    fn root_metadata(&self) -> Metadata {
-        Metadata::directory(1).with_readonly(true).with_times(
-            self.created,
-            self.created,
-            self.created,
-        )
+    fn dir_metadata(&self, dir: FixedDir<'_, LogStream>) -> Metadata {
+        dir.metadata()
+            .with_times(self.created, self.created, self.created)
     }
 }
 
@@ -685,80 +671,45 @@ impl EventFollower {
 
 impl FileService for LogsFs {
     fn open(&self, path: &str, flags: OpenFlags) -> FsResult<Box<dyn FileHandle>> {
-        let p = path::parse(path)?;
-        let full = p.as_str();
-        check_open_flags(full, flags)?;
-        let found = match lookup(full) {
-            Ok(found) => found,
-            Err(e) if e.kind() == FsErrorKind::NotFound && flags.creates() => {
-                return Err(fixed(full));
-            }
-            Err(e) => return Err(e),
-        };
-        if flags.create_new {
-            return Err(FsError::already_exists(full));
+        match tree().open(path, flags)? {
+            FixedNode::Dir(dir) => Ok(DirHandle::boxed(dir.path(), self.inner.dir_metadata(dir))),
+            // `truncate` is ignored: the logs are append-only.
+            FixedNode::File(file) => Ok(Box::new(LogHandle {
+                inner: Arc::clone(&self.inner),
+                stream: *file.value(),
+                id: file.id(),
+                pos: 0,
+                read: flags.can_read(),
+                write: flags.can_write(),
+            })),
         }
-        let Some(stream) = found else {
-            if flags.can_write() {
-                return Err(FsError::is_a_directory(full));
-            }
-            return Ok(DirHandle::boxed(full, self.inner.root_metadata()));
-        };
-        if flags.directory || p.is_dir_syntax() {
-            return Err(FsError::not_a_directory(full));
-        }
-        // `truncate` is ignored: the logs are append-only.
-        Ok(Box::new(LogHandle {
-            inner: Arc::clone(&self.inner),
-            stream,
-            pos: 0,
-            read: flags.can_read(),
-            write: flags.can_write(),
-        }))
     }
 
     fn readdir(&self, path: &str) -> FsResult<Vec<DirEntry>> {
-        let p = path::parse(path)?;
-        match lookup(p.as_str())? {
-            None => Ok(LogStream::ALL
-                .iter()
-                .map(|s| DirEntry::new(s.file_name(), FileKind::File, self.size(*s), s.id()))
-                .collect()),
-            Some(_) => Err(FsError::not_a_directory(p.as_str())),
-        }
+        tree().readdir(path, |file| self.size(*file.value()))
     }
 
     fn stat(&self, path: &str) -> FsResult<Metadata> {
-        let p = path::parse(path)?;
-        match lookup(p.as_str())? {
-            None => Ok(self.inner.root_metadata()),
-            Some(_) if p.is_dir_syntax() => Err(FsError::not_a_directory(p.as_str())),
-            Some(stream) => Ok(self.inner.metadata(stream)),
-        }
+        Ok(match tree().find(path)? {
+            FixedNode::Dir(dir) => self.inner.dir_metadata(dir),
+            FixedNode::File(file) => self.inner.metadata(*file.value(), file.id()),
+        })
     }
 
     fn mkdir(&self, path: &str) -> FsResult<()> {
-        let p = path::parse(path)?;
-        Err(fixed(p.as_str()))
+        tree().mkdir(path)
     }
 
     fn remove(&self, path: &str) -> FsResult<()> {
-        let p = path::parse(path)?;
-        Err(fixed(p.as_str()))
+        tree().remove(path)
     }
 
     fn rename(&self, from: &str, to: &str) -> FsResult<()> {
-        let from = path::parse(from)?;
-        path::parse(to)?;
-        Err(fixed(from.as_str()))
+        tree().rename(from, to)
     }
 
     fn fs_type(&self) -> &'static str {
         "logsfs"
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
     }
 }
 
@@ -766,6 +717,7 @@ impl FileService for LogsFs {
 struct LogHandle {
     inner: Arc<Inner>,
     stream: LogStream,
+    id: u64,
     pos: u64,
     read: bool,
     write: bool,
@@ -832,7 +784,7 @@ impl FileHandle for LogHandle {
     }
 
     fn stat(&self) -> FsResult<Metadata> {
-        Ok(self.inner.metadata(self.stream))
+        Ok(self.inner.metadata(self.stream, self.id))
     }
 
     fn set_len(&mut self, _len: u64) -> FsResult<()> {
@@ -928,15 +880,27 @@ mod tests {
     }
 
     #[test]
-    fn lookup_knows_the_three_files() {
-        assert_eq!(lookup("/"), Ok(None));
+    fn the_tree_parses_each_file_into_its_stream() {
         for s in LogStream::ALL {
-            assert_eq!(lookup(s.path()), Ok(Some(s)));
+            match tree().lookup(s.path()) {
+                Ok(FixedNode::File(f)) => assert_eq!(*f.value(), s),
+                other => panic!("{} is {other:?}", s.path()),
+            }
             assert_eq!(LogStream::ALL[s.index()], s);
         }
         assert_eq!(
-            lookup("/stdout.log/x").map_err(|e| e.kind()),
-            Err(FsErrorKind::NotADirectory)
+            tree()
+                .lookup("/stdout.log/x")
+                .map(|_| ())
+                .map_err(|e| e.kind()),
+            Err(oanix_vfs::FsErrorKind::NotADirectory)
         );
+        let strict = LogStream::ALL
+            .iter()
+            .fold(FixedTree::builder(), |b, &s| {
+                b.file(s.path(), s, Access::Writable)
+            })
+            .try_build();
+        assert_eq!(strict.map(|t| t.len()).ok(), Some(4));
     }
 }

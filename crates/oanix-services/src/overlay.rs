@@ -4,19 +4,19 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use oanix_prims::{Change, CommitError, CommitReport, CowFs};
-use oanix_vfs::path;
+use oanix_prims::{Change, CommitError, CommitReport, CowFs, FuncFs};
 use oanix_vfs::{
-    BytesHandle, DirEntry, FileHandle, FileKind, FileService, FsError, Metadata, OpenFlags, Result,
-    Timestamp, check_open_flags,
+    DirEntry, FileHandle, FileService, FsError, Metadata, OpenFlags, Result, Timestamp,
 };
 
 use crate::workspace::WorkspaceFs;
 
-/// The read-only file listing the changes, as JSON.
-pub const CHANGES_FILE: &str = "/.changes";
-/// The read-only file holding the changes as a unified diff.
-pub const DIFF_FILE: &str = "/.diff";
+/// The file of [`WorkspaceOverlay::review_fs`] listing the changes, as a
+/// JSON array.
+pub const REVIEW_CHANGES_FILE: &str = "/changes.json";
+/// The file of [`WorkspaceOverlay::review_fs`] holding the changes as a
+/// unified diff.
+pub const REVIEW_DIFF_FILE: &str = "/diff";
 
 /// A copy-on-write view of a real directory.
 ///
@@ -33,9 +33,11 @@ pub const DIFF_FILE: &str = "/.diff";
 /// or replaced by a link —, and undone if applying fails part-way) and
 /// [`discard`](Self::discard).
 ///
-/// For the agent, two read-only files at the root of the view:
-/// `/.changes` (the changes as a JSON array) and `/.diff` (the diff). They
-/// hide files of the same names in the project.
+/// The agent's view is exactly the project (with its own changes): the
+/// overlay adds no file of its own, so a project's own `.changes` or `.diff`
+/// is what the agent sees under those names. A host that wants the agent
+/// to see its changes mounts [`review_fs`](Self::review_fs), a separate
+/// read-only service, somewhere outside the workspace.
 ///
 /// ```
 /// use oanix_services::WorkspaceOverlay;
@@ -49,7 +51,8 @@ pub const DIFF_FILE: &str = "/.diff";
 /// write_file(&ws, "/README", "new\n")?;
 /// assert_eq!(std::fs::read_to_string(dir.join("README")).unwrap(), "old\n");
 /// assert!(ws.diff()?.contains("-old\n+new\n"));
-/// assert!(read_to_string(&ws, "/.changes")?.contains("\"modified\""));
+/// let review = ws.review_fs();
+/// assert!(read_to_string(&review, "/changes.json")?.contains("\"modified\""));
 /// ws.commit().unwrap();
 /// assert_eq!(std::fs::read_to_string(dir.join("README")).unwrap(), "new\n");
 /// # std::fs::remove_dir_all(&dir).unwrap();
@@ -134,120 +137,58 @@ impl WorkspaceOverlay {
         self.cow.discard();
     }
 
-    fn virtual_content(&self, p: &str) -> Result<Vec<u8>> {
-        if p == CHANGES_FILE {
-            let changes = self.cow.changes()?;
-            let mut json =
-                serde_json::to_vec_pretty(&changes).map_err(|e| FsError::io(p, e.to_string()))?;
-            json.push(b'\n');
-            Ok(json)
-        } else {
-            Ok(self.cow.diff()?.into_bytes())
-        }
+    /// A read-only service that shows the changes to whoever it is mounted
+    /// for (by convention at `/review`, never inside the workspace):
+    ///
+    /// | file | content |
+    /// |---|---|
+    /// | `changes.json` ([`REVIEW_CHANGES_FILE`]) | [`changes`](Self::changes), as a pretty JSON array and a newline |
+    /// | `diff` ([`REVIEW_DIFF_FILE`]) | [`diff`](Self::diff) |
+    ///
+    /// Each is computed when a handle first reads it, so it shows the
+    /// changes of that moment. Like every computed file of a [`FuncFs`],
+    /// its size is unknown until read: `stat` and listings report 0.
+    pub fn review_fs(&self) -> FuncFs {
+        let (for_changes, for_diff) = (self.cow.clone(), self.cow.clone());
+        FuncFs::builder()
+            .read_only(REVIEW_CHANGES_FILE, move || {
+                let changes = for_changes.changes()?;
+                let mut json = serde_json::to_vec_pretty(&changes)
+                    .map_err(|e| FsError::io(REVIEW_CHANGES_FILE, e.to_string()))?;
+                json.push(b'\n');
+                Ok(json)
+            })
+            .read_only(REVIEW_DIFF_FILE, move || Ok(for_diff.diff()?.into_bytes()))
+            .build()
     }
-}
-
-fn is_virtual(p: &str) -> bool {
-    p == CHANGES_FILE || p == DIFF_FILE
-}
-
-fn virtual_meta(p: &str) -> Metadata {
-    let id = if p == CHANGES_FILE {
-        u64::MAX - 1
-    } else {
-        u64::MAX - 2
-    };
-    Metadata::file(id, 0).with_readonly(true)
 }
 
 impl FileService for WorkspaceOverlay {
     fn open(&self, path: &str, flags: OpenFlags) -> Result<Box<dyn FileHandle>> {
-        let p = path::parse(path)?;
-        let full = p.as_str();
-        if is_virtual(full) {
-            check_open_flags(full, flags)?;
-            if flags.mutates() {
-                return Err(FsError::read_only(full));
-            }
-            if flags.directory || p.is_dir_syntax() {
-                return Err(FsError::not_a_directory(full));
-            }
-            let data = self.virtual_content(full)?;
-            return Ok(BytesHandle::boxed(full, data, virtual_meta(full)));
-        }
-        if path::parent(full).is_some_and(is_virtual) {
-            return Err(FsError::not_a_directory(full));
-        }
         self.cow.open(path, flags)
     }
 
     fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
-        let p = path::parse(path)?;
-        if is_virtual(p.as_str()) {
-            return Err(FsError::not_a_directory(p.as_str()));
-        }
-        let mut entries = self.cow.readdir(path)?;
-        if p.is_root() {
-            entries.retain(|e| !is_virtual(&path::join("/", &e.name)));
-            for v in [CHANGES_FILE, DIFF_FILE] {
-                entries.push(DirEntry::new(
-                    &v[1..],
-                    FileKind::File,
-                    0,
-                    virtual_meta(v).id,
-                ));
-            }
-            entries.sort_by(|a, b| a.name.cmp(&b.name));
-        }
-        Ok(entries)
+        self.cow.readdir(path)
     }
 
     fn stat(&self, path: &str) -> Result<Metadata> {
-        let p = path::parse(path)?;
-        let full = p.as_str();
-        if is_virtual(full) {
-            if p.is_dir_syntax() {
-                return Err(FsError::not_a_directory(full));
-            }
-            return Ok(virtual_meta(full));
-        }
-        if path::parent(full).is_some_and(is_virtual) {
-            return Err(FsError::not_a_directory(full));
-        }
         self.cow.stat(path)
     }
 
     fn lstat(&self, path: &str) -> Result<Metadata> {
-        let p = path::parse(path)?;
-        if is_virtual(p.as_str()) || path::parent(p.as_str()).is_some_and(is_virtual) {
-            return self.stat(path);
-        }
         self.cow.lstat(path)
     }
 
     fn mkdir(&self, path: &str) -> Result<()> {
-        let p = path::parse(path)?;
-        if is_virtual(p.as_str()) {
-            return Err(FsError::already_exists(p.as_str()));
-        }
         self.cow.mkdir(path)
     }
 
     fn remove(&self, path: &str) -> Result<()> {
-        let p = path::parse(path)?;
-        if is_virtual(p.as_str()) {
-            return Err(FsError::read_only(p.as_str()));
-        }
         self.cow.remove(path)
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
-        let (pf, pt) = (path::parse(from)?, path::parse(to)?);
-        for p in [&pf, &pt] {
-            if is_virtual(p.as_str()) {
-                return Err(FsError::read_only(p.as_str()));
-            }
-        }
         self.cow.rename(from, to)
     }
 
@@ -257,18 +198,10 @@ impl FileService for WorkspaceOverlay {
         accessed: Option<Timestamp>,
         modified: Option<Timestamp>,
     ) -> Result<()> {
-        let p = path::parse(path)?;
-        if is_virtual(p.as_str()) {
-            return Err(FsError::read_only(p.as_str()));
-        }
         self.cow.set_times(path, accessed, modified)
     }
 
     fn fs_type(&self) -> &'static str {
         "overlay"
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
     }
 }

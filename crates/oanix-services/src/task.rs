@@ -2,13 +2,14 @@
 
 use std::fmt;
 use std::io::SeekFrom;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
+use oanix_prims::{Access, FixedDir, FixedFile, FixedNode, FixedTree};
 use oanix_vfs::deadline::{self, Instant};
 use oanix_vfs::{
-    BytesHandle, DirEntry, DirHandle, FileHandle, FileKind, FileService, FsError, FsErrorKind,
-    Metadata, OpenFlags, Timestamp, check_open_flags, path, seek_position,
+    BytesHandle, DirEntry, DirHandle, FileHandle, FileService, FsError, Metadata, OpenFlags,
+    Timestamp, seek_position,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -190,8 +191,15 @@ impl TaskStatus {
 /// them read-only), because the host alone decides the task and its status.
 /// `result.json` is an ordinary file (positional writes, append, truncation)
 /// of at most [`max_result_bytes`](TaskFsBuilder::max_result_bytes); writing
-/// past that answers `TooLarge`. The set of files is fixed: creating,
-/// removing or renaming anything, and `mkdir`, answer `PermissionDenied`.
+/// past that answers `TooLarge`. The set of files is fixed (an
+/// [`oanix_prims::FixedTree`]): creating a file, `mkdir` of a new name,
+/// removing and renaming answer `PermissionDenied`, after the contract's
+/// errors for missing paths (`NotFound`, `NotADirectory`, `AlreadyExists`).
+///
+/// **Sizes are true.** `stat`, listings and handles report each file's size
+/// as a read returns it at that moment: `status` is rendered for its
+/// `stat` as for its reads, and a handle on it keeps the snapshot it was
+/// opened with (its size included).
 ///
 /// **The result must be JSON**, but since an agent may write it in pieces,
 /// writes are not checked one by one. Flushing a handle that wrote checks
@@ -309,41 +317,30 @@ impl TaskFsBuilder {
     }
 }
 
-/// The files of the service, with their ids.
+/// The files of the service: what a path is parsed into, once, by the
+/// service's [`FixedTree`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Node {
-    Root,
     Spec,
     Meta,
     Status,
     Result,
 }
 
-/// The files of the root, sorted by name.
-const FILES: [(&str, Node); 4] = [
-    ("meta.json", Node::Meta),
-    ("result.json", Node::Result),
-    ("spec.json", Node::Spec),
-    ("status", Node::Status),
-];
-
 const STATUS_PATH: &str = "/status";
 const RESULT_PATH: &str = "/result.json";
 
-impl Node {
-    fn id(self) -> u64 {
-        match self {
-            Self::Root => 1,
-            Self::Meta => 2,
-            Self::Result => 3,
-            Self::Spec => 4,
-            Self::Status => 5,
-        }
-    }
+/// Every file of the service, with who may write it.
+const FILES: [(Node, Access); 4] = [
+    (Node::Spec, Access::ReadOnly),
+    (Node::Meta, Access::ReadOnly),
+    (Node::Status, Access::ReadOnly),
+    (Node::Result, Access::Writable),
+];
 
+impl Node {
     fn path(self) -> &'static str {
         match self {
-            Self::Root => "/",
             Self::Meta => "/meta.json",
             Self::Result => RESULT_PATH,
             Self::Spec => "/spec.json",
@@ -352,25 +349,17 @@ impl Node {
     }
 }
 
-/// Finds the node a canonical path names.
-fn lookup(p: &str) -> FsResult<Node> {
-    if p == "/" {
-        return Ok(Node::Root);
-    }
-    let rest = p.strip_prefix('/').unwrap_or(p);
-    let (first, deeper) = match rest.split_once('/') {
-        Some((first, _)) => (first, true),
-        None => (rest, false),
-    };
-    match FILES.iter().find(|(name, _)| *name == first) {
-        Some((_, node)) if !deeper => Ok(*node),
-        Some(_) => Err(FsError::not_a_directory(p)),
-        None => Err(FsError::not_found(p)),
-    }
-}
-
-fn fixed(p: &str) -> FsError {
-    FsError::permission_denied(p, "the files of the task service are fixed")
+/// The names of the service, declared once for every `TaskFs`.
+fn tree() -> &'static FixedTree<Node> {
+    static TREE: LazyLock<FixedTree<Node>> = LazyLock::new(|| {
+        FILES
+            .iter()
+            .fold(FixedTree::builder(), |b, &(node, access)| {
+                b.file(node.path(), node, access)
+            })
+            .build()
+    });
+    &TREE
 }
 
 /// Locks `m`, going on after a panic elsewhere: every update of the state
@@ -520,44 +509,51 @@ impl TaskFs {
             })
     }
 
+    /// What a read of `node` returns now.
     fn content(&self, node: Node) -> Arc<[u8]> {
         let inner = &*self.inner;
         match node {
             Node::Spec => Arc::clone(inner.spec_json.get_or_init(|| render(&inner.spec))),
             Node::Meta => Arc::clone(inner.meta_json.get_or_init(|| render(&inner.meta))),
             Node::Status => render(&*lock(&inner.status)),
-            Node::Root | Node::Result => Arc::from(Vec::new()),
+            Node::Result => Arc::from(lock(&inner.result).data.as_slice()),
         }
     }
 
-    fn metadata(&self, node: Node) -> Metadata {
+    /// The content of a read-only file and its metadata, taken together
+    /// (the size is the content's length).
+    fn snapshot(&self, file: FixedFile<'_, Node>) -> (Arc<[u8]>, Metadata) {
         let created = self.inner.created;
-        match node {
-            Node::Root => Metadata::directory(node.id())
-                .with_readonly(true)
-                .with_times(created, created, created),
-            Node::Spec | Node::Meta => Metadata::file(node.id(), self.content(node).len() as u64)
-                .with_readonly(true)
-                .with_times(created, created, created),
+        let (data, modified) = match *file.value() {
             Node::Status => {
-                let (size, modified) = {
-                    let status = lock(&self.inner.status);
-                    (render(&*status).len() as u64, status.updated_at)
-                };
-                Metadata::file(node.id(), size)
-                    .with_readonly(true)
-                    .with_times(created, modified, modified)
+                let status = lock(&self.inner.status);
+                (render(&*status), status.updated_at)
             }
-            Node::Result => result_metadata(&self.inner, &lock(&self.inner.result)),
+            node => (self.content(node), created),
+        };
+        let metadata = file
+            .metadata(data.len() as u64)
+            .with_times(created, modified, modified);
+        (data, metadata)
+    }
+
+    fn file_metadata(&self, file: FixedFile<'_, Node>) -> Metadata {
+        match *file.value() {
+            Node::Result => result_metadata(&self.inner, &lock(&self.inner.result), file.id()),
+            _ => self.snapshot(file).1,
         }
+    }
+
+    fn dir_metadata(&self, dir: FixedDir<'_, Node>) -> Metadata {
+        let created = self.inner.created;
+        dir.metadata().with_times(created, created, created)
     }
 }
 
-fn result_metadata(inner: &Inner, result: &ResultFile) -> Metadata {
+fn result_metadata(inner: &Inner, result: &ResultFile, id: u64) -> Metadata {
     let created = inner.created;
     let modified = result.modified.unwrap_or(created);
-    Metadata::file(Node::Result.id(), result.data.len() as u64)
-        .with_times(created, modified, modified)
+    Metadata::file(id, result.data.len() as u64).with_times(created, modified, modified)
 }
 
 impl fmt::Debug for TaskFs {
@@ -571,39 +567,18 @@ impl fmt::Debug for TaskFs {
 
 impl FileService for TaskFs {
     fn open(&self, path: &str, flags: OpenFlags) -> FsResult<Box<dyn FileHandle>> {
-        let p = path::parse(path)?;
-        let full = p.as_str();
-        check_open_flags(full, flags)?;
-        let node = match lookup(full) {
-            Ok(node) => node,
-            Err(e) if e.kind() == FsErrorKind::NotFound && flags.creates() => {
-                return Err(fixed(full));
+        let file = match tree().open(path, flags)? {
+            FixedNode::Dir(dir) => {
+                return Ok(DirHandle::boxed(dir.path(), self.dir_metadata(dir)));
             }
-            Err(e) => return Err(e),
+            FixedNode::File(file) => file,
         };
-        match node {
-            Node::Root if flags.create_new => Err(FsError::already_exists(full)),
-            Node::Root if flags.can_write() => Err(FsError::is_a_directory(full)),
-            Node::Root => Ok(DirHandle::boxed(full, self.metadata(node))),
+        match *file.value() {
             Node::Spec | Node::Meta | Node::Status => {
-                if flags.mutates() {
-                    return Err(FsError::read_only(full));
-                }
-                if flags.directory || p.is_dir_syntax() {
-                    return Err(FsError::not_a_directory(full));
-                }
-                let data = self.content(node);
-                let mut metadata = self.metadata(node);
-                metadata.size = data.len() as u64;
-                Ok(BytesHandle::boxed(node.path(), data, metadata))
+                let (data, metadata) = self.snapshot(file);
+                Ok(BytesHandle::boxed(file.path(), data, metadata))
             }
             Node::Result => {
-                if flags.create_new {
-                    return Err(FsError::already_exists(full));
-                }
-                if flags.directory || p.is_dir_syntax() {
-                    return Err(FsError::not_a_directory(full));
-                }
                 if flags.truncate {
                     let mut result = lock(&self.inner.result);
                     result.data.clear();
@@ -611,6 +586,7 @@ impl FileService for TaskFs {
                 }
                 Ok(Box::new(ResultHandle {
                     inner: Arc::clone(&self.inner),
+                    id: file.id(),
                     pos: 0,
                     read: flags.can_read(),
                     write: flags.can_write(),
@@ -622,49 +598,30 @@ impl FileService for TaskFs {
     }
 
     fn readdir(&self, path: &str) -> FsResult<Vec<DirEntry>> {
-        let p = path::parse(path)?;
-        match lookup(p.as_str())? {
-            Node::Root => Ok(FILES
-                .iter()
-                .map(|(name, node)| {
-                    DirEntry::new(*name, FileKind::File, self.metadata(*node).size, node.id())
-                })
-                .collect()),
-            _ => Err(FsError::not_a_directory(p.as_str())),
-        }
+        tree().readdir(path, |file| self.file_metadata(*file).size)
     }
 
     fn stat(&self, path: &str) -> FsResult<Metadata> {
-        let p = path::parse(path)?;
-        match lookup(p.as_str())? {
-            Node::Root => Ok(self.metadata(Node::Root)),
-            _ if p.is_dir_syntax() => Err(FsError::not_a_directory(p.as_str())),
-            node => Ok(self.metadata(node)),
-        }
+        Ok(match tree().find(path)? {
+            FixedNode::Dir(dir) => self.dir_metadata(dir),
+            FixedNode::File(file) => self.file_metadata(file),
+        })
     }
 
     fn mkdir(&self, path: &str) -> FsResult<()> {
-        let p = path::parse(path)?;
-        Err(fixed(p.as_str()))
+        tree().mkdir(path)
     }
 
     fn remove(&self, path: &str) -> FsResult<()> {
-        let p = path::parse(path)?;
-        Err(fixed(p.as_str()))
+        tree().remove(path)
     }
 
     fn rename(&self, from: &str, to: &str) -> FsResult<()> {
-        let from = path::parse(from)?;
-        path::parse(to)?;
-        Err(fixed(from.as_str()))
+        tree().rename(from, to)
     }
 
     fn fs_type(&self) -> &'static str {
         "taskfs"
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
     }
 }
 
@@ -672,6 +629,7 @@ impl FileService for TaskFs {
 /// the others' writes at once.
 struct ResultHandle {
     inner: Arc<Inner>,
+    id: u64,
     pos: u64,
     read: bool,
     write: bool,
@@ -770,7 +728,11 @@ impl FileHandle for ResultHandle {
     }
 
     fn stat(&self) -> FsResult<Metadata> {
-        Ok(result_metadata(&self.inner, &lock(&self.inner.result)))
+        Ok(result_metadata(
+            &self.inner,
+            &lock(&self.inner.result),
+            self.id,
+        ))
     }
 
     fn set_len(&mut self, len: u64) -> FsResult<()> {
@@ -834,21 +796,31 @@ mod tests {
     }
 
     #[test]
-    fn lookup_names_files_and_refuses_paths_below_them() {
-        assert_eq!(lookup("/"), Ok(Node::Root));
-        assert_eq!(lookup("/status"), Ok(Node::Status));
-        assert_eq!(
-            lookup("/status/x").map_err(|e| e.kind()),
-            Err(FsErrorKind::NotADirectory)
-        );
-        assert_eq!(
-            lookup("/nope/x").map_err(|e| e.kind()),
-            Err(FsErrorKind::NotFound)
-        );
-        let names: Vec<_> = FILES.iter().map(|(n, _)| *n).collect();
-        let mut sorted = names.clone();
-        sorted.sort_unstable();
-        assert_eq!(names, sorted);
+    fn the_tree_declares_every_file_once() {
+        let names: Vec<&str> = tree()
+            .root()
+            .children()
+            .map(|n| match n {
+                FixedNode::File(f) => f.name(),
+                FixedNode::Dir(d) => d.path(),
+            })
+            .collect();
+        assert_eq!(names, ["meta.json", "result.json", "spec.json", "status"]);
+        for (node, access) in FILES {
+            match tree().lookup(node.path()) {
+                Ok(FixedNode::File(f)) => {
+                    assert_eq!((*f.value(), f.access()), (node, access));
+                }
+                other => panic!("{} is {other:?}", node.path()),
+            }
+        }
+        let strict = FILES
+            .iter()
+            .fold(FixedTree::builder(), |b, &(node, access)| {
+                b.file(node.path(), node, access)
+            })
+            .try_build();
+        assert_eq!(strict.map(|t| t.len()).ok(), Some(5));
     }
 
     #[test]

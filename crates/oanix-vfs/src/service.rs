@@ -163,14 +163,6 @@ pub trait FileService: Send + Sync {
     fn fs_type(&self) -> &'static str {
         "custom"
     }
-
-    /// The service as [`Any`](std::any::Any), for code that assembles
-    /// environments and needs the concrete service behind a mount (an
-    /// environment finds the `LogsFs` it mounted to route records into it).
-    /// `None` by default; services that want to be found return `Some(self)`.
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        None
-    }
 }
 
 /// Checks the combinations of [`OpenFlags`] that no service accepts
@@ -225,9 +217,6 @@ macro_rules! forward_service {
             }
             fn fs_type(&self) -> &'static str {
                 (**self).fs_type()
-            }
-            fn as_any(&self) -> Option<&dyn std::any::Any> {
-                (**self).as_any()
             }
         }
     )*};

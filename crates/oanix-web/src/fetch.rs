@@ -20,7 +20,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use js_sys::{Function, Promise, Reflect, Uint8Array};
-use oanix_caps::{Body, FailureKind, HttpFs, HttpResponse, PendingRequest};
+use oanix_caps::{Body, FailureKind, HttpFs, HttpReply, PendingRequest};
 use oanix_vfs::deadline::Instant;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -139,7 +139,7 @@ fn arm_timeout(controller: &AbortController, timeout: Duration) -> Result<JsValu
 }
 
 /// Runs `pending` through `fetch` and reads the whole response.
-async fn fetch(pending: &PendingRequest) -> Result<HttpResponse, Failure> {
+async fn fetch(pending: &PendingRequest) -> Result<HttpReply, Failure> {
     let started = Instant::now();
     let controller = AbortController::new().map_err(other("abort controller"))?;
     let request = build_request(pending, &controller)?;
@@ -161,7 +161,7 @@ async fn fetch(pending: &PendingRequest) -> Result<HttpResponse, Failure> {
 async fn fetch_response(
     pending: &PendingRequest,
     request: &Request,
-) -> Result<HttpResponse, Failure> {
+) -> Result<HttpReply, Failure> {
     let fetch = global_function("fetch")?;
     let promise: Promise = fetch
         .call1(&JsValue::NULL, request)
@@ -182,7 +182,7 @@ async fn fetch_response(
         })?
         .dyn_into()
         .map_err(other("response"))?;
-    let limit = pending.policy.max_response_body;
+    let limit = pending.policy.max_response_body();
     let declared = response
         .headers()
         .get("content-length")
@@ -195,7 +195,7 @@ async fn fetch_response(
             format!("response body larger than the policy's {limit} bytes"),
         ));
     }
-    let mut out = HttpResponse::new(pending.id.clone(), response.status())
+    let mut out = HttpReply::new(pending.id.clone(), response.status())
         .with_status_text(response.status_text());
     if let Ok(Some(entries)) = js_sys::try_iter(&response.headers()) {
         for entry in entries.flatten() {

@@ -215,12 +215,9 @@ impl WebNamespace {
     }
 
     /// Mounts an [`HttpFs`] with `policy` at `at`; its capability records are kept for
-    /// [`http_records`](Self::http_records). A policy with a malformed host pattern or header
-    /// is an error and mounts nothing.
+    /// [`http_records`](Self::http_records). (An `EgressPolicy` is valid by construction: a
+    /// malformed host pattern or header never becomes one.)
     pub fn mount_httpfs(&mut self, at: &str, policy: EgressPolicy) -> Result<Arc<HttpFs>> {
-        policy
-            .validate()
-            .map_err(|e| FsError::invalid_input(at, e.to_string()))?;
         let log = RecordLog::new(RECORDS_KEPT);
         let fs = Arc::new(
             HttpFs::builder()
@@ -240,8 +237,7 @@ impl WebNamespace {
         if self.mounts.len() == before {
             return Err(FsError::not_found(at.into_owned()));
         }
-        self.rebuild();
-        Ok(())
+        self.rebuild()
     }
 
     fn mount(&mut self, at: &str, service: Mounted) -> Result<()> {
@@ -250,11 +246,11 @@ impl WebNamespace {
             Some(slot) => slot.1 = service,
             None => self.mounts.push((at, service)),
         }
-        self.rebuild();
-        Ok(())
+        self.rebuild()
     }
 
-    fn rebuild(&mut self) {
+    /// Builds the namespace again from the list; on an error the previous one stays.
+    fn rebuild(&mut self) -> Result<()> {
         let mut builder = Namespace::builder();
         for (at, mounted) in &self.mounts {
             builder = builder.mount_shared(
@@ -264,7 +260,8 @@ impl WebNamespace {
                 MountFlags::replace(),
             );
         }
-        self.ns = builder.build();
+        self.ns = builder.try_build()?;
+        Ok(())
     }
 
     /// The mounts, in the order they were made.

@@ -94,15 +94,18 @@ pub use oanix_wasi::{RunConfig, RunResult, WasiRuntime};
 #[cfg(feature = "caps")]
 #[cfg_attr(docsrs, doc(cfg(feature = "caps")))]
 pub use oanix_caps::{
-    CapError, CapRecord, EgressPolicy, HttpFs, HttpMethod, HttpPolicy, HttpRequest, HttpResponse,
-    WsFs,
+    CapError, CapRecord, EgressPolicy, EgressPolicyBuilder, HttpFs, HttpMethod, HttpPolicy,
+    HttpReply, HttpRequest, HttpResponse, RecordAction, WsFs, now,
 };
 #[cfg(feature = "nostr")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nostr")))]
 pub use oanix_caps::{Filter, NostrFs};
 #[cfg(feature = "env")]
 #[cfg_attr(docsrs, doc(cfg(feature = "env")))]
-pub use oanix_env::{EnvBuilder, EnvError, EnvLimits, EnvStatus, OanixEnv};
+pub use oanix_env::{
+    EnvBuilder, EnvCapability, EnvError, EnvLimits, EnvPlan, EnvStatus, Mount, OanixEnv,
+    WorkspaceReview,
+};
 #[cfg(feature = "sched")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sched")))]
 pub use oanix_sched::{

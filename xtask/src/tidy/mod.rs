@@ -5,13 +5,18 @@
 //!
 //! - [`source`]: every `.rs` file opens with a `//!` line; no ignored or panic-expecting tests.
 //! - [`layering`]: which workspace crate may depend on which, from `cargo metadata`.
+//! - [`code_map`]: the crate table under "Code map" in `docs/ARCHITECTURE.md` states each
+//!   crate's workspace dependencies as `cargo metadata` reports them.
+//! - [`modules`]: within a crate, no circle of `use` edges between files (a module is a file).
 //! - [`manifests`]: every library crate inherits the workspace lints and has a description.
 //!
 //! Each rule is a pure function over plain data plus a test that feeds it the real repository,
 //! so the rule itself can be tested against made-up input that must fail.
 
+mod code_map;
 mod layering;
 mod manifests;
+mod modules;
 mod source;
 
 use std::path::PathBuf;
@@ -48,6 +53,9 @@ struct Dependency {
     name: String,
     /// `None` for normal dependencies, `"dev"` or `"build"` otherwise.
     kind: Option<String>,
+    /// Whether the dependency is optional (enabled by a feature).
+    #[serde(default)]
+    optional: bool,
 }
 
 /// Runs `cargo metadata` on the workspace and parses the result.

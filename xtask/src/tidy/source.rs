@@ -12,7 +12,7 @@ const IGNORE_ATTR: &str = concat!("#[", "ignore");
 const SHOULD_PANIC_ATTR: &str = concat!("#[", "should_", "panic");
 
 /// Every `.rs` file under `dir`, sorted, skipping `target` and hidden directories.
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
+pub(super) fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {

@@ -41,8 +41,16 @@ fn program(var: &str, default: &str) -> Option<PathBuf> {
     }
 }
 
-/// Runs the browser test.
-pub(crate) fn run() -> Result<()> {
+/// `cargo xtask browser-test`: builds the site and drives it in headless Chromium.
+pub(crate) fn browser_test(args: &[String]) -> Result<()> {
+    if let Some(extra) = args.first() {
+        anyhow::bail!("`browser-test` takes no arguments, got `{extra}`");
+    }
+    run()
+}
+
+/// Builds the site and drives it in headless Chromium.
+fn run() -> Result<()> {
     let (Some(chromium), Some(chromedriver)) = (
         program("OANIX_CHROMIUM", CHROMIUM),
         program("OANIX_CHROMEDRIVER", CHROMEDRIVER),

@@ -5,7 +5,7 @@
 //! module `wasm-bindgen` generates. Any static server that sends `.wasm` as `application/wasm`
 //! can serve it; `--serve` starts the one in [`serve`].
 
-mod browser;
+pub(crate) mod browser;
 mod serve;
 mod webdriver;
 
@@ -69,14 +69,6 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         server.wait();
     }
     Ok(())
-}
-
-/// `cargo xtask browser-test`: builds the site and drives it in headless Chromium.
-pub(crate) fn browser_test(args: &[String]) -> Result<()> {
-    if let Some(extra) = args.first() {
-        bail!("`browser-test` takes no arguments, got `{extra}`");
-    }
-    browser::run()
 }
 
 /// The directory the workspace builds into (`CARGO_TARGET_DIR` or `target/`).

@@ -4,7 +4,11 @@ use super::*;
 
 fn fs() -> HttpFs {
     HttpFs::builder()
-        .policy(EgressPolicy::allow_hosts(["api.example.com"]))
+        .policy(
+            EgressPolicy::allow_hosts(["api.example.com"])
+                .build()
+                .unwrap(),
+        )
         .limits(HttpLimits::default().max_pending(2).max_message(4096))
         .build()
 }
@@ -124,14 +128,14 @@ fn malformed_messages_say_what_is_wrong() {
 fn lifecycle_take_complete_fail() {
     let fs = fs();
     let a = fs
-        .submit_request(HttpRequest::get("https://api.example.com/a"))
+        .try_submit(HttpRequest::get("https://api.example.com/a"))
         .unwrap();
     let b = fs
-        .submit_request(HttpRequest::get("https://api.example.com/b"))
+        .try_submit(HttpRequest::get("https://api.example.com/b"))
         .unwrap();
     assert_eq!((a.as_str(), b.as_str()), ("req-1", "req-2"));
     assert_eq!(
-        fs.submit_request(HttpRequest::get("https://api.example.com/c")),
+        fs.try_submit(HttpRequest::get("https://api.example.com/c")),
         Err(CapError::QueueFull {
             what: "pending requests".into(),
             capacity: 2
@@ -174,10 +178,15 @@ fn lifecycle_take_complete_fail() {
 #[test]
 fn oversize_responses_are_refused_without_change() {
     let fs = HttpFs::builder()
-        .policy(EgressPolicy::allow_hosts(["api.example.com"]).max_response_body(3))
+        .policy(
+            EgressPolicy::allow_hosts(["api.example.com"])
+                .max_response_body(3)
+                .build()
+                .unwrap(),
+        )
         .build();
     let id = fs
-        .submit_request(HttpRequest::get("https://api.example.com/"))
+        .try_submit(HttpRequest::get("https://api.example.com/"))
         .unwrap();
     assert_eq!(
         fs.complete_request(HttpResponse::new(&id, 200).with_body("four")),
@@ -186,27 +195,31 @@ fn oversize_responses_are_refused_without_change() {
             limit: 3
         })
     );
-    assert!(fs.get_response(&id).is_none());
+    assert!(matches!(fs.get_response(&id), Err(CapError::WouldBlock(_))));
     assert_eq!(fs.status().queued, 1);
 }
 
 #[test]
 fn responses_are_bounded_oldest_first() {
     let fs = HttpFs::builder()
-        .policy(EgressPolicy::allow_hosts(["api.example.com"]))
+        .policy(
+            EgressPolicy::allow_hosts(["api.example.com"])
+                .build()
+                .unwrap(),
+        )
         .limits(HttpLimits::default().max_responses(2))
         .build();
     let ids: Vec<String> = (0..3)
         .map(|_| {
             let id = fs
-                .submit_request(HttpRequest::get("https://api.example.com/"))
+                .try_submit(HttpRequest::get("https://api.example.com/"))
                 .unwrap();
             fs.complete_request(HttpResponse::new(&id, 204)).unwrap();
             id
         })
         .collect();
-    assert!(fs.get_response(&ids[0]).is_none());
-    assert!(fs.get_response(&ids[2]).is_some());
+    assert!(fs.get_response(&ids[0]).is_err());
+    assert!(fs.get_response(&ids[2]).is_ok());
     assert_eq!(fs.status().evicted, 1);
 }
 
@@ -214,15 +227,14 @@ fn responses_are_bounded_oldest_first() {
 fn injected_headers_replace_the_agents_own() {
     let fs = HttpFs::builder()
         .policy(
-            EgressPolicy::allow_hosts(["api.example.com"]).inject_header(
-                "api.example.com",
-                "Authorization",
-                "Bearer secret",
-            ),
+            EgressPolicy::allow_hosts(["api.example.com"])
+                .inject_header("api.example.com", "Authorization", "Bearer secret")
+                .build()
+                .unwrap(),
         )
         .build();
     let id = fs
-        .submit_request(
+        .try_submit(
             HttpRequest::get("https://api.example.com/")
                 .with_header("authorization", "mine")
                 .with_header("accept", "*/*"),

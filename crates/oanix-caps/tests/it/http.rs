@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oanix_caps::{
-    Body, CapRecord, EgressPolicy, FailureKind, HttpFs, HttpLimits, HttpMethod, HttpRequest,
-    HttpResponse, Outcome, RecordLog,
+    Body, CapRecord, EgressPolicy, FailureKind, HttpFs, HttpLimits, HttpMethod, HttpReply,
+    HttpRequest, HttpResponse, Outcome, RecordLog,
 };
 use oanix_vfs::{FileService, FsError, FsErrorKind, Namespace, OpenFlags, deadline, read_file};
 use serde_json::json;
@@ -17,6 +17,8 @@ fn policy() -> EgressPolicy {
     EgressPolicy::allow_hosts(["api.example.com", "*.github.com"])
         .inject_header("api.example.com", "authorization", "Bearer TOPSECRET")
         .max_request_body(64)
+        .build()
+        .unwrap()
 }
 
 fn mounted(fs: &Arc<HttpFs>) -> Namespace {
@@ -157,7 +159,7 @@ fn binary_bodies_and_failures_show_in_the_response_file() {
     .unwrap();
     let p = http.take_pending(&a).unwrap();
     assert_eq!(p.request.body, Body::Binary(vec![0, 255]));
-    http.complete_request(HttpResponse::new(&a, 200).with_body(vec![0u8, 159, 146, 150]))
+    http.complete_request(HttpReply::new(&a, 200).with_body(vec![0u8, 159, 146, 150]))
         .unwrap();
     http.fail_request(&b, FailureKind::Connect, "connection refused")
         .unwrap();
@@ -307,7 +309,12 @@ fn the_policy_refuses_at_write_time_with_a_reason() {
 fn the_methods_of_the_policy_are_enforced_through_the_files() {
     let http = Arc::new(
         HttpFs::builder()
-            .policy(EgressPolicy::allow_hosts(["api.example.com"]).methods([HttpMethod::Get]))
+            .policy(
+                EgressPolicy::allow_hosts(["api.example.com"])
+                    .methods([HttpMethod::Get])
+                    .build()
+                    .unwrap(),
+            )
             .build(),
     );
     let ns = mounted(&http);
@@ -497,7 +504,7 @@ fn blocking_reads_time_out_and_nonblocking_reads_do_not_wait() {
     // A thread deadline cuts a long wait short.
     let slow = HttpFs::builder().policy(policy()).build();
     let id = slow
-        .submit_request(HttpRequest::get("https://api.example.com/"))
+        .try_submit(HttpRequest::get("https://api.example.com/"))
         .unwrap();
     let start = Instant::now();
     let r = deadline::scoped(start + Duration::from_millis(20), || {
@@ -564,7 +571,7 @@ fn api_waits_and_unknown_ids() {
         Err(oanix_caps::CapError::UnknownId { .. })
     ));
     let id = http
-        .submit_request(HttpRequest::get("https://api.example.com/"))
+        .try_submit(HttpRequest::get("https://api.example.com/"))
         .unwrap();
     assert_eq!(
         http.wait_response(&id, Duration::from_millis(5)),
@@ -576,7 +583,7 @@ fn api_waits_and_unknown_ids() {
     let o = http.wait_response(&id, Duration::from_secs(5)).unwrap();
     assert_eq!(o.failure().unwrap().message, "shutting down");
     assert!(http.remove_response(&id).is_some());
-    assert!(http.get_response(&id).is_none());
+    assert!(http.get_response(&id).is_err());
 }
 
 #[test]
@@ -611,7 +618,7 @@ fn the_status_file_shows_counters_limits_and_policy() {
 fn the_default_service_refuses_everything() {
     let http = HttpFs::new();
     assert_eq!(
-        http.submit_request(HttpRequest::get("https://example.com/")),
+        http.try_submit(HttpRequest::get("https://example.com/")),
         Err(oanix_caps::CapError::refused(
             "scheme `https` is not allowed (no scheme is)"
         ))
@@ -629,11 +636,11 @@ fn a_record_sink_may_call_back_into_the_service() {
             // Records are delivered outside the service's lock.
             seen.lock()
                 .unwrap()
-                .push((r.action.clone(), svc.status().queued));
+                .push((r.action.as_str().to_owned(), svc.status().queued));
         })));
     }
     let id = http
-        .submit_request(HttpRequest::get("https://api.example.com/"))
+        .try_submit(HttpRequest::get("https://api.example.com/"))
         .unwrap();
     http.complete_request(HttpResponse::new(&id, 200)).unwrap();
     assert_eq!(

@@ -8,8 +8,10 @@
     reason = "test helpers: a panic is how a test reports a failure"
 )]
 
+mod conformance;
 mod http;
 #[cfg(feature = "nostr")]
 mod nostr;
+mod seed;
 mod support;
 mod ws;

@@ -9,8 +9,8 @@ use oanix_caps::nostr_crate::event::{Event, EventBuilder, FinalizeEvent, Kind, T
 use oanix_caps::nostr_crate::key::{Keys, SecretKey};
 use oanix_caps::nostr_crate::nips::nip19::ToBech32;
 use oanix_caps::{
-    CapError, CapRecord, Capability, Filter, JobInput, JobRequest, NostrFs, NostrLimits, Outcome,
-    RecordLog,
+    CapError, CapRecord, Capability, EgressPolicy, Filter, JobInput, JobRequest, NostrFs,
+    NostrLimits, Outcome, RecordLog,
 };
 use oanix_vfs::{FileService, FsError, FsErrorKind, Namespace, OpenFlags, read_to_string, walk};
 use serde_json::{Value, json};
@@ -18,6 +18,15 @@ use serde_json::{Value, json};
 use crate::support::{read_json, send, until};
 
 const SECRET: [u8; 32] = [7u8; 32];
+
+/// Allows the relays these tests name (`wss://relay.example.com`,
+/// `wss://a.example`...), over `wss` only.
+fn relay_policy() -> EgressPolicy {
+    EgressPolicy::allow_hosts(["*.example", "relay.example.com"])
+        .schemes(["wss"])
+        .build()
+        .unwrap()
+}
 
 fn keys() -> Keys {
     Keys::new(SecretKey::from_slice(&SECRET).unwrap())
@@ -53,6 +62,7 @@ fn tags(e: &Event) -> Vec<Vec<String>> {
 fn identity_files_and_the_secret_never_shows() {
     let n = Arc::new(
         NostrFs::builder()
+            .policy(relay_policy())
             .relay("wss://relay.example.com")
             .build(SECRET)
             .unwrap(),
@@ -316,6 +326,7 @@ fn malformed_templates_and_requests_change_nothing() {
 fn the_outbox_is_bounded_and_drains_as_relays_accept() {
     let n = Arc::new(
         NostrFs::builder()
+            .policy(relay_policy())
             .relay("wss://a.example")
             .relay("wss://b.example")
             .limits(NostrLimits::default().max_outbox(1))
@@ -352,6 +363,7 @@ fn refusals_are_shown_and_an_event_every_relay_refused_leaves_the_outbox() {
     let log = RecordLog::new(100);
     let n = Arc::new(
         NostrFs::builder()
+            .policy(relay_policy())
             .relay("wss://a.example")
             .relay("wss://b.example")
             .record_sink(log.sink())
@@ -388,7 +400,7 @@ fn refusals_are_shown_and_an_event_every_relay_refused_leaves_the_outbox() {
     // An executor's own records go to the same sink.
     n.emit_record(CapRecord::new(
         Capability::Nostr,
-        "notice",
+        oanix_caps::RecordAction::Notice,
         "wss://a.example",
         Outcome::Ok,
     ));
@@ -622,7 +634,10 @@ fn filters_match_and_serialise_as_nip01() {
 
 #[test]
 fn subscriptions_and_relays_are_managed_and_bounded() {
-    let n = NostrFs::new(SECRET).unwrap();
+    let n = NostrFs::builder()
+        .policy(relay_policy())
+        .build(SECRET)
+        .unwrap();
     n.add_subscription("jobs", vec![Filter::new().kinds([6050, 7000])])
         .unwrap();
     n.add_subscription("mine", vec![Filter::new().pubkeys([n.pubkey().to_owned()])])
@@ -648,7 +663,53 @@ fn subscriptions_and_relays_are_managed_and_bounded() {
         })
     );
     assert!(n.add_relay("https://not-a-relay.example").is_err());
+    // A relay the policy does not allow is refused with the reason.
+    assert_eq!(
+        n.add_relay("wss://relay.elsewhere.net"),
+        Err(CapError::Refused(
+            "relay `wss://relay.elsewhere.net`: host `relay.elsewhere.net` is not in the allow list"
+                .into()
+        ))
+    );
+    assert_eq!(
+        n.add_relay("ws://r.example"),
+        Err(CapError::Refused(
+            "relay `ws://r.example`: scheme `ws` is not allowed (allowed: wss)".into()
+        ))
+    );
     n.add_relay("wss://r.example").unwrap();
     assert_eq!(n.relays(), ["wss://r.example"]);
     assert!(n.remove_relay("wss://r.example"));
+}
+
+#[test]
+fn relays_are_denied_by_default() {
+    let log = RecordLog::new(10);
+    let n = NostrFs::builder()
+        .record_sink(log.sink())
+        .generate()
+        .unwrap();
+    assert!(matches!(
+        n.add_relay("wss://relay.damus.io"),
+        Err(CapError::Refused(_))
+    ));
+    assert!(n.relays().is_empty());
+    let r = &log.records()[0];
+    assert_eq!(
+        (r.target.as_str(), r.outcome),
+        ("wss://relay.damus.io", Outcome::Refused)
+    );
+    // A relay in the builder is checked the same way, when built.
+    let e = NostrFs::builder().relay("wss://relay.damus.io").generate();
+    assert!(matches!(e, Err(CapError::Refused(_))));
+    let allowed = NostrFs::builder()
+        .policy(
+            EgressPolicy::allow_hosts(["relay.damus.io"])
+                .build()
+                .unwrap(),
+        )
+        .relay("wss://relay.damus.io")
+        .generate()
+        .unwrap();
+    assert_eq!(allowed.relays(), ["wss://relay.damus.io"]);
 }

@@ -11,7 +11,10 @@ use oanix_vfs::{FileService, FsError, FsErrorKind, Namespace, OpenFlags, read_fi
 use crate::support::{block_on, read_json, send, until};
 
 fn policy() -> EgressPolicy {
-    EgressPolicy::allow_hosts(["relay.example.com", "*.ws.example"]).max_request_body(16)
+    EgressPolicy::allow_hosts(["relay.example.com", "*.ws.example"])
+        .max_request_body(16)
+        .build()
+        .unwrap()
 }
 
 fn mounted(ws: &Arc<WsFs>) -> Namespace {
@@ -123,7 +126,7 @@ fn an_agent_opens_talks_and_closes() {
     let actions: Vec<(String, Outcome)> = log
         .records()
         .into_iter()
-        .map(|r| (r.action, r.outcome))
+        .map(|r| (r.action.as_str().to_owned(), r.outcome))
         .collect();
     assert_eq!(
         actions,

@@ -344,3 +344,173 @@ fn batch_runs_every_job_and_summarises() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn a_workspace_is_copy_on_write_by_default() {
+    let d = tempfile::tempdir().unwrap();
+    let ws = project(d.path());
+    let m = editor(d.path());
+    let out = oanix(
+        &[
+            "run",
+            m.to_str().unwrap(),
+            "--workspace",
+            ws.to_str().unwrap(),
+        ],
+        d.path(),
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("M /notes.txt") && err.contains("not applied"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join("notes.txt")).unwrap(),
+        "old notes"
+    );
+    // The JSON report carries the review: the changes and the diff.
+    let out = oanix(
+        &[
+            "--json",
+            "run",
+            m.to_str().unwrap(),
+            "--workspace",
+            ws.to_str().unwrap(),
+            "--discard",
+        ],
+        d.path(),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["workspace"]["changes"][0]["path"], "/notes.txt");
+    assert_eq!(report["workspace"]["applied"], false);
+    let diff = report["workspace"]["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("-old notes") && diff.contains("+new notes"),
+        "{diff}"
+    );
+}
+
+#[test]
+fn read_write_is_an_explicit_choice() {
+    for flags in [&["--rw"][..], &["--workspace-mode", "rw"][..]] {
+        let d = tempfile::tempdir().unwrap();
+        let ws = project(d.path());
+        let m = editor(d.path());
+        let mut args = vec![
+            "run",
+            m.to_str().unwrap(),
+            "--workspace",
+            ws.to_str().unwrap(),
+        ];
+        args.extend_from_slice(flags);
+        let out = oanix(&args, d.path());
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{flags:?}: {err}");
+        assert!(!err.contains("workspace changes"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(ws.join("notes.txt")).unwrap(),
+            "new notes"
+        );
+    }
+    // Two modes at once, or a mode without a workspace, are refused.
+    let d = tempfile::tempdir().unwrap();
+    let ws = project(d.path());
+    let m = editor(d.path());
+    let out = oanix(
+        &[
+            "run",
+            m.to_str().unwrap(),
+            "--workspace",
+            ws.to_str().unwrap(),
+            "--rw",
+            "--ro",
+        ],
+        d.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = oanix(&["run", m.to_str().unwrap(), "--rw"], d.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("need --workspace"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join("notes.txt")).unwrap(),
+        "old notes"
+    );
+}
+
+#[test]
+fn a_manifest_workspace_without_a_mode_is_copy_on_write_and_flags_name_their_errors() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    let agent = editor(d.path());
+    let path = d.path().join("cow.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[agent]\nmodule = \"{}\"\n\n[[mount]]\npath = \"/workspace\"\nkind = \"workspace\"\nhost = \"project\"\n",
+            agent.file_name().unwrap().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = oanix(&["ns", path.to_str().unwrap()], d.path());
+    assert!(
+        text(&out.stdout).contains("mount /workspace overlay"),
+        "{}",
+        text(&out.stdout)
+    );
+    // The agent's workspace is exactly the project.
+    let out = oanix(
+        &["--json", "ls", path.to_str().unwrap(), "/workspace"],
+        d.path(),
+    );
+    let entries: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["notes.txt"]);
+    let out = oanix(&["run", path.to_str().unwrap(), "--apply"], d.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("project/notes.txt")).unwrap(),
+        "new notes"
+    );
+
+    // A flag's bad value is named by the flag.
+    let out = oanix(
+        &[
+            "run",
+            agent.to_str().unwrap(),
+            "--cap",
+            "http=api.*.example",
+        ],
+        d.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("oanix: error: --cap http=api.*.example: "),
+        "{err}"
+    );
+    let out = oanix(
+        &["run", agent.to_str().unwrap(), "--workspace", "absent"],
+        d.path(),
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("oanix: error: --workspace absent: ") && err.contains("not a directory"),
+        "{err}"
+    );
+    let out = oanix(&["run", agent.to_str().unwrap(), "--timeout=-1"], d.path());
+    assert!(
+        text(&out.stderr).contains("--timeout -1: expected a positive number of seconds"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -102,7 +102,11 @@ fn capability_records_go_to_the_event_log() {
         .mount(
             "/cap/http",
             HttpFs::builder()
-                .policy(EgressPolicy::allow_hosts(["api.example.com"]))
+                .policy(
+                    EgressPolicy::allow_hosts(["api.example.com"])
+                        .build()
+                        .unwrap(),
+                )
                 .build(),
         )
         .build()
@@ -208,7 +212,9 @@ fn attached_executors_carry_out_requests_and_stop_with_the_environment() {
                     EgressPolicy::allow_hosts(["127.0.0.1"])
                         .schemes(["http"])
                         .ports([port])
-                        .allow_loopback(true),
+                        .allow_loopback(true)
+                        .build()
+                        .unwrap(),
                 )
                 .build(),
         )

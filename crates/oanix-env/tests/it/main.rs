@@ -10,4 +10,6 @@
 mod bounds;
 mod lifecycle;
 mod manifest;
+mod plan;
 mod runs;
+mod wiring;

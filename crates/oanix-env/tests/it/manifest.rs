@@ -85,13 +85,26 @@ fn a_full_manifest_builds_what_it_describes() {
     assert_eq!(spec["id"], "fix-1");
     assert_eq!(spec["input"]["attempts"], 3);
     assert_eq!(read_to_string(ns, "/workspace/README").unwrap(), "readme");
+    // The agent's workspace is exactly the project: review data is the host's.
+    let listed: Vec<String> = ns
+        .readdir("/workspace")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(listed, ["README"]);
     // Copy-on-write: the agent's write stays out of the real directory.
     write_file(ns, "/workspace/README", "changed").unwrap();
     assert_eq!(
         std::fs::read_to_string(d.path().join("project/README")).unwrap(),
         "readme"
     );
-    assert_eq!(env.workspace().unwrap().changes().unwrap().len(), 1);
+    let review = env.workspace().unwrap();
+    assert_eq!(review.changes().unwrap().len(), 1);
+    assert!(review.diff().unwrap().contains("+changed"));
+    for hidden in ["/workspace/.changes", "/workspace/.diff"] {
+        assert!(ns.stat(hidden).is_err(), "{hidden}");
+    }
     // Limits and the agent.
     let limits = env.limits();
     assert_eq!(limits.timeout, Some(std::time::Duration::from_secs(30)));

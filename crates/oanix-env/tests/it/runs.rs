@@ -133,7 +133,11 @@ fn a_guest_http_request_is_recorded_in_the_event_log_with_its_outcome() {
         .mount(
             "/cap/http",
             HttpFs::builder()
-                .policy(EgressPolicy::allow_hosts(["api.example.com"]))
+                .policy(
+                    EgressPolicy::allow_hosts(["api.example.com"])
+                        .build()
+                        .unwrap(),
+                )
                 .build(),
         )
         .build()

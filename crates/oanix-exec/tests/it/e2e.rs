@@ -9,7 +9,7 @@ use oanix_exec::ExecutorManager;
 use oanix_vfs::{FileService, Namespace, OpenFlags, read_to_end, read_to_string, write_file};
 use serde_json::Value;
 
-use crate::nostr::{nostr_config, relay_port, relay_runtime};
+use crate::nostr::{nostr_config, relay_runtime};
 use crate::support::{RawServer, WsMode, WsServer, local_policy, wait_until};
 
 /// Writes one message to `path` and reads back the id it was given.
@@ -35,7 +35,13 @@ fn an_agent_uses_http_websocket_and_nostr_through_files() {
 
     let http = Arc::new(HttpFs::builder().policy(local_policy(web.port)).build());
     let ws = Arc::new(WsFs::builder().policy(local_policy(echo.port)).build());
-    let nostr = Arc::new(NostrFs::builder().relay(&relay_url).generate().unwrap());
+    let nostr = Arc::new(
+        NostrFs::builder()
+            .policy(crate::nostr::relay_policy(&[&relay_url]))
+            .relay(&relay_url)
+            .generate()
+            .unwrap(),
+    );
     // The host subscribes to the agent's own job requests.
     nostr
         .add_subscription(
@@ -44,8 +50,7 @@ fn an_agent_uses_http_websocket_and_nostr_through_files() {
         )
         .unwrap();
 
-    let mut executors =
-        ExecutorManager::new(nostr_config(&[relay_port(&relay_url)]).build()).unwrap();
+    let mut executors = ExecutorManager::new(nostr_config().build()).unwrap();
     executors.attach_http(Arc::clone(&http));
     executors.attach_ws(Arc::clone(&ws));
     executors.attach_nostr(Arc::clone(&nostr));

@@ -20,7 +20,7 @@ fn start(http: &HttpFs, config: ExecutorConfig) -> ExecutorManager {
 }
 
 fn run(http: &HttpFs, request: HttpRequest) -> HttpOutcome {
-    let id = http.submit_request(request).unwrap();
+    let id = http.try_submit(request).unwrap();
     http.wait_response(&id, PATIENCE).unwrap()
 }
 
@@ -60,7 +60,13 @@ fn wiremock_get_post_and_injected_headers() {
     let port = server.address().port();
     let log = RecordLog::new(100);
     let http = HttpFs::builder()
-        .policy(local_policy(port).inject_header("127.0.0.1", "authorization", "Bearer s3cret"))
+        .policy(
+            local_policy(port)
+                .to_builder()
+                .inject_header("127.0.0.1", "authorization", "Bearer s3cret")
+                .build()
+                .unwrap(),
+        )
         .record_sink(log.sink())
         .build();
     let m = start(&http, fast_config().build());
@@ -211,7 +217,9 @@ fn a_redirect_to_the_metadata_address_is_refused() {
     let policy = EgressPolicy::allow_hosts(["*"])
         .schemes(["http"])
         .ports([server.port])
-        .allow_loopback(true);
+        .allow_loopback(true)
+        .build()
+        .unwrap();
     let log = RecordLog::new(100);
     let http = HttpFs::builder()
         .policy(policy)
@@ -237,7 +245,9 @@ fn redirects_with_non_ascii_locations_are_refused_like_any_other() {
     let policy = EgressPolicy::allow_hosts(["*"])
         .schemes(["http"])
         .ports([server.port])
-        .allow_loopback(true);
+        .allow_loopback(true)
+        .build()
+        .unwrap();
     let log = RecordLog::new(100);
     let http = HttpFs::builder()
         .policy(policy)
@@ -275,7 +285,9 @@ fn names_resolving_to_refused_addresses_are_refused_when_connecting() {
     // `localhost` is allowed by name, but loopback is not allowed.
     let policy = EgressPolicy::allow_hosts(["localhost"])
         .schemes(["http"])
-        .ports([server.port]);
+        .ports([server.port])
+        .build()
+        .unwrap();
     let http = HttpFs::builder().policy(policy).build();
     let m = start(&http, fast_config().build());
     let out = run(
@@ -293,7 +305,9 @@ fn names_resolving_to_refused_addresses_are_refused_when_connecting() {
     // Literal forms of loopback hidden in IPv6 are refused when written.
     let hidden = EgressPolicy::allow_hosts(["*"])
         .schemes(["http"])
-        .ports([server.port]);
+        .ports([server.port])
+        .build()
+        .unwrap();
     for url in [
         format!("http://[::ffff:127.0.0.1]:{}/", server.port),
         format!("http://[::ffff:a9fe:a9fe]:{}/", server.port),
@@ -311,7 +325,13 @@ fn names_resolving_to_refused_addresses_are_refused_when_connecting() {
 fn response_bodies_are_capped_by_the_policy() {
     let server = RawServer::start();
     let http = HttpFs::builder()
-        .policy(local_policy(server.port).max_response_body(1 << 20))
+        .policy(
+            local_policy(server.port)
+                .to_builder()
+                .max_response_body(1 << 20)
+                .build()
+                .unwrap(),
+        )
         .build();
     let m = start(&http, fast_config().build());
     for path in ["/big", "/big-chunked"] {
@@ -362,7 +382,9 @@ fn agent_credentials_do_not_follow_a_redirect_to_another_origin() {
             EgressPolicy::allow_hosts(["127.0.0.1"])
                 .schemes(["http"])
                 .ports([a.port])
-                .allow_loopback(true),
+                .allow_loopback(true)
+                .build()
+                .unwrap(),
         )
         .build();
     let m = start(&http, fast_config().build());
@@ -399,13 +421,11 @@ fn shutdown_fails_in_flight_and_queued_requests_with_a_reason() {
         .build();
     let m = start(&http, config);
     let hung = http
-        .submit_request(
-            HttpRequest::get(server.url("/hang")).with_timeout(Duration::from_secs(300)),
-        )
+        .try_submit(HttpRequest::get(server.url("/hang")).with_timeout(Duration::from_secs(300)))
         .unwrap();
     server.wait_hang();
     let queued = http
-        .submit_request(HttpRequest::get(server.url("/hello")))
+        .try_submit(HttpRequest::get(server.url("/hello")))
         .unwrap();
     m.shutdown().unwrap();
     let (kind, message) = failure(&http.wait_response(&hung, PATIENCE).unwrap());
@@ -418,4 +438,34 @@ fn shutdown_fails_in_flight_and_queued_requests_with_a_reason() {
     assert_eq!(kind, FailureKind::Cancelled);
     assert_eq!(message, "not sent: the executor shut down");
     assert_eq!(http.status().in_flight + http.status().queued, 0);
+}
+
+#[test]
+fn a_host_request_the_policy_refuses_is_failed_without_connecting() {
+    let server = RawServer::start();
+    // Loopback allowed, but not this port: the URL itself is refused.
+    let http = std::sync::Arc::new(
+        HttpFs::builder()
+            .policy(local_policy(server.port.wrapping_add(1)))
+            .build(),
+    );
+    let mut m = ExecutorManager::new(fast_config().build()).unwrap();
+    m.attach_http(std::sync::Arc::clone(&http));
+    m.start().unwrap();
+    let id = http.submit_request(HttpRequest::get(server.url("/hello")));
+    let outcome = http.wait_response(&id, PATIENCE).unwrap();
+    let (kind, message) = failure(&outcome);
+    assert_eq!(kind, FailureKind::Refused);
+    assert!(message.contains("is not allowed"), "{message}");
+    assert_eq!(server.count("/hello"), 0);
+    // The same host request within the policy goes out.
+    let http2 = HttpFs::builder().policy(local_policy(server.port)).build();
+    let mut m2 = ExecutorManager::new(fast_config().build()).unwrap();
+    m2.attach_http(&http2);
+    m2.start().unwrap();
+    let id = http2.submit_request(HttpRequest::get(server.url("/hello")));
+    let outcome = http2.wait_response(&id, PATIENCE).unwrap();
+    assert_eq!(outcome.response().map(|r| r.status), Some(200));
+    m.shutdown().unwrap();
+    m2.shutdown().unwrap();
 }

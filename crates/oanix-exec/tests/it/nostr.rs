@@ -31,15 +31,20 @@ pub(crate) fn relay_port(url: &str) -> u16 {
         .unwrap()
 }
 
-/// The test configuration for relays on 127.0.0.1 at `ports`.
-pub(crate) fn nostr_config(ports: &[u16]) -> oanix_exec::ExecutorConfigBuilder {
+/// A NostrFs policy allowing the relays at `urls` (plain `ws` to
+/// 127.0.0.1 on their ports).
+pub(crate) fn relay_policy(urls: &[impl AsRef<str>]) -> oanix_caps::EgressPolicy {
+    oanix_caps::EgressPolicy::allow_hosts(["127.0.0.1"])
+        .schemes(["ws"])
+        .ports(urls.iter().map(|u| relay_port(u.as_ref())))
+        .allow_loopback(true)
+        .build()
+        .unwrap()
+}
+
+/// The test configuration for relays (which the NostrFs's policy allows).
+pub(crate) fn nostr_config() -> oanix_exec::ExecutorConfigBuilder {
     fast_config()
-        .nostr_policy(
-            oanix_caps::EgressPolicy::allow_hosts(["127.0.0.1"])
-                .schemes(["ws"])
-                .ports(ports.iter().copied())
-                .allow_loopback(true),
-        )
         .nostr_ok_timeout(Duration::from_secs(5))
         .nostr_publish_retry(RetryPolicy::exponential(3, Duration::from_millis(50)))
         .nostr_reconnect(RetryPolicy::exponential(100, Duration::from_millis(20)))
@@ -74,6 +79,7 @@ fn publish_then_receive_the_relays_copy() {
     let (_relay, url) = local_relay(&rt, RelayBuilder::default());
     let (sink, records) = record_channel();
     let nostr = NostrFs::builder()
+        .policy(relay_policy(&[&url]))
         .relay(&url)
         .record_sink(sink)
         .generate()
@@ -84,7 +90,7 @@ fn publish_then_receive_the_relays_copy() {
             vec![Filter::new().authors([nostr.pubkey()]).kinds([1])],
         )
         .unwrap();
-    let m = start(&nostr, nostr_config(&[relay_port(&url)]).build());
+    let m = start(&nostr, nostr_config().build());
     let event = nostr
         .sign_event(1, "hello relay", Vec::new(), None)
         .unwrap();
@@ -107,6 +113,7 @@ fn events_from_two_relays_are_delivered_once() {
     let (_b, url_b) = local_relay(&rt, RelayBuilder::default());
     let (sink, records) = record_channel();
     let nostr = NostrFs::builder()
+        .policy(relay_policy(&[&url_a, &url_b]))
         .relay(&url_a)
         .relay(&url_b)
         .record_sink(sink)
@@ -115,10 +122,7 @@ fn events_from_two_relays_are_delivered_once() {
     nostr
         .add_subscription("mine", vec![Filter::new().authors([nostr.pubkey()])])
         .unwrap();
-    let m = start(
-        &nostr,
-        nostr_config(&[relay_port(&url_a), relay_port(&url_b)]).build(),
-    );
+    let m = start(&nostr, nostr_config().build());
     let event = nostr.sign_event(1, "twice", Vec::new(), None).unwrap();
     let mut oks = HashMap::new();
     while oks.len() < 2 {
@@ -153,6 +157,7 @@ fn garbage_events_never_reach_the_inbox() {
     let url = rt.block_on(relay.url()).to_string();
     let (sink, records) = record_channel();
     let nostr = NostrFs::builder()
+        .policy(relay_policy(&[&url]))
         .relay(&url)
         .record_sink(sink)
         .generate()
@@ -160,7 +165,7 @@ fn garbage_events_never_reach_the_inbox() {
     nostr
         .add_subscription("mine", vec![Filter::new().authors([nostr.pubkey()])])
         .unwrap();
-    let m = start(&nostr, nostr_config(&[relay_port(&url)]).build());
+    let m = start(&nostr, nostr_config().build());
     // The relay answers the subscription with random events of others.
     expect_record(&records, |r| {
         r.action == "receive"
@@ -183,11 +188,12 @@ fn an_unresponsive_relay_leaves_events_pending_and_visible() {
     let url = rt.block_on(relay.url()).to_string();
     let (sink, records) = record_channel();
     let nostr = NostrFs::builder()
+        .policy(relay_policy(&[&url]))
         .relay(&url)
         .record_sink(sink)
         .generate()
         .unwrap();
-    let config = nostr_config(&[relay_port(&url)])
+    let config = nostr_config()
         .ws_connect_timeout(Duration::from_millis(200))
         .build();
     let m = start(&nostr, config);
@@ -221,11 +227,12 @@ fn rate_limits_are_retried_and_nothing_is_lost() {
     );
     let (sink, records) = record_channel();
     let nostr = NostrFs::builder()
+        .policy(relay_policy(&[&url]))
         .relay(&url)
         .record_sink(sink)
         .generate()
         .unwrap();
-    let m = start(&nostr, nostr_config(&[relay_port(&url)]).build());
+    let m = start(&nostr, nostr_config().build());
     let ids: Vec<String> = (0..3)
         .map(|i| {
             nostr
@@ -264,11 +271,12 @@ fn a_relay_requiring_auth_rejects_with_its_reason() {
     );
     let (sink, records) = record_channel();
     let nostr = NostrFs::builder()
+        .policy(relay_policy(&[&url]))
         .relay(&url)
         .record_sink(sink)
         .generate()
         .unwrap();
-    let m = start(&nostr, nostr_config(&[relay_port(&url)]).build());
+    let m = start(&nostr, nostr_config().build());
     nostr.sign_event(1, "let me in", Vec::new(), None).unwrap();
     let r = expect_record(&records, |r| {
         r.action == "publish" && r.outcome == Outcome::Failed
@@ -292,6 +300,7 @@ fn after_a_reconnect_subscriptions_and_unacknowledged_events_are_sent_again() {
     let port = relay_port(&url);
     let (sink, records) = record_channel();
     let nostr = NostrFs::builder()
+        .policy(relay_policy(&[&url]))
         .relay(&url)
         .record_sink(sink)
         .generate()
@@ -299,7 +308,7 @@ fn after_a_reconnect_subscriptions_and_unacknowledged_events_are_sent_again() {
     nostr
         .add_subscription("mine", vec![Filter::new().authors([nostr.pubkey()])])
         .unwrap();
-    let m = start(&nostr, nostr_config(&[port]).build());
+    let m = start(&nostr, nostr_config().build());
     expect_record(&records, |r| r.action == "eose");
     // The relay goes away; an event is written meanwhile.
     drop(first);
@@ -316,4 +325,49 @@ fn after_a_reconnect_subscriptions_and_unacknowledged_events_are_sent_again() {
     wait_inbox(&nostr, 1);
     assert_eq!(nostr.inbox_events()[0].id, event.id);
     m.shutdown().unwrap();
+}
+
+#[test]
+fn a_relay_the_policy_does_not_allow_is_never_connected_to() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Denied by default: the relay is refused before any executor sees it.
+    let denied = NostrFs::generate().unwrap();
+    let e = denied
+        .add_relay(&format!("ws://127.0.0.1:{port}"))
+        .unwrap_err();
+    assert!(matches!(e, oanix_caps::CapError::Refused(_)), "{e}");
+    // The name is allowed, but it resolves to loopback, which the policy
+    // does not allow: the executor's guard refuses it at connect time.
+    let (sink, records) = record_channel();
+    let nostr = NostrFs::builder()
+        .policy(
+            oanix_caps::EgressPolicy::allow_hosts(["localhost"])
+                .schemes(["ws"])
+                .ports([port])
+                .build()
+                .unwrap(),
+        )
+        .relay(format!("ws://localhost:{port}"))
+        .record_sink(sink)
+        .generate()
+        .unwrap();
+    let mut m = ExecutorManager::new(nostr_config().build()).unwrap();
+    m.attach_nostr(&nostr);
+    m.attach_nostr(&denied);
+    m.start().unwrap();
+    let r = expect_record(&records, |r| {
+        r.action == "connect" && r.outcome == Outcome::Refused
+    });
+    let detail = r.detail.unwrap_or_default();
+    assert!(
+        detail.contains("resolves only to refused addresses"),
+        "{detail}"
+    );
+    m.shutdown().unwrap();
+    assert_eq!(
+        listener.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
 }

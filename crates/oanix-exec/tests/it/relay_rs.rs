@@ -125,6 +125,7 @@ fn publish_and_subscribe_with_nostr_rs_relay() {
     let relay = RelayProcess::start();
     let (sink, records) = record_channel();
     let nostr = NostrFs::builder()
+        .policy(crate::nostr::relay_policy(&[&relay.url]))
         .relay(&relay.url)
         .record_sink(sink)
         .generate()
@@ -135,7 +136,7 @@ fn publish_and_subscribe_with_nostr_rs_relay() {
             vec![Filter::new().authors([nostr.pubkey()]).kinds([5050])],
         )
         .unwrap();
-    let mut m = ExecutorManager::new(nostr_config(&[relay.port]).build()).unwrap();
+    let mut m = ExecutorManager::new(nostr_config().build()).unwrap();
     m.attach_nostr(&nostr);
     m.start().unwrap();
 
@@ -171,12 +172,13 @@ fn a_duplicate_is_taken_as_published_by_nostr_rs_relay() {
     for round in 0..2 {
         let (sink, records) = record_channel();
         let nostr = NostrFs::builder()
+            .policy(crate::nostr::relay_policy(&[&relay.url]))
             .relay(&relay.url)
             .record_sink(sink)
             .build(secret)
             .unwrap();
         let mut m = ExecutorManager::new(
-            nostr_config(&[relay.port])
+            nostr_config()
                 .nostr_ok_timeout(Duration::from_secs(5))
                 .build(),
         )

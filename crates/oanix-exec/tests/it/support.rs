@@ -35,6 +35,8 @@ pub(crate) fn local_policy(port: u16) -> EgressPolicy {
         .schemes(["http", "ws"])
         .ports([port])
         .allow_loopback(true)
+        .build()
+        .unwrap()
 }
 
 /// A record sink whose records can be waited for.

@@ -79,6 +79,8 @@ fn policy(port: u16) -> EgressPolicy {
         .schemes(["https", "wss"])
         .ports([port])
         .allow_loopback(true)
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -91,7 +93,7 @@ fn https_with_a_trusted_root_and_refusal_of_an_unknown_one() {
     let mut m = ExecutorManager::new(fast_config().add_root_certificate(cert).build()).unwrap();
     m.attach_http(&http);
     m.start().unwrap();
-    let id = http.submit_request(HttpRequest::get(&url)).unwrap();
+    let id = http.try_submit(HttpRequest::get(&url)).unwrap();
     let out = http.wait_response(&id, PATIENCE).unwrap();
     let r = out.response().expect("a response over https");
     assert_eq!((r.status, r.body.as_bytes()), (200, &b"secret"[..]));
@@ -102,7 +104,7 @@ fn https_with_a_trusted_root_and_refusal_of_an_unknown_one() {
     let mut m = ExecutorManager::new(fast_config().build()).unwrap();
     m.attach_http(&http);
     m.start().unwrap();
-    let id = http.submit_request(HttpRequest::get(&url)).unwrap();
+    let id = http.try_submit(HttpRequest::get(&url)).unwrap();
     let out = http.wait_response(&id, PATIENCE).unwrap();
     let f = out.failure().expect("a failure");
     assert_eq!(f.kind, FailureKind::Protocol, "{}", f.message);

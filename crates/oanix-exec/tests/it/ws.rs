@@ -172,7 +172,9 @@ fn a_name_resolving_to_loopback_is_refused_without_permission() {
     let server = WsServer::start(WsMode::Echo);
     let policy = EgressPolicy::allow_hosts(["localhost"])
         .schemes(["ws"])
-        .ports([server.port]);
+        .ports([server.port])
+        .build()
+        .unwrap();
     let ws = WsFs::builder().policy(policy).build();
     let m = start(&ws, fast_config().build());
     let id = ws
@@ -202,4 +204,24 @@ fn shutdown_closes_connections_with_a_close_frame_and_a_reason() {
         Some("closed: the executor shut down")
     );
     assert_eq!(server.wait_close(), vec![1001]);
+}
+
+#[test]
+fn a_host_connection_the_policy_refuses_is_closed_without_connecting() {
+    let server = WsServer::start(WsMode::Echo);
+    // Trusted host call: accepted by the service with the deny-all policy...
+    let ws = std::sync::Arc::new(WsFs::new());
+    let mut m = ExecutorManager::new(fast_config().build()).unwrap();
+    m.attach_ws(std::sync::Arc::clone(&ws));
+    m.start().unwrap();
+    let id = ws.open_connection(&server.url()).unwrap();
+    // ...and refused by the executor before any connection.
+    wait_state(&ws, &id, WsState::Closed);
+    let error = error_of(&ws, &id).unwrap_or_default();
+    assert!(
+        error.starts_with("refused: scheme `ws` is not allowed"),
+        "{error}"
+    );
+    assert_eq!(server.stats.connections.load(Ordering::SeqCst), 0);
+    m.shutdown().unwrap();
 }

@@ -738,10 +738,6 @@ impl FileService for CowFs {
     fn fs_type(&self) -> &'static str {
         "cowfs"
     }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
 }
 
 /// A handle on a base file read through the overlay: the file is writable

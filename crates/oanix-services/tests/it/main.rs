@@ -8,6 +8,7 @@
 )]
 
 mod commit;
+mod conformance;
 mod logs;
 mod overlay;
 mod task;

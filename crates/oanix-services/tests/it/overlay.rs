@@ -1,5 +1,6 @@
 //! WorkspaceOverlay: reviewable changes of a real directory — changes, diff,
-//! commit (refusing to clobber), discard, and the agent's view of them.
+//! commit (refusing to clobber), discard, the agent's view (exactly the
+//! project) and the separate review service.
 
 use std::path::Path;
 
@@ -209,52 +210,147 @@ fn discard_leaves_the_directory_untouched() {
     );
 }
 
+/// A listing: each name, whether it is a directory, and its size (0 for
+/// directories).
+type Listing = Vec<(String, bool, u64)>;
+
+/// The names of the overlay's root with kinds and sizes, and the same
+/// read from the directory itself.
+fn root_listings(ws: &WorkspaceOverlay, dir: &Path) -> (Listing, Listing) {
+    let overlay = ws
+        .readdir("/")
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            let is_dir = e.is_dir();
+            let size = if is_dir { 0 } else { e.size };
+            (e.name, is_dir, size)
+        })
+        .collect();
+    let mut host: Listing = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let md = e.metadata().unwrap();
+            let size = if md.is_dir() { 0 } else { md.len() };
+            (e.file_name().into_string().unwrap(), md.is_dir(), size)
+        })
+        .collect();
+    host.sort();
+    (overlay, host)
+}
+
 #[test]
-fn the_agent_sees_its_changes_as_read_only_files() {
+fn the_agent_sees_exactly_the_project() {
     let dir = project();
     let ws = WorkspaceOverlay::new(dir.path()).unwrap();
-    let ns = Namespace::builder().mount("/workspace", ws.clone()).build();
+    let (overlay, host) = root_listings(&ws, dir.path());
+    assert_eq!(overlay, host);
+    // Changes do not add names of their own either.
     agent_edits(&ws);
-    let listing = read_to_string(&ns, "/workspace/.changes").unwrap();
-    let parsed: serde_json::Value = serde_json::from_str(&listing).unwrap();
-    assert_eq!(parsed.as_array().unwrap().len(), 5);
-    assert_eq!(parsed[4]["path"], "/src/main.rs");
-    assert_eq!(parsed[4]["kind"], "modified");
-    assert!(
-        read_to_string(&ns, "/workspace/.diff")
-            .unwrap()
-            .contains("+    new();")
-    );
-    let names: Vec<String> = ns
-        .readdir("/workspace")
+    let names: Vec<String> = ws
+        .readdir("/")
         .unwrap()
         .into_iter()
         .map(|e| e.name)
         .collect();
-    assert!(names.contains(&".changes".to_owned()) && names.contains(&".diff".to_owned()));
+    assert_eq!(names, ["README.md", "docs", "logo.bin", "src"]);
+}
+
+#[test]
+fn project_files_named_like_review_files_are_the_projects() {
+    const CHANGES: &str = "the project's own changelog\n";
+    const DIFF: &str = "a patch kept in the project, longer\n";
+    let dir = project();
+    std::fs::write(dir.path().join(".changes"), CHANGES).unwrap();
+    std::fs::write(dir.path().join(".diff"), DIFF).unwrap();
+    let ws = WorkspaceOverlay::new(dir.path()).unwrap();
+    let ns = Namespace::builder().mount("/workspace", ws.clone()).build();
+    agent_edits(&ws);
+    for (name, content) in [(".changes", CHANGES), (".diff", DIFF)] {
+        let p = format!("/workspace/{name}");
+        assert_eq!(read_to_string(&ns, &p).unwrap(), content);
+        let md = ns.stat(&p).unwrap();
+        assert_eq!((md.size, md.readonly), (content.len() as u64, false), "{p}");
+    }
+    let (overlay, host) = root_listings(&ws, dir.path());
+    let edited: Listing = vec![
+        (".changes".into(), false, CHANGES.len() as u64),
+        (".diff".into(), false, DIFF.len() as u64),
+        ("README.md".into(), false, 7),
+        ("docs".into(), true, 0),
+        ("logo.bin".into(), false, 3),
+        ("src".into(), true, 0),
+    ];
+    assert_eq!(overlay, edited);
+    assert!(
+        host.iter().any(|(n, _, _)| n == "obsolete.txt"),
+        "the directory is untouched"
+    );
+    // They are ordinary files of the project: the agent may change them.
+    write_file(&ns, "/workspace/.diff", "rewritten\n").unwrap();
+    ns.remove("/workspace/.changes").unwrap();
+    let changed: Vec<String> = ws.changes().unwrap().into_iter().map(|c| c.path).collect();
+    assert_eq!(
+        changed,
+        [
+            "/.changes",
+            "/.diff",
+            "/docs",
+            "/docs/guide.md",
+            "/logo.bin",
+            "/obsolete.txt",
+            "/src/main.rs"
+        ]
+    );
+}
+
+#[test]
+fn the_review_service_shows_the_changes_outside_the_workspace() {
+    let dir = project();
+    let ws = WorkspaceOverlay::new(dir.path()).unwrap();
+    let ns = Namespace::builder()
+        .mount("/workspace", ws.clone())
+        .mount("/review", ws.review_fs())
+        .build();
+    assert_eq!(read_to_string(&ns, "/review/changes.json").unwrap(), "[]\n");
+    agent_edits(&ws);
+    let listing = read_to_string(&ns, "/review/changes.json").unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&listing).unwrap();
+    assert_eq!(parsed.as_array().unwrap().len(), 5);
+    assert_eq!(parsed[4]["path"], "/src/main.rs");
+    assert_eq!(parsed[4]["kind"], "modified");
+    assert_eq!(
+        read_to_string(&ns, "/review/diff").unwrap(),
+        ws.diff().unwrap()
+    );
+    let names: Vec<String> = ns
+        .readdir("/review")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["changes.json", "diff"]);
+    // A computed file: its size is unknown until read, and stat says 0.
+    let md = ns.stat("/review/diff").unwrap();
+    assert_eq!((md.size, md.readonly), (0, true));
     for flags in [
         OpenFlags::write_only(),
         OpenFlags::create_truncate(),
         OpenFlags::append_create(),
     ] {
-        let e = ns.open("/workspace/.changes", flags).err().unwrap();
+        let e = ns.open("/review/changes.json", flags).err().unwrap();
         assert_eq!(e.kind(), FsErrorKind::ReadOnly);
-        assert_eq!(e.path(), "/workspace/.changes");
+        assert_eq!(e.path(), "/review/changes.json");
     }
     assert_eq!(
-        ns.remove("/workspace/.diff").unwrap_err().kind(),
-        FsErrorKind::ReadOnly
+        ns.remove("/review/diff").unwrap_err().kind(),
+        FsErrorKind::PermissionDenied
     );
     assert_eq!(
-        ns.rename("/workspace/README.md", "/workspace/.diff")
-            .unwrap_err()
-            .kind(),
-        FsErrorKind::ReadOnly
-    );
-    assert_eq!(
-        ns.stat("/workspace/.changes/x").unwrap_err().kind(),
+        ns.stat("/review/changes.json/x").unwrap_err().kind(),
         FsErrorKind::NotADirectory
     );
-    // The virtual files are not changes themselves.
+    // Reading the review changes nothing.
     assert_eq!(ws.changes().unwrap().len(), 5);
 }

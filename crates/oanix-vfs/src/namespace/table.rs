@@ -1,16 +1,86 @@
-//! The mount table as text: printing and parsing, Plan 9 `ns` style.
+//! The mount table: the steps that built a namespace, and their text form, Plan 9 `ns` style.
 //!
-//! One line per step, in the order the namespace was built:
+//! A namespace keeps every mount and bind it was built from ([`NsOp`]), in order;
+//! [`MountSpec`] is the same step without the service, as printed and parsed.
+//!
+//! The text has one line per step, in the order the namespace was built:
 //! `mount [-b|-a][c] TARGET SOURCE` or `bind [-b|-a][c] EXISTING TARGET`.
 //! Words containing spaces, quotes or `#` are written in single quotes, with
 //! a quote inside doubled (`'it''s'`), and `\n` and `\\` standing for a newline
 //! and a backslash. Blank lines and lines starting with
 //! `#` are ignored.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
-use super::{BindMode, MountFlags, NsOp};
+use super::flags::{BindMode, MountFlags};
 use crate::error::{FsError, Result};
+use crate::service::FileService;
+
+/// One step of building a namespace, as printed in the mount table.
+#[derive(Clone)]
+pub(super) enum NsOp {
+    /// A service mounted at `target`.
+    Mount {
+        /// The mount point.
+        target: String,
+        /// The name the mount table prints for the service.
+        source: String,
+        /// Replace, before, after; create.
+        flags: MountFlags,
+        /// The service.
+        service: Arc<dyn FileService>,
+    },
+    /// What `existing` showed, made visible at `target`.
+    Bind {
+        /// The path already in the namespace.
+        existing: String,
+        /// Where it became visible.
+        target: String,
+        /// Replace, before, after; create.
+        flags: MountFlags,
+    },
+}
+
+impl PartialEq for NsOp {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (
+                Self::Mount {
+                    target: t1,
+                    source: s1,
+                    flags: f1,
+                    service: a,
+                },
+                Self::Mount {
+                    target: t2,
+                    source: s2,
+                    flags: f2,
+                    service: b,
+                },
+            ) => t1 == t2 && s1 == s2 && f1 == f2 && same_service(a, b),
+            (
+                Self::Bind {
+                    existing: e1,
+                    target: t1,
+                    flags: f1,
+                },
+                Self::Bind {
+                    existing: e2,
+                    target: t2,
+                    flags: f2,
+                },
+            ) => e1 == e2 && t1 == t2 && f1 == f2,
+            _ => false,
+        }
+    }
+}
+
+/// Whether `a` and `b` are the same service instance.
+fn same_service(a: &Arc<dyn FileService>, b: &Arc<dyn FileService>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}
 
 /// One line of a mount table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

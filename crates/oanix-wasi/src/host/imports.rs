@@ -1,7 +1,7 @@
 //! Every `wasi_snapshot_preview1` import, written against the documented
 //! ABI with `Linker::func_wrap`, over the namespace and the descriptor table.
 //!
-//! Each import reads its arguments out of guest memory through [`Mem`]
+//! Each import reads its arguments out of guest memory through [`Mem`](abi::Mem)
 //! (bounds-checked: a bad pointer is `EFAULT`), calls the namespace or the
 //! open `FileHandle` directly on the calling thread, and answers an `errno`.
 //! Reads and writes go straight between the guest's memory and the handle,
@@ -9,85 +9,20 @@
 
 use std::io::SeekFrom;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use oanix_vfs::{FileKind, FileService, FsError, Metadata, OpenFlags, Timestamp};
+use oanix_vfs::{FileKind, FileService, Metadata, OpenFlags, Timestamp};
 use wasmtime::{Caller, Linker};
 
 use super::abi::{
-    self, DIRENT_SIZE, Errno, Filestat, Mem, clock, fdflags, filetype, fstflags, oflags, rights,
+    self, DIRENT_SIZE, Errno, Filestat, clock, fdflags, filetype, fstflags, oflags, rights,
 };
-use super::errno::from_fs_error;
+use super::call::{Cx, HostResult, call};
 use super::fdtable::{DirFd, Fd, FileFd, listing};
-use super::{DeadlineReached, Exit, Host, monotonic_anchor, poll};
+use super::{Exit, Host, monotonic_anchor, poll};
 
 /// The import module every preview1 guest names.
 pub(crate) const MODULE: &str = "wasi_snapshot_preview1";
-
-/// How a host call fails: an `errno` for the guest, or a trap that ends the
-/// run (`proc_exit`, the deadline).
-pub(crate) enum Fail {
-    Errno(Errno),
-    Trap(wasmtime::Error),
-}
-
-impl From<Errno> for Fail {
-    fn from(e: Errno) -> Self {
-        Self::Errno(e)
-    }
-}
-
-impl From<FsError> for Fail {
-    fn from(e: FsError) -> Self {
-        Self::Errno(from_fs_error(&e))
-    }
-}
-
-pub(crate) type HostResult<T = ()> = Result<T, Fail>;
-
-/// One host call's view: the guest's memory and the run's state.
-pub(crate) struct Cx<'a> {
-    pub(crate) mem: Mem<'a>,
-    pub(crate) h: &'a mut Host,
-}
-
-impl Cx<'_> {
-    /// Traps once the run's deadline has passed (after a call that may
-    /// have waited).
-    pub(crate) fn check_deadline(&self) -> HostResult {
-        match self.h.deadline {
-            Some(d) if Instant::now() >= d => Err(Fail::Trap(DeadlineReached.into())),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// Runs `f` with the caller's memory and state, and turns its outcome into
-/// the `errno` the import returns (or a trap).
-fn call(
-    caller: &mut Caller<'_, Host>,
-    f: impl FnOnce(&mut Cx<'_>) -> HostResult,
-) -> wasmtime::Result<i32> {
-    let memory = caller.data().memory;
-    let outcome = match memory {
-        Some(m) => {
-            let (bytes, h) = m.data_and_store_mut(&mut *caller);
-            f(&mut Cx {
-                mem: Mem::new(bytes),
-                h,
-            })
-        }
-        None => f(&mut Cx {
-            mem: Mem::new(&mut []),
-            h: caller.data_mut(),
-        }),
-    };
-    match outcome {
-        Ok(()) => Ok(0),
-        Err(Fail::Errno(e)) => Ok(i32::from(e.0)),
-        Err(Fail::Trap(t)) => Err(t),
-    }
-}
 
 /// Registers one import whose arguments are all converted with `as`.
 macro_rules! import {

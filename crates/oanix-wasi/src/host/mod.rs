@@ -3,6 +3,7 @@
 //! `wasi_snapshot_preview1` imports over it.
 
 pub(crate) mod abi;
+mod call;
 mod errno;
 mod fdtable;
 mod imports;

@@ -10,8 +10,8 @@ use std::io::SeekFrom;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::abi::{Errno, clock, event};
+use super::call::{Cx, Fail, HostResult};
 use super::fdtable::Fd;
-use super::imports::{Cx, Fail, HostResult};
 use super::{DeadlineReached, monotonic_anchor};
 
 /// One subscription, decoded.

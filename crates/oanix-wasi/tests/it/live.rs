@@ -87,11 +87,16 @@ fn http_ns(http: &HttpFs) -> Namespace {
         .build()
 }
 
+/// A policy that lets requests to `api.example.com` through.
+fn example_policy() -> EgressPolicy {
+    EgressPolicy::allow_hosts(["api.example.com"])
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn a_capability_request_is_answered_within_the_same_run() {
-    let http = HttpFs::builder()
-        .policy(EgressPolicy::allow_hosts(["api.example.com"]))
-        .build();
+    let http = HttpFs::builder().policy(example_policy()).build();
     let ns = http_ns(&http);
     let executor = {
         let http = http.clone();
@@ -124,9 +129,7 @@ fn a_capability_request_is_answered_within_the_same_run() {
 
 #[test]
 fn a_blocking_capability_read_ends_with_the_runs_timeout() {
-    let http = HttpFs::builder()
-        .policy(EgressPolicy::allow_hosts(["api.example.com"]))
-        .build();
+    let http = HttpFs::builder().policy(example_policy()).build();
     let config = RunConfig::new()
         .arg0("live.wasm")
         .arg("cap")
@@ -145,9 +148,7 @@ fn a_blocking_capability_read_ends_with_the_runs_timeout() {
 
 #[test]
 fn nonblocking_descriptors_do_not_wait_for_a_response() {
-    let http = HttpFs::builder()
-        .policy(EgressPolicy::allow_hosts(["api.example.com"]))
-        .build();
+    let http = HttpFs::builder().policy(example_policy()).build();
     let config = RunConfig::new().arg0("live.wasm").arg("nonblock");
     let r = runtime()
         .run_bytes(&guest("live"), &http_ns(&http), &config)

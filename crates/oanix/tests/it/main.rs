@@ -3,3 +3,5 @@
 #![allow(clippy::print_stdout, reason = "the README example prints")]
 
 mod readme;
+#[cfg(feature = "full")]
+mod seed;
