@@ -2,11 +2,12 @@
 //! after the egress policy has accepted them.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, MutexGuard};
+use std::sync::{Arc, LazyLock, MutexGuard};
 use std::time::Duration;
 
 use oanix_vfs::deadline::Instant;
 
+use oanix_prims::{Access, DynamicEntry, DynamicKind, DynamicNode, FixedFile, FixedTree};
 use oanix_vfs::{FileHandle, FsError, OpenFlags, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -21,7 +22,7 @@ use crate::notify::{EventListener, WaitEnd};
 use crate::policy::{EgressPolicy, is_token};
 use crate::queue::Recent;
 use crate::record::{CapRecord, Capability, Outcome, RecordAction, RecordSink, sha256_digest};
-use crate::tree::{self, CapTree, ContentHandle, Kind, MessageHandle, json_bytes};
+use crate::tree::{self, CapFiles, ContentHandle, MessageHandle, json_bytes};
 
 /// An HTTP request, as an agent or the host asks for it.
 ///
@@ -1036,21 +1037,21 @@ impl HttpFs {
     }
 
     /// Keeps `outcome` for reading (dropping the oldest past the bound),
-    /// wakes readers and emits `record`; `count` adds it to the completed
-    /// or failed counter.
+    /// emits `record` and wakes readers, in the core's one change sequence;
+    /// `count` adds it to the completed or failed counter.
     fn store_outcome(&self, id: &str, outcome: HttpOutcome, record: CapRecord, count: bool) {
-        let mut st = self.state();
-        st.pending.remove(id);
-        st.queue.retain(|q| q != id);
-        match &outcome {
-            _ if !count => {}
-            HttpOutcome::Response(_) => st.completed += 1,
-            HttpOutcome::Failure(_) => st.failed += 1,
-        }
-        st.evicted += st.responses.insert(id.to_owned(), outcome);
-        drop(st);
-        self.core().ready().notify();
-        self.core().emit(record);
+        // The change cannot fail: there is no error to report.
+        let _ = self.core().commit(|st, recording| {
+            st.pending.remove(id);
+            st.queue.retain(|q| q != id);
+            match &outcome {
+                _ if !count => {}
+                HttpOutcome::Response(_) => st.completed += 1,
+                HttpOutcome::Failure(_) => st.failed += 1,
+            }
+            st.evicted += st.responses.insert(id.to_owned(), outcome);
+            Ok(Change::new((), Wake::Ready).recorded(recording, || record))
+        });
     }
 
     fn target_of(&self, id: &str) -> Result<String> {
@@ -1244,43 +1245,27 @@ impl HttpFs {
     }
 }
 
-/// What a path of an [`HttpFs`] names, parsed once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The declared names of an [`HttpFs`], each with its typed value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum HttpNode {
-    /// `/`.
-    Root,
-    /// `/pending`.
-    PendingDir,
-    /// `/responses`.
-    ResponsesDir,
     /// `/request`: the message file.
     Request,
     /// `/status`.
     Status,
-    /// `/pending/{id}.json`.
-    Pending(String),
-    /// `/responses/{id}.json`.
-    Response(String),
+    /// `/pending`: a request not answered yet per file.
+    PendingDir,
+    /// `/responses`: an outcome per file.
+    ResponsesDir,
 }
 
-impl HttpNode {
-    /// Parses a canonical path (whether the item exists is not checked).
-    fn parse(path: &str) -> Option<Self> {
-        Some(match path {
-            "/" => Self::Root,
-            "/pending" => Self::PendingDir,
-            "/responses" => Self::ResponsesDir,
-            "/request" => Self::Request,
-            "/status" => Self::Status,
-            _ => {
-                if let Some(id) = tree::id_in(path, "/pending", ".json") {
-                    Self::Pending(id.to_owned())
-                } else {
-                    Self::Response(tree::id_in(path, "/responses", ".json")?.to_owned())
-                }
-            }
-        })
-    }
+/// An item of an [`HttpFs`], below one of its dynamic directories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HttpItem {
+    /// `/pending/{id}.json`.
+    Pending(String),
+    /// `/responses/{id}.json` (there while the request is pending: a read
+    /// waits for the outcome).
+    Response(String),
 }
 
 impl HttpFs {
@@ -1301,73 +1286,84 @@ impl HttpFs {
     }
 }
 
-impl CapTree for HttpFs {
-    type Node = HttpNode;
+impl CapFiles for HttpFs {
+    type File = HttpNode;
+    type Item = HttpItem;
 
-    fn lookup(&self, path: &str) -> Option<HttpNode> {
-        let node = HttpNode::parse(path)?;
-        let exists = match &node {
-            HttpNode::Pending(id) => self.state().pending.contains_key(id),
-            HttpNode::Response(id) => {
-                let st = self.state();
-                st.responses.contains(id) || st.pending.contains_key(id)
-            }
-            _ => true,
-        };
-        exists.then_some(node)
+    fn tree() -> &'static FixedTree<HttpNode> {
+        static TREE: LazyLock<FixedTree<HttpNode>> = LazyLock::new(|| {
+            FixedTree::builder()
+                .file("/request", HttpNode::Request, Access::Writable)
+                .file("/status", HttpNode::Status, Access::ReadOnly)
+                .dynamic_dir("/pending", HttpNode::PendingDir)
+                .dynamic_dir("/responses", HttpNode::ResponsesDir)
+                .build()
+        });
+        &TREE
     }
 
-    fn kind(&self, node: &HttpNode) -> Kind {
-        match node {
-            HttpNode::Root | HttpNode::PendingDir | HttpNode::ResponsesDir => Kind::Dir,
-            HttpNode::Request => Kind::MESSAGE,
-            HttpNode::Status => Kind::read_only(&self.status_bytes()),
-            HttpNode::Pending(id) => self
-                .pending_bytes(id)
-                .map_or(Kind::STREAM, |b| Kind::read_only(&b)),
-            // A response not there yet is a read that waits: size 0 until
-            // it arrives.
-            HttpNode::Response(id) => self
-                .response_bytes(id)
-                .map_or(Kind::STREAM, |b| Kind::read_only(&b)),
-        }
-    }
-
-    fn children(&self, node: &HttpNode) -> Vec<(String, HttpNode)> {
+    fn resolve(&self, dir: &HttpNode, rest: &str) -> Option<(HttpItem, DynamicKind)> {
+        let id = tree::item_id(rest, ".json")?;
         let st = self.state();
-        match node {
-            HttpNode::Root => vec![
-                ("pending".into(), HttpNode::PendingDir),
-                ("request".into(), HttpNode::Request),
-                ("responses".into(), HttpNode::ResponsesDir),
-                ("status".into(), HttpNode::Status),
-            ],
+        let item = match dir {
+            HttpNode::PendingDir if st.pending.contains_key(id) => HttpItem::Pending(id.to_owned()),
+            HttpNode::ResponsesDir if st.responses.contains(id) || st.pending.contains_key(id) => {
+                HttpItem::Response(id.to_owned())
+            }
+            _ => return None,
+        };
+        Some((item, DynamicKind::File(Access::ReadOnly)))
+    }
+
+    fn list(&self, dir: &HttpNode, _item: Option<&HttpItem>) -> Vec<DynamicEntry> {
+        let st = self.state();
+        let entry =
+            |id: &str, bytes: Vec<u8>| DynamicEntry::file(format!("{id}.json"), bytes.len() as u64);
+        match dir {
             HttpNode::PendingDir => st
                 .pending
-                .keys()
-                .map(|id| (format!("{id}.json"), HttpNode::Pending(id.clone())))
+                .iter()
+                .map(|(id, e)| entry(id, json_bytes(&Self::pending_json(id, e))))
                 .collect(),
             HttpNode::ResponsesDir => st
                 .responses
-                .keys()
-                .map(|id| (format!("{id}.json"), HttpNode::Response(id.clone())))
+                .oldest_first()
+                .map(|(id, o)| entry(id, json_bytes(&o.to_json())))
                 .collect(),
-            _ => Vec::new(),
+            HttpNode::Request | HttpNode::Status => Vec::new(),
         }
     }
 
-    fn open_node(
+    fn file_size(&self, file: &HttpNode) -> u64 {
+        match file {
+            HttpNode::Status => self.status_bytes().len() as u64,
+            HttpNode::Request | HttpNode::PendingDir | HttpNode::ResponsesDir => 0,
+        }
+    }
+
+    fn item_size(&self, item: &HttpItem) -> u64 {
+        // A response not there yet is a read that waits: size 0 until it
+        // arrives.
+        let bytes = match item {
+            HttpItem::Pending(id) => self.pending_bytes(id),
+            HttpItem::Response(id) => self.response_bytes(id),
+        };
+        bytes.map_or(0, |b| b.len() as u64)
+    }
+
+    fn open_file(
         &self,
-        path: &str,
-        node: HttpNode,
+        file: &FixedFile<'_, HttpNode>,
         flags: OpenFlags,
     ) -> oanix_vfs::Result<Box<dyn FileHandle>> {
+        let (path, id) = (file.path(), file.id());
         let p = path.to_owned();
-        match node {
+        match file.value() {
             HttpNode::Request => {
                 let svc = self.clone();
                 Ok(MessageHandle::boxed(
                     path,
+                    id,
                     flags,
                     Box::new(move |msg| {
                         svc.submit_message(msg)
@@ -1376,19 +1372,31 @@ impl CapTree for HttpFs {
                     }),
                 ))
             }
-            HttpNode::Status => Ok(ContentHandle::ready(path, self.status_bytes())),
-            HttpNode::Pending(id) => {
+            HttpNode::Status => Ok(ContentHandle::ready(path, id, self.status_bytes())),
+            HttpNode::PendingDir | HttpNode::ResponsesDir => Err(FsError::is_a_directory(path)),
+        }
+    }
+
+    fn open_item(
+        &self,
+        item: DynamicNode<'_, HttpNode, HttpItem>,
+        flags: OpenFlags,
+    ) -> oanix_vfs::Result<Box<dyn FileHandle>> {
+        let (p, file_id) = (item.path().to_owned(), item.id());
+        match item.into_node() {
+            HttpItem::Pending(id) => {
                 let bytes = self
                     .pending_bytes(&id)
-                    .ok_or_else(|| FsError::not_found(path))?;
-                Ok(ContentHandle::ready(path, bytes))
+                    .ok_or_else(|| FsError::not_found(&p))?;
+                Ok(ContentHandle::ready(&p, file_id, bytes))
             }
-            HttpNode::Response(id) => {
+            HttpItem::Response(id) => {
                 let svc = self.clone();
                 let nonblocking = flags.nonblocking;
                 let wait = self.core().limits().wait;
                 Ok(ContentHandle::lazy(
-                    path,
+                    &p.clone(),
+                    file_id,
                     Box::new(move || {
                         svc.wait_outcome(&id, nonblocking, wait)
                             .map(|o| json_bytes(&o.to_json()))
@@ -1396,20 +1404,18 @@ impl CapTree for HttpFs {
                     }),
                 ))
             }
-            HttpNode::Root | HttpNode::PendingDir | HttpNode::ResponsesDir => {
-                Err(FsError::is_a_directory(path))
-            }
         }
     }
 
-    fn remove_node(&self, path: &str, node: HttpNode) -> oanix_vfs::Result<()> {
-        let HttpNode::Response(id) = node else {
+    fn remove_item(&self, item: DynamicNode<'_, HttpNode, HttpItem>) -> oanix_vfs::Result<()> {
+        let path = item.path();
+        let HttpItem::Response(id) = item.node() else {
             return Err(tree::fixed(path));
         };
-        if self.remove_response(&id).is_some() {
+        if self.remove_response(id).is_some() {
             return Ok(());
         }
-        if self.state().pending.contains_key(&id) {
+        if self.state().pending.contains_key(id) {
             return Err(FsError::permission_denied(
                 path,
                 "the response has not arrived yet",

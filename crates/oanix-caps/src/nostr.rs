@@ -4,12 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
-use std::sync::{Arc, MutexGuard};
+use std::sync::{Arc, LazyLock, MutexGuard};
 use std::time::Duration;
 
 use nostr::event::{Event, EventBuilder, FinalizeEvent, Kind, Tag};
 use nostr::key::{Keys, PublicKey, SecretKey};
 use nostr::nips::nip19::ToBech32;
+use oanix_prims::{Access, DynamicEntry, DynamicKind, DynamicNode, FixedFile, FixedTree};
 use oanix_vfs::{FileHandle, FsError, OpenFlags, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -21,7 +22,7 @@ use crate::notify::{EventListener, WaitEnd};
 use crate::policy::EgressPolicy;
 use crate::queue::Recent;
 use crate::record::{CapRecord, Capability, Outcome, RecordAction, RecordSink};
-use crate::tree::{self, CapTree, ContentHandle, Kind as NodeKind, MessageHandle, json_bytes};
+use crate::tree::{self, CapFiles, ContentHandle, MessageHandle, json_bytes};
 
 /// The kinds of NIP-90 job requests; a job's result has the request's kind
 /// plus 1000, and feedback is kind 7000.
@@ -1132,19 +1133,9 @@ fn event_json(event: &Event) -> Value {
     serde_json::to_value(event).unwrap_or(Value::Null)
 }
 
-/// What a path of a [`NostrFs`] names, parsed once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The declared names of a [`NostrFs`], each with its typed value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NostrNode {
-    /// `/`.
-    Root,
-    /// `/identity`.
-    IdentityDir,
-    /// `/outbox`.
-    OutboxDir,
-    /// `/inbox`.
-    InboxDir,
-    /// `/jobs`.
-    JobsDir,
     /// `/submit`: the message file for event templates.
     Submit,
     /// `/request`: the message file for job requests.
@@ -1157,6 +1148,17 @@ pub(crate) enum NostrNode {
     Pubkey,
     /// `/identity/npub`.
     Npub,
+    /// `/outbox`: a signed event per file.
+    OutboxDir,
+    /// `/inbox`: a received event per file.
+    InboxDir,
+    /// `/jobs`: a job request per file.
+    JobsDir,
+}
+
+/// An item of a [`NostrFs`], below one of its dynamic directories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NostrItem {
     /// `/outbox/{id}.json`.
     Outbox(String),
     /// `/inbox/{id}.json`.
@@ -1165,40 +1167,11 @@ pub(crate) enum NostrNode {
     Job(String),
 }
 
-impl NostrNode {
-    /// Parses a canonical path (whether the item exists is not checked).
-    fn parse(path: &str) -> Option<Self> {
-        Some(match path {
-            "/" => Self::Root,
-            "/identity" => Self::IdentityDir,
-            "/outbox" => Self::OutboxDir,
-            "/inbox" => Self::InboxDir,
-            "/jobs" => Self::JobsDir,
-            "/submit" => Self::Submit,
-            "/request" => Self::Request,
-            "/status" => Self::Status,
-            "/relays" => Self::Relays,
-            "/identity/pubkey" => Self::Pubkey,
-            "/identity/npub" => Self::Npub,
-            _ => {
-                if let Some(id) = tree::id_in(path, "/outbox", ".json") {
-                    Self::Outbox(id.to_owned())
-                } else if let Some(id) = tree::id_in(path, "/inbox", ".json") {
-                    Self::Inbox(id.to_owned())
-                } else {
-                    Self::Job(tree::id_in(path, "/jobs", ".json")?.to_owned())
-                }
-            }
-        })
-    }
-}
-
 impl NostrFs {
-    /// The content of a file whose content is known now (`None` for
-    /// message files, directories, a job whose result has not arrived, or
-    /// an item gone).
-    fn content(&self, node: &NostrNode) -> Option<Vec<u8>> {
-        match node {
+    /// The content of a declared file whose content is known now (`None`
+    /// for message files and directories).
+    fn file_content(&self, file: NostrNode) -> Option<Vec<u8>> {
+        match file {
             NostrNode::Status => Some(json_bytes(&self.status_json())),
             NostrNode::Relays => {
                 let mut text = String::new();
@@ -1210,22 +1183,43 @@ impl NostrFs {
             }
             NostrNode::Pubkey => Some(self.inner.pubkey.clone().into_bytes()),
             NostrNode::Npub => Some(self.inner.npub.clone().into_bytes()),
-            NostrNode::Outbox(id) => {
-                let st = self.state();
-                let o = st.outbox.get(id)?;
-                let doc = json!({"event": event_json(&o.event), "sent_to": o.sent_to, "rejected": o.rejected});
-                Some(json_bytes(&doc))
-            }
-            NostrNode::Inbox(id) => {
-                let st = self.state();
-                let i = st.inbox.get(id)?;
-                let doc = json!({"event": event_json(&i.event), "relay": i.relay, "received_at": i.received_at});
-                Some(json_bytes(&doc))
-            }
-            NostrNode::Job(id) => self.job_result(id).map(|e| job_json(id, &e)),
-            _ => None,
+            NostrNode::Submit
+            | NostrNode::Request
+            | NostrNode::OutboxDir
+            | NostrNode::InboxDir
+            | NostrNode::JobsDir => None,
         }
     }
+
+    /// The content of an item (`None` for a job whose result has not
+    /// arrived, or an item gone).
+    fn item_content(&self, item: &NostrItem) -> Option<Vec<u8>> {
+        match item {
+            NostrItem::Outbox(id) => {
+                let st = self.state();
+                st.outbox.get(id).map(outbox_json)
+            }
+            NostrItem::Inbox(id) => {
+                let st = self.state();
+                st.inbox.get(id).map(inbox_json)
+            }
+            NostrItem::Job(id) => self.job_result(id).map(|e| job_json(id, &e)),
+        }
+    }
+}
+
+/// The content of `outbox/{id}.json`.
+fn outbox_json(o: &Outgoing) -> Vec<u8> {
+    json_bytes(
+        &json!({"event": event_json(&o.event), "sent_to": o.sent_to, "rejected": o.rejected}),
+    )
+}
+
+/// The content of `inbox/{id}.json`.
+fn inbox_json(i: &Incoming) -> Vec<u8> {
+    json_bytes(
+        &json!({"event": event_json(&i.event), "relay": i.relay, "received_at": i.received_at}),
+    )
 }
 
 /// The content of `jobs/{id}.json` once the result is there.
@@ -1233,83 +1227,84 @@ fn job_json(request: &str, result: &Event) -> Vec<u8> {
     json_bytes(&json!({"request": request, "result": event_json(result)}))
 }
 
-impl CapTree for NostrFs {
-    type Node = NostrNode;
+impl CapFiles for NostrFs {
+    type File = NostrNode;
+    type Item = NostrItem;
 
-    fn lookup(&self, path: &str) -> Option<NostrNode> {
-        let node = NostrNode::parse(path)?;
-        let exists = match &node {
-            NostrNode::Outbox(id) => self.state().outbox.contains_key(id),
-            NostrNode::Inbox(id) => self.state().inbox.contains(id),
-            NostrNode::Job(id) => self.state().jobs.contains(id),
-            _ => true,
-        };
-        exists.then_some(node)
+    fn tree() -> &'static FixedTree<NostrNode> {
+        static TREE: LazyLock<FixedTree<NostrNode>> = LazyLock::new(|| {
+            FixedTree::builder()
+                .file("/submit", NostrNode::Submit, Access::Writable)
+                .file("/request", NostrNode::Request, Access::Writable)
+                .file("/status", NostrNode::Status, Access::ReadOnly)
+                .file("/relays", NostrNode::Relays, Access::ReadOnly)
+                .file("/identity/pubkey", NostrNode::Pubkey, Access::ReadOnly)
+                .file("/identity/npub", NostrNode::Npub, Access::ReadOnly)
+                .dynamic_dir("/outbox", NostrNode::OutboxDir)
+                .dynamic_dir("/inbox", NostrNode::InboxDir)
+                .dynamic_dir("/jobs", NostrNode::JobsDir)
+                .build()
+        });
+        &TREE
     }
 
-    fn kind(&self, node: &NostrNode) -> NodeKind {
-        match node {
-            NostrNode::Root
-            | NostrNode::IdentityDir
-            | NostrNode::OutboxDir
-            | NostrNode::InboxDir
-            | NostrNode::JobsDir => NodeKind::Dir,
-            NostrNode::Submit | NostrNode::Request => NodeKind::MESSAGE,
-            // A job whose result has not arrived is a read that waits:
-            // size 0 until it arrives.
-            other => self
-                .content(other)
-                .map_or(NodeKind::STREAM, |b| NodeKind::read_only(&b)),
-        }
+    fn resolve(&self, dir: &NostrNode, rest: &str) -> Option<(NostrItem, DynamicKind)> {
+        let id = tree::item_id(rest, ".json")?;
+        let st = self.state();
+        let item = match dir {
+            NostrNode::OutboxDir if st.outbox.contains_key(id) => NostrItem::Outbox(id.to_owned()),
+            NostrNode::InboxDir if st.inbox.contains(id) => NostrItem::Inbox(id.to_owned()),
+            NostrNode::JobsDir if st.jobs.contains(id) => NostrItem::Job(id.to_owned()),
+            _ => return None,
+        };
+        Some((item, DynamicKind::File(Access::ReadOnly)))
     }
 
-    fn children(&self, node: &NostrNode) -> Vec<(String, NostrNode)> {
-        let named = |ids: Vec<String>, make: fn(String) -> NostrNode| -> Vec<(String, NostrNode)> {
-            ids.into_iter()
-                .map(|id| (format!("{id}.json"), make(id)))
-                .collect()
-        };
-        match node {
-            NostrNode::Root => vec![
-                ("identity".into(), NostrNode::IdentityDir),
-                ("inbox".into(), NostrNode::InboxDir),
-                ("jobs".into(), NostrNode::JobsDir),
-                ("outbox".into(), NostrNode::OutboxDir),
-                ("relays".into(), NostrNode::Relays),
-                ("request".into(), NostrNode::Request),
-                ("status".into(), NostrNode::Status),
-                ("submit".into(), NostrNode::Submit),
-            ],
-            NostrNode::IdentityDir => vec![
-                ("npub".into(), NostrNode::Npub),
-                ("pubkey".into(), NostrNode::Pubkey),
-            ],
-            NostrNode::OutboxDir => named(
-                self.state().outbox.keys().cloned().collect(),
-                NostrNode::Outbox,
-            ),
-            NostrNode::InboxDir => named(
-                self.state().inbox.keys().cloned().collect(),
-                NostrNode::Inbox,
-            ),
-            NostrNode::JobsDir => {
-                named(self.state().jobs.keys().cloned().collect(), NostrNode::Job)
+    fn list(&self, dir: &NostrNode, _item: Option<&NostrItem>) -> Vec<DynamicEntry> {
+        let ids: Vec<String> = {
+            let st = self.state();
+            match dir {
+                NostrNode::OutboxDir => st.outbox.keys().cloned().collect(),
+                NostrNode::InboxDir => st.inbox.keys().cloned().collect(),
+                NostrNode::JobsDir => st.jobs.keys().cloned().collect(),
+                _ => Vec::new(),
             }
-            _ => Vec::new(),
-        }
+        };
+        let make = match dir {
+            NostrNode::OutboxDir => NostrItem::Outbox,
+            NostrNode::InboxDir => NostrItem::Inbox,
+            _ => NostrItem::Job,
+        };
+        ids.into_iter()
+            .map(|id| {
+                let size = self.item_size(&make(id.clone()));
+                DynamicEntry::file(format!("{id}.json"), size)
+            })
+            .collect()
     }
 
-    fn open_node(
+    fn file_size(&self, file: &NostrNode) -> u64 {
+        self.file_content(*file).map_or(0, |b| b.len() as u64)
+    }
+
+    fn item_size(&self, item: &NostrItem) -> u64 {
+        // A job whose result has not arrived is a read that waits: size 0
+        // until it arrives.
+        self.item_content(item).map_or(0, |b| b.len() as u64)
+    }
+
+    fn open_file(
         &self,
-        path: &str,
-        node: NostrNode,
+        file: &FixedFile<'_, NostrNode>,
         flags: OpenFlags,
     ) -> oanix_vfs::Result<Box<dyn FileHandle>> {
+        let (path, id) = (file.path(), file.id());
         let p = path.to_owned();
         let svc = self.clone();
-        match node {
+        match file.value() {
             NostrNode::Submit => Ok(MessageHandle::boxed(
                 path,
+                id,
                 flags,
                 Box::new(move |m| {
                     svc.submit_message(m)
@@ -1319,6 +1314,7 @@ impl CapTree for NostrFs {
             )),
             NostrNode::Request => Ok(MessageHandle::boxed(
                 path,
+                id,
                 flags,
                 Box::new(move |m| {
                     svc.request_message(m)
@@ -1326,11 +1322,29 @@ impl CapTree for NostrFs {
                         .map_err(|e| e.into_fs_error(&p))
                 }),
             )),
-            NostrNode::Job(id) => {
+            other => {
+                let bytes = self
+                    .file_content(*other)
+                    .ok_or_else(|| FsError::is_a_directory(path))?;
+                Ok(ContentHandle::ready(path, id, bytes))
+            }
+        }
+    }
+
+    fn open_item(
+        &self,
+        item: DynamicNode<'_, NostrNode, NostrItem>,
+        flags: OpenFlags,
+    ) -> oanix_vfs::Result<Box<dyn FileHandle>> {
+        let (p, file_id) = (item.path().to_owned(), item.id());
+        match item.into_node() {
+            NostrItem::Job(id) => {
+                let svc = self.clone();
                 let nonblocking = flags.nonblocking;
                 let wait = self.core().limits().wait;
                 Ok(ContentHandle::lazy(
-                    path,
+                    &p.clone(),
+                    file_id,
                     Box::new(move || {
                         svc.wait_job(&id, nonblocking, wait)
                             .map(|e| job_json(&id, &e))
@@ -1338,29 +1352,24 @@ impl CapTree for NostrFs {
                     }),
                 ))
             }
-            NostrNode::Root
-            | NostrNode::IdentityDir
-            | NostrNode::OutboxDir
-            | NostrNode::InboxDir
-            | NostrNode::JobsDir => Err(FsError::is_a_directory(path)),
             other => {
                 let bytes = self
-                    .content(&other)
-                    .ok_or_else(|| FsError::not_found(path))?;
-                Ok(ContentHandle::ready(path, bytes))
+                    .item_content(&other)
+                    .ok_or_else(|| FsError::not_found(&p))?;
+                Ok(ContentHandle::ready(&p, file_id, bytes))
             }
         }
     }
 
-    fn remove_node(&self, path: &str, node: NostrNode) -> oanix_vfs::Result<()> {
-        let NostrNode::Inbox(id) = node else {
-            return Err(tree::fixed(path));
+    fn remove_item(&self, item: DynamicNode<'_, NostrNode, NostrItem>) -> oanix_vfs::Result<()> {
+        let NostrItem::Inbox(id) = item.node() else {
+            return Err(tree::fixed(item.path()));
         };
         let mut st = self.state();
-        if st.inbox.remove(&id).is_some() {
+        if st.inbox.remove(id).is_some() {
             return Ok(());
         }
-        Err(FsError::not_found(path))
+        Err(FsError::not_found(item.path()))
     }
 }
 

@@ -1,213 +1,132 @@
-//! The file-side plumbing shared by the capability services: a small trait
-//! describing a service's tree as typed nodes parsed once from a path, the
-//! `FileService` operations written once over it, and the kinds of handle
-//! the services hand out.
+//! The file side of the capability services: the part of a service's tree
+//! that is the service's own (the items below its dynamic directories, and
+//! what its files do when opened) described once as [`CapFiles`] over the
+//! names it declares in an [`oanix_prims::FixedTree`], and the kinds of
+//! handle the services hand out — message files, content read on open or
+//! lazily, message streams.
 
 use std::io::SeekFrom;
 
-use oanix_vfs::path;
+use oanix_prims::{
+    Dynamic, DynamicEntry, DynamicKind, DynamicNode, FixedFile, FixedNode, FixedTree, Resolved,
+};
 use oanix_vfs::{
-    DirEntry, DirHandle, FileHandle, FileKind, FsError, FsErrorKind, Metadata, OpenFlags, Result,
-    check_open_flags, seek_position,
+    DirEntry, DirHandle, FileHandle, FsError, Metadata, OpenFlags, Result, seek_position,
 };
 
-/// What a node of a capability's tree is, as `stat` and listings show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// A directory.
-    Dir,
-    /// A file; `writable` says whether an agent may write it; `size` is
-    /// what `stat` and listings report, which is what a read returns now
-    /// (0 for message files before a write, for streams and for answers
-    /// that have not arrived: those are documented as such).
-    File { writable: bool, size: u64 },
-}
-
-impl Kind {
-    /// A read-only file whose content is `content`.
-    pub(crate) fn read_only(content: &[u8]) -> Self {
-        Self::File {
-            writable: false,
-            size: content.len() as u64,
-        }
-    }
-
-    /// A read-only file of unknown size (a stream, or an answer not there
-    /// yet): stat shows 0.
-    pub(crate) const STREAM: Self = Self::File {
-        writable: false,
-        size: 0,
-    };
-
-    /// A message file: written one message at a time, reads empty until then.
-    pub(crate) const MESSAGE: Self = Self::File {
-        writable: true,
-        size: 0,
-    };
-}
-
-/// A capability service's tree, as the generic operations below see it: a
-/// path is parsed once into the service's typed node (lib9p's `File->aux`),
-/// and every operation dispatches on the node. Paths given to these
-/// methods are canonical.
-pub(crate) trait CapTree {
-    /// What a path can name: the service's files and directories, with the
-    /// ids they carry.
-    type Node;
-    /// What `path` names, if anything (parsed, and checked to exist).
-    fn lookup(&self, path: &str) -> Option<Self::Node>;
-    /// Whether `node` is a directory or a file, and the file's size.
-    fn kind(&self, node: &Self::Node) -> Kind;
-    /// The children of the directory `node`, by name, in any order.
-    fn children(&self, node: &Self::Node) -> Vec<(String, Self::Node)>;
-    /// Opens the file `node` at `path` (flags already checked).
-    fn open_node(
+/// A capability service's files: the names it declares once in a static
+/// [`FixedTree`] (a typed value per file and per dynamic directory), the
+/// items it keeps below its dynamic directories, and what opening either
+/// gives. The tree applies the `FileService` contract to both; the service
+/// only ever sees a node that exists, opened with flags that fit it.
+pub(crate) trait CapFiles {
+    /// The value of a declared file or dynamic directory.
+    type File: 'static;
+    /// An item below a dynamic directory, parsed once from its path.
+    type Item;
+    /// The declared names.
+    fn tree() -> &'static FixedTree<Self::File>;
+    /// What `rest` names below the dynamic directory `dir`, if it exists
+    /// (see [`Dynamic::resolve`]).
+    fn resolve(&self, dir: &Self::File, rest: &str) -> Option<(Self::Item, DynamicKind)>;
+    /// What a directory below `dir` holds (see [`Dynamic::list`]).
+    fn list(&self, dir: &Self::File, item: Option<&Self::Item>) -> Vec<DynamicEntry>;
+    /// The size of a declared file now: what a read returns (0 for message
+    /// files).
+    fn file_size(&self, file: &Self::File) -> u64;
+    /// The size of an item now (0 for streams and answers not there yet).
+    fn item_size(&self, item: &Self::Item) -> u64;
+    /// Opens a declared file (flags already checked).
+    fn open_file(
         &self,
-        path: &str,
-        node: Self::Node,
+        file: &FixedFile<'_, Self::File>,
         flags: OpenFlags,
     ) -> Result<Box<dyn FileHandle>>;
-    /// Removes the file `node` at `path`; by default files are fixed.
-    fn remove_node(&self, path: &str, node: Self::Node) -> Result<()> {
-        let _ = node;
-        Err(fixed(path))
+    /// Opens an item that is a file (flags already checked).
+    fn open_item(
+        &self,
+        item: DynamicNode<'_, Self::File, Self::Item>,
+        flags: OpenFlags,
+    ) -> Result<Box<dyn FileHandle>>;
+    /// Removes an item that is a file; by default items are fixed.
+    fn remove_item(&self, item: DynamicNode<'_, Self::File, Self::Item>) -> Result<()> {
+        Err(fixed(item.path()))
     }
 }
 
-/// The error for creating, removing or renaming what the service owns.
-pub(crate) fn fixed(path: &str) -> FsError {
-    FsError::permission_denied(path, "the files of this service are fixed")
-}
+/// A service's items, as its tree asks for them.
+struct Items<'a, T>(&'a T);
 
-/// A stable file id for a canonical path (FNV-1a).
-pub(crate) fn inode(path: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in path.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+impl<T: CapFiles> Dynamic<T::File> for Items<'_, T> {
+    type Node = T::Item;
+
+    fn resolve(&self, dir: &T::File, rest: &str) -> Option<(T::Item, DynamicKind)> {
+        self.0.resolve(dir, rest)
     }
-    h | 1
-}
 
-/// `"/responses/req-3.json"` → `Some("req-3")` for `dir = "/responses"`,
-/// `ext = ".json"`: the id a file of a directory of items is named by.
-pub(crate) fn id_in<'a>(path: &'a str, dir: &str, ext: &str) -> Option<&'a str> {
-    let name = path.strip_prefix(dir)?.strip_prefix('/')?;
-    let id = name.strip_suffix(ext)?;
-    (!id.is_empty() && !id.contains('/')).then_some(id)
-}
-
-/// A node and its kind, looked up once.
-struct Found<N> {
-    node: N,
-    kind: Kind,
-}
-
-fn lookup<T: CapTree + ?Sized>(t: &T, p: &str) -> Result<Found<T::Node>> {
-    if let Some(node) = t.lookup(p) {
-        let kind = t.kind(&node);
-        return Ok(Found { node, kind });
-    }
-    let mut cur = p;
-    while let Some(parent) = path::parent(cur) {
-        if let Some(n) = t.lookup(parent)
-            && let Kind::File { .. } = t.kind(&n)
-        {
-            return Err(FsError::not_a_directory(p));
-        }
-        cur = parent;
-    }
-    Err(FsError::not_found(p))
-}
-
-fn metadata(p: &str, kind: Kind) -> Metadata {
-    match kind {
-        Kind::Dir => Metadata::directory(inode(p)).with_readonly(true),
-        Kind::File { writable, size } => Metadata::file(inode(p), size).with_readonly(!writable),
+    fn list(&self, dir: &T::File, node: Option<&T::Item>) -> Vec<DynamicEntry> {
+        self.0.list(dir, node)
     }
 }
 
-pub(crate) fn open<T: CapTree + ?Sized>(
+pub(crate) fn open<T: CapFiles>(
     t: &T,
     path: &str,
     flags: OpenFlags,
 ) -> Result<Box<dyn FileHandle>> {
-    let p = path::parse(path)?;
-    let full = p.as_str();
-    check_open_flags(full, flags)?;
-    let found = match lookup(t, full) {
-        Ok(f) => f,
-        Err(e) if flags.creates() && e.kind() == FsErrorKind::NotFound => return Err(fixed(full)),
-        Err(e) => return Err(e),
-    };
-    if flags.create_new {
-        return Err(FsError::already_exists(full));
-    }
-    match found.kind {
-        Kind::Dir if flags.can_write() => Err(FsError::is_a_directory(full)),
-        Kind::Dir => Ok(DirHandle::boxed(full, metadata(full, found.kind))),
-        Kind::File { .. } if flags.directory || p.is_dir_syntax() => {
-            Err(FsError::not_a_directory(full))
+    let items = Items(t);
+    match T::tree().with_dynamic(&items).open(path, flags)? {
+        Resolved::Fixed(FixedNode::Dir(d)) => Ok(d.handle()),
+        Resolved::Fixed(FixedNode::File(f)) => t.open_file(&f, flags),
+        Resolved::Dynamic(item) if item.kind() == DynamicKind::Dir => {
+            Ok(DirHandle::boxed(item.path(), item.metadata(0)))
         }
-        Kind::File { writable, .. } => {
-            if (flags.can_write() || flags.truncate) && !writable {
-                return Err(FsError::read_only(full));
-            }
-            t.open_node(full, found.node, flags)
-        }
+        Resolved::Dynamic(item) => t.open_item(item, flags),
     }
 }
 
-pub(crate) fn readdir<T: CapTree + ?Sized>(t: &T, path: &str) -> Result<Vec<DirEntry>> {
-    let p = path::parse(path)?;
-    let dir = p.as_str();
-    let found = lookup(t, dir)?;
-    if let Kind::File { .. } = found.kind {
-        return Err(FsError::not_a_directory(dir));
-    }
-    let mut v: Vec<DirEntry> = t
-        .children(&found.node)
-        .into_iter()
-        .map(|(name, node)| {
-            let full = path::join(dir, &name);
-            match t.kind(&node) {
-                Kind::Dir => DirEntry::new(name, FileKind::Directory, 0, inode(&full)),
-                Kind::File { size, .. } => DirEntry::new(name, FileKind::File, size, inode(&full)),
-            }
-        })
-        .collect();
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(v)
+pub(crate) fn readdir<T: CapFiles>(t: &T, path: &str) -> Result<Vec<DirEntry>> {
+    let items = Items(t);
+    T::tree()
+        .with_dynamic(&items)
+        .readdir(path, |f| t.file_size(f.value()))
 }
 
-pub(crate) fn stat<T: CapTree + ?Sized>(t: &T, path: &str) -> Result<Metadata> {
-    let p = path::parse(path)?;
-    let found = lookup(t, p.as_str())?;
-    match found.kind {
-        Kind::File { .. } if p.is_dir_syntax() => Err(FsError::not_a_directory(p.as_str())),
-        kind => Ok(metadata(p.as_str(), kind)),
-    }
+pub(crate) fn stat<T: CapFiles>(t: &T, path: &str) -> Result<Metadata> {
+    let items = Items(t);
+    Ok(match T::tree().with_dynamic(&items).find(path)? {
+        Resolved::Fixed(FixedNode::Dir(d)) => d.metadata(),
+        Resolved::Fixed(FixedNode::File(f)) => f.metadata(t.file_size(f.value())),
+        Resolved::Dynamic(item) => item.metadata(t.item_size(item.node())),
+    })
 }
 
-pub(crate) fn mkdir(path: &str) -> Result<()> {
-    let p = path::parse(path)?;
-    Err(fixed(p.as_str()))
+pub(crate) fn mkdir<T: CapFiles>(t: &T, path: &str) -> Result<()> {
+    let items = Items(t);
+    T::tree().with_dynamic(&items).mkdir(path)
 }
 
-pub(crate) fn remove<T: CapTree + ?Sized>(t: &T, path: &str) -> Result<()> {
-    let p = path::parse(path)?;
-    let found = lookup(t, p.as_str())?;
-    match found.kind {
-        Kind::Dir => Err(fixed(p.as_str())),
-        Kind::File { .. } if p.is_dir_syntax() => Err(FsError::not_a_directory(p.as_str())),
-        Kind::File { .. } => t.remove_node(p.as_str(), found.node),
-    }
+pub(crate) fn remove<T: CapFiles>(t: &T, path: &str) -> Result<()> {
+    let items = Items(t);
+    let item = T::tree().with_dynamic(&items).remove(path)?;
+    t.remove_item(item)
 }
 
-pub(crate) fn rename(from: &str, to: &str) -> Result<()> {
-    let pf = path::parse(from)?;
-    path::parse(to)?;
-    Err(fixed(pf.as_str()))
+pub(crate) fn rename<T: CapFiles>(t: &T, from: &str, to: &str) -> Result<()> {
+    let items = Items(t);
+    T::tree().with_dynamic(&items).rename(from, to)
+}
+
+/// The error for removing what the service owns.
+pub(crate) fn fixed(path: &str) -> FsError {
+    FsError::permission_denied(path, "the files of this service are fixed")
+}
+
+/// `"req-3.json"` → `Some("req-3")` for `ext = ".json"`: the id an item of
+/// a dynamic directory is named by.
+pub(crate) fn item_id<'a>(rest: &'a str, ext: &str) -> Option<&'a str> {
+    let id = rest.strip_suffix(ext)?;
+    (!id.is_empty() && !id.contains('/')).then_some(id)
 }
 
 fn copy_out(data: &[u8], offset: u64, buf: &mut [u8]) -> usize {
@@ -227,6 +146,7 @@ pub(crate) type OnMessage = Box<dyn FnMut(&[u8]) -> Result<Option<String>> + Sen
 /// message; reads return the reply to the last one (nothing before a write).
 pub(crate) struct MessageHandle {
     path: String,
+    id: u64,
     can_read: bool,
     can_write: bool,
     on_message: OnMessage,
@@ -237,11 +157,13 @@ pub(crate) struct MessageHandle {
 impl MessageHandle {
     pub(crate) fn boxed(
         path: &str,
+        id: u64,
         flags: OpenFlags,
         on_message: OnMessage,
     ) -> Box<dyn FileHandle> {
         Box::new(Self {
             path: path.to_owned(),
+            id,
             can_read: flags.can_read(),
             can_write: flags.can_write(),
             on_message,
@@ -274,7 +196,7 @@ impl FileHandle for MessageHandle {
     }
 
     fn stat(&self) -> Result<Metadata> {
-        Ok(Metadata::file(inode(&self.path), self.reply.len() as u64))
+        Ok(Metadata::file(self.id, self.reply.len() as u64))
     }
 
     fn set_len(&mut self, _len: u64) -> Result<()> {
@@ -306,6 +228,7 @@ pub(crate) type Loader = Box<dyn FnMut() -> Result<Vec<u8>> + Send>;
 /// on the first read (a response that may not be there yet).
 pub(crate) struct ContentHandle {
     path: String,
+    id: u64,
     content: Option<Vec<u8>>,
     loader: Option<Loader>,
     pos: u64,
@@ -313,9 +236,10 @@ pub(crate) struct ContentHandle {
 
 impl ContentHandle {
     /// A handle over content known now.
-    pub(crate) fn ready(path: &str, content: Vec<u8>) -> Box<dyn FileHandle> {
+    pub(crate) fn ready(path: &str, id: u64, content: Vec<u8>) -> Box<dyn FileHandle> {
         Box::new(Self {
             path: path.to_owned(),
+            id,
             content: Some(content),
             loader: None,
             pos: 0,
@@ -323,9 +247,10 @@ impl ContentHandle {
     }
 
     /// A handle whose content `loader` produces on the first read.
-    pub(crate) fn lazy(path: &str, loader: Loader) -> Box<dyn FileHandle> {
+    pub(crate) fn lazy(path: &str, id: u64, loader: Loader) -> Box<dyn FileHandle> {
         Box::new(Self {
             path: path.to_owned(),
+            id,
             content: None,
             loader: Some(loader),
             pos: 0,
@@ -365,7 +290,7 @@ impl FileHandle for ContentHandle {
 
     fn stat(&self) -> Result<Metadata> {
         let size = self.content.as_ref().map_or(0, |c| c.len() as u64);
-        Ok(Metadata::file(inode(&self.path), size).with_readonly(true))
+        Ok(Metadata::file(self.id, size).with_readonly(true))
     }
 
     fn set_len(&mut self, _len: u64) -> Result<()> {
@@ -387,14 +312,16 @@ pub(crate) type NextMessage = Box<dyn FnMut() -> Result<Option<Vec<u8>>> + Send>
 /// its last byte returns 0, so reading to the end gives exactly one message.
 pub(crate) struct StreamHandle {
     path: String,
+    id: u64,
     next: NextMessage,
     current: Option<(Vec<u8>, usize)>,
 }
 
 impl StreamHandle {
-    pub(crate) fn boxed(path: &str, next: NextMessage) -> Box<dyn FileHandle> {
+    pub(crate) fn boxed(path: &str, id: u64, next: NextMessage) -> Box<dyn FileHandle> {
         Box::new(Self {
             path: path.to_owned(),
+            id,
             next,
             current: None,
         })
@@ -438,7 +365,7 @@ impl FileHandle for StreamHandle {
     }
 
     fn stat(&self) -> Result<Metadata> {
-        Ok(Metadata::file(inode(&self.path), 0).with_readonly(true))
+        Ok(Metadata::file(self.id, 0).with_readonly(true))
     }
 
     fn set_len(&mut self, _len: u64) -> Result<()> {
@@ -463,7 +390,7 @@ pub(crate) fn json_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
 }
 
 /// Implements [`FileService`](oanix_vfs::FileService) for a capability
-/// service through its [`CapTree`]: one file protocol, written once.
+/// service through its [`CapFiles`].
 macro_rules! cap_file_service {
     ($ty:ty, $name:literal) => {
         impl oanix_vfs::FileService for $ty {
@@ -481,13 +408,13 @@ macro_rules! cap_file_service {
                 $crate::tree::stat(self, path)
             }
             fn mkdir(&self, path: &str) -> oanix_vfs::Result<()> {
-                $crate::tree::mkdir(path)
+                $crate::tree::mkdir(self, path)
             }
             fn remove(&self, path: &str) -> oanix_vfs::Result<()> {
                 $crate::tree::remove(self, path)
             }
             fn rename(&self, from: &str, to: &str) -> oanix_vfs::Result<()> {
-                $crate::tree::rename(from, to)
+                $crate::tree::rename(self, from, to)
             }
             fn fs_type(&self) -> &'static str {
                 $name

@@ -2,9 +2,10 @@
 //! executor after the egress policy has accepted their URL.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, MutexGuard};
+use std::sync::{Arc, LazyLock, MutexGuard};
 use std::time::Duration;
 
+use oanix_prims::{Access, DynamicEntry, DynamicKind, DynamicNode, FixedFile, FixedTree};
 use oanix_vfs::{FileHandle, FsError, OpenFlags, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -17,7 +18,7 @@ use crate::notify::{EventListener, WaitEnd};
 use crate::policy::EgressPolicy;
 use crate::queue::BoundedQueue;
 use crate::record::{CapRecord, Capability, Outcome, RecordAction, RecordSink};
-use crate::tree::{self, CapTree, ContentHandle, Kind, MessageHandle, StreamHandle, json_bytes};
+use crate::tree::{self, CapFiles, ContentHandle, MessageHandle, StreamHandle, json_bytes};
 
 /// A WebSocket message: text or binary, kept distinct end to end.
 pub type WsMessage = Body;
@@ -811,45 +812,34 @@ impl ConnFile {
         ("status", Self::Status),
         ("url", Self::Url),
     ];
+
+    /// Who may write it: the message files `out` and `out.bin`.
+    fn access(self) -> Access {
+        match self {
+            Self::Out | Self::OutBin => Access::Writable,
+            Self::In | Self::Status | Self::Url => Access::ReadOnly,
+        }
+    }
 }
 
-/// What a path of a [`WsFs`] names, parsed once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The declared names of a [`WsFs`], each with its typed value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum WsNode {
-    /// `/`.
-    Root,
-    /// `/conns`.
-    ConnsDir,
     /// `/control`: the message file.
     Control,
     /// `/status`.
     Status,
+    /// `/conns`: a directory per connection.
+    ConnsDir,
+}
+
+/// An item of a [`WsFs`], below `/conns`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum WsItem {
     /// `/conns/{id}`.
     Conn(String),
     /// `/conns/{id}/{file}`.
     ConnFile(String, ConnFile),
-}
-
-impl WsNode {
-    /// Parses a canonical path (whether the connection exists is not checked).
-    fn parse(path: &str) -> Option<Self> {
-        Some(match path {
-            "/" => Self::Root,
-            "/conns" => Self::ConnsDir,
-            "/control" => Self::Control,
-            "/status" => Self::Status,
-            _ => {
-                let rest = path.strip_prefix("/conns/")?;
-                match rest.split_once('/') {
-                    None => Self::Conn(rest.to_owned()),
-                    Some((id, name)) => {
-                        let (_, file) = ConnFile::ALL.iter().find(|(n, _)| *n == name)?;
-                        Self::ConnFile(id.to_owned(), *file)
-                    }
-                }
-            }
-        })
-    }
 }
 
 impl WsFs {
@@ -859,84 +849,122 @@ impl WsFs {
 
     fn conn_bytes(&self, id: &str, file: ConnFile) -> Option<Vec<u8>> {
         let st = self.state();
-        let c = st.conns.get(id)?;
-        match file {
-            ConnFile::Status => Some(json_bytes(&conn_status(id, c))),
-            ConnFile::Url => Some(c.url.clone().into_bytes()),
-            ConnFile::In | ConnFile::Out | ConnFile::OutBin => None,
-        }
+        conn_file_bytes(id, st.conns.get(id)?, file)
     }
 }
 
-impl CapTree for WsFs {
-    type Node = WsNode;
+/// The content of a connection's file that has one now (`status`, `url`).
+fn conn_file_bytes(id: &str, c: &Conn, file: ConnFile) -> Option<Vec<u8>> {
+    match file {
+        ConnFile::Status => Some(json_bytes(&conn_status(id, c))),
+        ConnFile::Url => Some(c.url.clone().into_bytes()),
+        ConnFile::In | ConnFile::Out | ConnFile::OutBin => None,
+    }
+}
 
-    fn lookup(&self, path: &str) -> Option<WsNode> {
-        let node = WsNode::parse(path)?;
-        let exists = match &node {
-            WsNode::Conn(id) | WsNode::ConnFile(id, _) => self.state().conns.contains_key(id),
-            _ => true,
-        };
-        exists.then_some(node)
+impl CapFiles for WsFs {
+    type File = WsNode;
+    type Item = WsItem;
+
+    fn tree() -> &'static FixedTree<WsNode> {
+        static TREE: LazyLock<FixedTree<WsNode>> = LazyLock::new(|| {
+            FixedTree::builder()
+                .file("/control", WsNode::Control, Access::Writable)
+                .file("/status", WsNode::Status, Access::ReadOnly)
+                .dynamic_dir("/conns", WsNode::ConnsDir)
+                .build()
+        });
+        &TREE
     }
 
-    fn kind(&self, node: &WsNode) -> Kind {
-        match node {
-            WsNode::Root | WsNode::ConnsDir | WsNode::Conn(_) => Kind::Dir,
-            WsNode::Control | WsNode::ConnFile(_, ConnFile::Out | ConnFile::OutBin) => {
-                Kind::MESSAGE
+    fn resolve(&self, dir: &WsNode, rest: &str) -> Option<(WsItem, DynamicKind)> {
+        if *dir != WsNode::ConnsDir {
+            return None;
+        }
+        let (id, found) = match rest.split_once('/') {
+            None => (rest, (WsItem::Conn(rest.to_owned()), DynamicKind::Dir)),
+            Some((id, name)) => {
+                let (_, file) = ConnFile::ALL.iter().find(|(n, _)| *n == name)?;
+                let kind = DynamicKind::File(file.access());
+                (id, (WsItem::ConnFile(id.to_owned(), *file), kind))
             }
-            WsNode::Status => Kind::read_only(&self.status_bytes()),
-            // `in` is a stream of messages: its size is not known.
-            WsNode::ConnFile(_, ConnFile::In) => Kind::STREAM,
-            WsNode::ConnFile(id, file) => self
-                .conn_bytes(id, *file)
-                .map_or(Kind::STREAM, |b| Kind::read_only(&b)),
+        };
+        self.state().conns.contains_key(id).then_some(found)
+    }
+
+    fn list(&self, _dir: &WsNode, item: Option<&WsItem>) -> Vec<DynamicEntry> {
+        let st = self.state();
+        match item {
+            None => st.conns.keys().map(DynamicEntry::dir).collect(),
+            Some(WsItem::Conn(id)) => {
+                let Some(c) = st.conns.get(id) else {
+                    return Vec::new();
+                };
+                ConnFile::ALL
+                    .iter()
+                    .map(|(name, f)| {
+                        // `in` is a stream of messages: its size is not known.
+                        let size = conn_file_bytes(id, c, *f).map_or(0, |b| b.len() as u64);
+                        DynamicEntry::file(*name, size)
+                    })
+                    .collect()
+            }
+            Some(WsItem::ConnFile(..)) => Vec::new(),
         }
     }
 
-    fn children(&self, node: &WsNode) -> Vec<(String, WsNode)> {
-        match node {
-            WsNode::Root => vec![
-                ("conns".into(), WsNode::ConnsDir),
-                ("control".into(), WsNode::Control),
-                ("status".into(), WsNode::Status),
-            ],
-            WsNode::ConnsDir => self
-                .state()
-                .conns
-                .keys()
-                .map(|id| (id.clone(), WsNode::Conn(id.clone())))
-                .collect(),
-            WsNode::Conn(id) => ConnFile::ALL
-                .iter()
-                .map(|(name, f)| ((*name).to_owned(), WsNode::ConnFile(id.clone(), *f)))
-                .collect(),
-            _ => Vec::new(),
+    fn file_size(&self, file: &WsNode) -> u64 {
+        match file {
+            WsNode::Status => self.status_bytes().len() as u64,
+            WsNode::Control | WsNode::ConnsDir => 0,
         }
     }
 
-    fn open_node(
+    fn item_size(&self, item: &WsItem) -> u64 {
+        match item {
+            WsItem::Conn(_) => 0,
+            WsItem::ConnFile(id, file) => self.conn_bytes(id, *file).map_or(0, |b| b.len() as u64),
+        }
+    }
+
+    fn open_file(
         &self,
-        path: &str,
-        node: WsNode,
+        file: &FixedFile<'_, WsNode>,
         flags: OpenFlags,
     ) -> oanix_vfs::Result<Box<dyn FileHandle>> {
+        let (path, id) = (file.path(), file.id());
         let p = path.to_owned();
+        match file.value() {
+            WsNode::Control => {
+                let svc = self.clone();
+                Ok(MessageHandle::boxed(
+                    path,
+                    id,
+                    flags,
+                    Box::new(move |msg| {
+                        svc.control_message(msg)
+                            .map(Some)
+                            .map_err(|e| e.into_fs_error(&p))
+                    }),
+                ))
+            }
+            WsNode::Status => Ok(ContentHandle::ready(path, id, self.status_bytes())),
+            WsNode::ConnsDir => Err(FsError::is_a_directory(path)),
+        }
+    }
+
+    fn open_item(
+        &self,
+        item: DynamicNode<'_, WsNode, WsItem>,
+        flags: OpenFlags,
+    ) -> oanix_vfs::Result<Box<dyn FileHandle>> {
+        let (p, file_id) = (item.path().to_owned(), item.id());
+        let path = p.clone();
         let svc = self.clone();
-        match node {
-            WsNode::Control => Ok(MessageHandle::boxed(
-                path,
-                flags,
-                Box::new(move |msg| {
-                    svc.control_message(msg)
-                        .map(Some)
-                        .map_err(|e| e.into_fs_error(&p))
-                }),
-            )),
-            WsNode::Status => Ok(ContentHandle::ready(path, self.status_bytes())),
-            WsNode::ConnFile(id, ConnFile::Out) => Ok(MessageHandle::boxed(
-                path,
+        match item.into_node() {
+            WsItem::ConnFile(id, ConnFile::Out) => Ok(MessageHandle::boxed(
+                &path,
+                file_id,
                 flags,
                 Box::new(move |msg| {
                     let text = std::str::from_utf8(msg).map_err(|_| {
@@ -950,8 +978,9 @@ impl CapTree for WsFs {
                         .map_err(|e| e.into_fs_error(&p))
                 }),
             )),
-            WsNode::ConnFile(id, ConnFile::OutBin) => Ok(MessageHandle::boxed(
-                path,
+            WsItem::ConnFile(id, ConnFile::OutBin) => Ok(MessageHandle::boxed(
+                &path,
+                file_id,
                 flags,
                 Box::new(move |msg| {
                     svc.send_message(&id, Body::Binary(msg.to_vec()))
@@ -959,11 +988,12 @@ impl CapTree for WsFs {
                         .map_err(|e| e.into_fs_error(&p))
                 }),
             )),
-            WsNode::ConnFile(id, ConnFile::In) => {
+            WsItem::ConnFile(id, ConnFile::In) => {
                 let nonblocking = flags.nonblocking;
                 let wait = self.core().limits().wait;
                 Ok(StreamHandle::boxed(
-                    path,
+                    &path,
+                    file_id,
                     Box::new(move || {
                         svc.next_message(&id, nonblocking, wait)
                             .map(|m| m.map(Body::into_bytes))
@@ -971,13 +1001,13 @@ impl CapTree for WsFs {
                     }),
                 ))
             }
-            WsNode::ConnFile(id, file) => {
+            WsItem::ConnFile(id, file) => {
                 let bytes = self
                     .conn_bytes(&id, file)
-                    .ok_or_else(|| FsError::not_found(path))?;
-                Ok(ContentHandle::ready(path, bytes))
+                    .ok_or_else(|| FsError::not_found(&path))?;
+                Ok(ContentHandle::ready(&path, file_id, bytes))
             }
-            WsNode::Root | WsNode::ConnsDir | WsNode::Conn(_) => Err(FsError::is_a_directory(path)),
+            WsItem::Conn(_) => Err(FsError::is_a_directory(&path)),
         }
     }
 }

@@ -55,7 +55,10 @@ mod mapfs;
 mod memfs;
 
 pub use cowfs::{Change, ChangeKind, CommitError, CommitReport, Conflict, CowFs, EntryInfo};
-pub use fixed_tree::{Access, FixedDir, FixedFile, FixedNode, FixedTree, FixedTreeBuilder};
+pub use fixed_tree::{
+    Access, Dynamic, DynamicEntry, DynamicKind, DynamicNode, FixedDir, FixedFile, FixedNode,
+    FixedTree, FixedTreeBuilder, Resolved, WithDynamic, dynamic_id,
+};
 pub use funcfs::{FuncFs, FuncFsBuilder};
 pub use mapfs::{MapData, MapFs, MapFsBuilder};
 pub use memfs::{MemFs, MemLimits};

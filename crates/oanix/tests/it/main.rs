@@ -1,6 +1,11 @@
 //! Integration tests of the facade.
 
-#![allow(clippy::print_stdout, reason = "the README example prints")]
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "the README examples print and unwrap; a failed setup step should fail the test"
+)]
 
 mod readme;
 #[cfg(feature = "full")]
