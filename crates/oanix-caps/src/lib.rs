@@ -196,9 +196,9 @@
 //!
 //! # Where it sits
 //!
-//! Depends on `oanix-vfs` and `oanix-prims` (for `FixedTree`) only (never on `oanix-services`, beside it). The
-//! executors in `oanix-exec` drive these services; the environment routes
-//! their records into its event log.
+//! Depends on `oanix-vfs` and `oanix-prims` (for `FixedTree`) only, never
+//! on `oanix-services` beside it. The executors in `oanix-exec` drive these
+//! services; the environment routes their records into its event log.
 
 mod body;
 mod cap_core;

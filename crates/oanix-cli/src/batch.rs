@@ -11,7 +11,6 @@ use clap::Args;
 use oanix_env::EnvPlan;
 use oanix_sched::{JobKind, JobOutcome, JobSpec, Scheduler, WasiRunner};
 
-
 /// The `q` quantile of sorted durations.
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {

@@ -16,7 +16,6 @@ use oanix_env::{
 use oanix_services::{LogStream, LogsFs, TaskMeta, TaskSpec};
 use oanix_wasi::TrapKind;
 
-
 /// Exit code when the agent ran out of time.
 const EXIT_TIMEOUT: u8 = 124;
 /// Exit code when the agent trapped or the environment failed otherwise.

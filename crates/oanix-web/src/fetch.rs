@@ -158,10 +158,7 @@ async fn fetch(pending: &PendingRequest) -> Result<HttpReply, Failure> {
     }
 }
 
-async fn fetch_response(
-    pending: &PendingRequest,
-    request: &Request,
-) -> Result<HttpReply, Failure> {
+async fn fetch_response(pending: &PendingRequest, request: &Request) -> Result<HttpReply, Failure> {
     let fetch = global_function("fetch")?;
     let promise: Promise = fetch
         .call1(&JsValue::NULL, request)

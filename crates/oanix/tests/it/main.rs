@@ -8,5 +8,7 @@
 )]
 
 mod readme;
+// The seed README's examples stay exactly as written, layout and comments included.
 #[cfg(feature = "full")]
+#[rustfmt::skip]
 mod seed;
