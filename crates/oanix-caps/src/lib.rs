@@ -233,7 +233,7 @@ pub use nostr::{
 pub use notify::{EventListener, Listener};
 pub use policy::{EgressPolicy, EgressPolicyBuilder, HostPattern, IpClass};
 pub use record::{
-    CapRecord, Capability, Outcome, RecordAction, RecordLog, RecordSink, sha256_digest,
+    CapRecord, Capability, Outcome, RecordAction, RecordLog, RecordName, RecordSink, sha256_digest,
 };
 pub use ws::{WsConnStatus, WsFs, WsFsBuilder, WsLimits, WsMessage, WsState, WsStatus};
 

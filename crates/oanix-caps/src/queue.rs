@@ -122,6 +122,7 @@ impl<V> Recent<V> {
     }
 
     /// The ids, sorted.
+    #[cfg_attr(not(feature = "nostr"), allow(dead_code, reason = "used by NostrFs"))]
     pub(crate) fn keys(&self) -> impl Iterator<Item = &String> {
         self.items.keys()
     }

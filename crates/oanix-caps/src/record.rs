@@ -9,9 +9,61 @@ use oanix_vfs::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Which capability produced a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// A name of the host's own for a capability or an action in records
+/// ([`Capability::Custom`], [`RecordAction::Custom`]): 1 to 32 characters,
+/// lowercase ASCII letters, digits, `-` and `_`, starting with a letter.
+///
+/// ```
+/// use oanix_caps::RecordName;
+///
+/// assert_eq!(RecordName::new("clock")?.as_str(), "clock");
+/// assert!(RecordName::new("Clock").is_err());
+/// # Ok::<(), oanix_caps::CapError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordName(Arc<str>);
+
+impl RecordName {
+    /// The longest name, in bytes.
+    pub const MAX_LEN: usize = 32;
+
+    /// `name`, if it is a valid record name.
+    pub fn new(name: &str) -> crate::error::Result<Self> {
+        let problem = if name.is_empty() || name.len() > Self::MAX_LEN {
+            Some("a record name has 1 to 32 characters")
+        } else if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+            Some("a record name starts with a lowercase letter")
+        } else if !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        {
+            Some("a record name has only lowercase letters, digits, `-` and `_`")
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => Err(crate::error::CapError::Invalid(format!(
+                "record name `{name}`: {problem}"
+            ))),
+            None => Ok(Self(Arc::from(name))),
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RecordName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which capability produced a record: one of the library's three, or one
+/// of the host's own ([`Custom`](Self::Custom)). Serialised as its name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Capability {
     /// [`HttpFs`](crate::HttpFs).
@@ -20,23 +72,61 @@ pub enum Capability {
     Ws,
     /// `NostrFs`.
     Nostr,
+    /// A capability of the host's own, by its name.
+    Custom(RecordName),
 }
 
 impl Capability {
-    /// The lowercase name (`"http"`, `"ws"`, `"nostr"`).
-    pub fn as_str(self) -> &'static str {
+    /// A capability of the host's own named `name` (a known name gives the
+    /// library's variant).
+    pub fn custom(name: &str) -> crate::error::Result<Self> {
+        Ok(Self::from_name(RecordName::new(name)?))
+    }
+
+    fn from_name(name: RecordName) -> Self {
+        match name.as_str() {
+            "http" => Self::Http,
+            "ws" => Self::Ws,
+            "nostr" => Self::Nostr,
+            _ => Self::Custom(name),
+        }
+    }
+
+    /// The lowercase name (`"http"`, `"ws"`, `"nostr"`, or the custom name).
+    pub fn as_str(&self) -> &str {
         match self {
             Self::Http => "http",
             Self::Ws => "ws",
             Self::Nostr => "nostr",
+            Self::Custom(name) => name.as_str(),
         }
     }
 }
 
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Capability {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Capability {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::custom(&name).map_err(serde::de::Error::custom)
+    }
+}
+
 /// What a record is about. Serialised (in records, files and
-/// `events.jsonl`) as the lowercase word [`as_str`](Self::as_str) gives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// `events.jsonl`) as the lowercase word [`as_str`](Self::as_str) gives;
+/// the host's own capabilities name their own actions
+/// ([`Custom`](Self::Custom)).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum RecordAction {
     /// An HTTP request accepted, refused or failed to queue.
@@ -81,6 +171,8 @@ pub enum RecordAction {
     Closed,
     /// A relay asked for NIP-42 authentication.
     Auth,
+    /// An action of a capability of the host's own, by its name.
+    Custom(RecordName),
 }
 
 impl RecordAction {
@@ -109,8 +201,19 @@ impl RecordAction {
         Self::Auth,
     ];
 
+    /// An action of the host's own named `name` (a known word gives the
+    /// library's variant).
+    pub fn custom(name: &str) -> crate::error::Result<Self> {
+        let name = RecordName::new(name)?;
+        Ok(Self::ALL
+            .iter()
+            .find(|a| a.as_str() == name.as_str())
+            .cloned()
+            .unwrap_or(Self::Custom(name)))
+    }
+
     /// The action as a lowercase word (`"request"`, `"reconnected"`...).
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             Self::Request => "request",
             Self::Response => "response",
@@ -133,7 +236,21 @@ impl RecordAction {
             Self::Eose => "eose",
             Self::Closed => "closed",
             Self::Auth => "auth",
+            Self::Custom(name) => name.as_str(),
         }
+    }
+}
+
+impl Serialize for RecordAction {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordAction {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::custom(&name).map_err(serde::de::Error::custom)
     }
 }
 
@@ -427,7 +544,37 @@ mod tests {
         let words: std::collections::BTreeSet<_> =
             RecordAction::ALL.iter().map(|a| a.as_str()).collect();
         assert_eq!(words.len(), RecordAction::ALL.len());
-        assert!(serde_json::from_str::<RecordAction>("\"bogus\"").is_err());
+        // Any other valid name is an action of the host's own; an invalid one is refused.
+        let custom: RecordAction = serde_json::from_str("\"tick\"").unwrap();
+        assert_eq!(custom, RecordAction::custom("tick").unwrap());
+        assert!(matches!(custom, RecordAction::Custom(_)));
+        assert_eq!(serde_json::to_string(&custom).unwrap(), "\"tick\"");
+        for bad in ["\"Tick\"", "\"\"", "\"1x\"", "\"a b\"", "\"tick!\""] {
+            assert!(serde_json::from_str::<RecordAction>(bad).is_err(), "{bad}");
+        }
+        assert_eq!(RecordAction::custom("retry").unwrap(), RecordAction::Retry);
+    }
+
+    #[test]
+    fn capabilities_of_the_hosts_own_have_names() {
+        for (name, known) in [
+            ("http", true),
+            ("ws", true),
+            ("nostr", true),
+            ("clock", false),
+        ] {
+            let c = Capability::custom(name).unwrap();
+            assert_eq!(c.as_str(), name);
+            assert_eq!(matches!(c, Capability::Custom(_)), !known, "{name}");
+            let json = serde_json::to_value(&c).unwrap();
+            assert_eq!(json, name);
+            assert_eq!(serde_json::from_value::<Capability>(json).unwrap(), c);
+        }
+        let long = "a".repeat(RecordName::MAX_LEN + 1);
+        for bad in ["", "Clock", "9lives", "cl ock", "clock/1", long.as_str()] {
+            let e = Capability::custom(bad).unwrap_err().to_string();
+            assert!(e.contains("record name"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -287,8 +287,8 @@ impl Clock {
         let sink = self.sink.lock().unwrap().clone();
         if let Some(sink) = sink {
             sink(&CapRecord::new(
-                Capability::Http,
-                RecordAction::Request,
+                Capability::custom("clock").unwrap(),
+                RecordAction::custom("tick").unwrap(),
                 "clock://now",
                 Outcome::Ok,
             ));
@@ -348,7 +348,14 @@ fn a_users_capability_records_into_the_logs() {
         .unwrap();
     clock.tick();
     let events = read_to_string(env.namespace(), "/logs/events.jsonl").unwrap();
-    assert!(events.contains("clock://now"), "{events}");
+    let tick = events
+        .lines()
+        .find(|l| l.contains("clock://now"))
+        .unwrap_or_else(|| panic!("no record of the tick in {events}"));
+    let tick: serde_json::Value = serde_json::from_str(tick).unwrap();
+    assert_eq!(tick["message"], "clock tick clock://now", "{tick}");
+    assert_eq!(tick["data"]["capability"], "clock", "{tick}");
+    assert_eq!(tick["data"]["action"], "tick", "{tick}");
     let caps: Vec<(&str, &str)> = env.capabilities().map(|(p, c)| (p, c.name())).collect();
     assert_eq!(caps, [("/cap/clock", "clock")]);
 
