@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::error::Result;
+use crate::error::{CapError, Result};
 use crate::notify::{EventListener, Signal};
 use crate::policy::EgressPolicy;
 use crate::record::{CapRecord, RecordSink, Recorder};
@@ -101,11 +101,6 @@ impl<S, L> CapCore<S, L> {
         &self.limits
     }
 
-    /// The executor's notification.
-    pub(crate) fn work(&self) -> &Signal {
-        &self.work
-    }
-
     /// The readers' notification.
     pub(crate) fn ready(&self) -> &Signal {
         &self.ready
@@ -121,18 +116,14 @@ impl<S, L> CapCore<S, L> {
         self.recorder.set(sink);
     }
 
-    /// Whether anyone listens for records.
-    #[cfg_attr(not(feature = "nostr"), allow(dead_code, reason = "used by NostrFs"))]
-    pub(crate) fn recording(&self) -> bool {
-        self.recorder.active()
-    }
-
     /// Sends `record` to the sink, if one is set.
     pub(crate) fn emit(&self, record: CapRecord) {
         self.recorder.emit(record);
     }
 
-    /// Builds and sends a record only when someone listens.
+    /// Builds and sends a record only when someone listens (an event that
+    /// changes no state: a refusal before any change is tried).
+    #[cfg_attr(not(feature = "nostr"), allow(dead_code, reason = "used by NostrFs"))]
     pub(crate) fn record(&self, make: impl FnOnce() -> CapRecord) {
         if self.recorder.active() {
             self.recorder.emit(make());
@@ -158,16 +149,31 @@ impl<S, L> CapCore<S, L> {
         &self,
         change: impl FnOnce(&mut S, bool) -> Result<Change<T>>,
     ) -> Result<T> {
+        self.apply(|st, recording| match change(st, recording) {
+            Ok(done) => Change {
+                value: Ok(done.value),
+                record: done.record,
+                wake: done.wake,
+            },
+            Err(e) => Change::refusal(e),
+        })
+    }
+
+    /// The sequence of [`commit`](Self::commit) for a change that always
+    /// commits: one that cannot fail, or whose refusal is itself a change
+    /// (a counter of refusals, a record of the refusal) and whose value is
+    /// then the error.
+    pub(crate) fn apply<T>(&self, change: impl FnOnce(&mut S, bool) -> Change<T>) -> T {
         let recording = self.recorder.active();
         let done = {
             let mut st = self.lock();
-            change(&mut st, recording)?
+            change(&mut st, recording)
         };
         if let Some(r) = done.record {
             self.recorder.emit(r);
         }
         self.wake(done.wake);
-        Ok(done.value)
+        done.value
     }
 }
 
@@ -194,5 +200,13 @@ impl<T> Change<T> {
             self.record = Some(make());
         }
         self
+    }
+}
+
+impl<T> Change<Result<T>> {
+    /// A refusal committed as a change: its value is the error, it wakes
+    /// nobody; what it changed is a counter, what it records the refusal.
+    pub(crate) fn refusal(e: CapError) -> Self {
+        Self::new(Err(e), Wake::None)
     }
 }

@@ -1,7 +1,7 @@
 //! `HttpFs`: HTTP requests as files (`/cap/http`), queued for an executor
 //! after the egress policy has accepted them.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, MutexGuard};
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use crate::message::parse_object;
 use crate::method::HttpMethod;
 use crate::notify::{EventListener, WaitEnd};
 use crate::policy::{EgressPolicy, is_token};
-use crate::queue::Recent;
+use crate::queue::{BoundedQueue, Recent};
 use crate::record::{CapRecord, Capability, Outcome, RecordAction, RecordSink, sha256_digest};
 use crate::tree::{self, CapFiles, ContentHandle, MessageHandle, json_bytes};
 
@@ -546,10 +546,15 @@ struct Entry {
     started: Instant,
 }
 
+/// The state of an [`HttpFs`]. `max_pending` bounds the requests queued
+/// and in flight together: `queue` holds the ids of the queued ones (a
+/// [`BoundedQueue`] of capacity `max_pending`, pushed to with the in-flight
+/// count as the share held elsewhere), `pending` every entry, queued or in
+/// flight, so the in-flight count is the difference.
 #[derive(Debug)]
 struct HttpState {
     next_id: u64,
-    queue: VecDeque<String>,
+    queue: BoundedQueue<String>,
     pending: HashMap<String, Entry>,
     responses: Recent<HttpOutcome>,
     submitted: u64,
@@ -558,6 +563,21 @@ struct HttpState {
     refused: u64,
     invalid: u64,
     evicted: u64,
+}
+
+impl HttpState {
+    /// Requests taken by an executor and not yet answered: the entries not
+    /// queued (every queued id has its entry).
+    fn in_flight(&self) -> usize {
+        self.pending.len().saturating_sub(self.queue.len())
+    }
+
+    /// A new request id.
+    fn new_id(&mut self) -> String {
+        let id = format!("req-{}", self.next_id);
+        self.next_id += 1;
+        id
+    }
 }
 
 /// The HTTP capability: agents write requests to `request` and read the
@@ -609,7 +629,7 @@ impl HttpFsBuilder {
     pub fn build(self) -> HttpFs {
         let state = HttpState {
             next_id: 1,
-            queue: VecDeque::new(),
+            queue: BoundedQueue::new(self.parts.limits.max_pending),
             pending: HashMap::new(),
             responses: Recent::new(self.parts.limits.max_responses),
             submitted: 0,
@@ -690,6 +710,8 @@ impl HttpFs {
         &self.inner
     }
 
+    /// The state, locked, to read: every change goes through the core's
+    /// `commit` or `apply`.
     fn state(&self) -> MutexGuard<'_, HttpState> {
         self.inner.lock()
     }
@@ -805,68 +827,30 @@ impl HttpFs {
         by: Submitter,
     ) -> std::result::Result<String, Box<(CapError, HttpRequest)>> {
         let core = self.core();
-        let refuse = |e: CapError, request: HttpRequest| {
-            let refused = !matches!(e, CapError::Invalid(_));
-            {
-                let mut st = self.state();
-                if refused {
-                    st.refused += 1;
-                } else {
-                    st.invalid += 1;
-                }
-            }
-            if refused && by == Submitter::Agent {
-                core.record(|| {
-                    CapRecord::new(
-                        Capability::Http,
-                        RecordAction::Request,
-                        &request.url,
-                        Outcome::Refused,
-                    )
-                    .with_body(request.body.as_bytes())
-                    .with_detail(e.to_string())
-                });
-            }
-            Err(Box::new((e, request)))
-        };
-        let timeout = match self.validate(&request) {
-            Ok(t) => t,
-            Err(e) => return refuse(e, request),
-        };
-        let checked = match by {
-            Submitter::Agent => {
-                core.policy()
-                    .check_http(request.method, &request.url, request.body.len() as u64)
-            }
-            Submitter::Host => http_url(&request.url),
-        };
-        let url = match checked {
-            Ok(u) => u,
-            Err(e) => return refuse(e, request),
-        };
-        let cap = core.limits().max_pending;
-        if self.state().pending.len() >= cap {
-            let e = CapError::QueueFull {
-                what: "pending requests".into(),
-                capacity: cap,
+        let checked = self.validate(&request).and_then(|timeout| {
+            let url = match by {
+                Submitter::Agent => core.policy().check_http(
+                    request.method,
+                    &request.url,
+                    request.body.len() as u64,
+                )?,
+                Submitter::Host => http_url(&request.url)?,
             };
-            return refuse(e, request);
-        }
-        // Checked again under the lock: another submission may have filled
-        // the queue meanwhile.
+            Ok((timeout, url))
+        });
+        let (timeout, url) = match checked {
+            Ok(v) => v,
+            Err(e) => return Err(self.refuse(e, request, by)),
+        };
         let mut slot = Some(request);
         let queued = core.commit(|st, recording| {
-            if st.pending.len() >= cap {
-                return Err(CapError::QueueFull {
-                    what: "pending requests".into(),
-                    capacity: cap,
-                });
-            }
-            let request = slot.take().ok_or_else(|| CapError::invalid("no request"))?;
             let id = format!("req-{}", st.next_id);
+            let in_flight = st.in_flight();
+            st.queue
+                .push_sharing(id.clone(), in_flight, || "pending requests".into())?;
+            let request = slot.take().ok_or_else(|| CapError::invalid("no request"))?;
             st.next_id += 1;
             st.submitted += 1;
-            st.queue.push_back(id.clone());
             let change = Change::new(id.clone(), Wake::Work).recorded(recording, || {
                 let detail = match by {
                     Submitter::Agent => request.method.as_str().to_owned(),
@@ -897,9 +881,42 @@ impl HttpFs {
         });
         match (queued, slot) {
             (Ok(id), _) => Ok(id),
-            (Err(e), Some(request)) => refuse(e, request),
+            (Err(e), Some(request)) => Err(self.refuse(e, request, by)),
             (Err(e), None) => Err(Box::new((e, HttpRequest::default()))),
         }
+    }
+
+    /// Counts a request refused (by the policy or a bound) or malformed,
+    /// records an agent's refusal, and gives the error back with the
+    /// request.
+    fn refuse(
+        &self,
+        e: CapError,
+        request: HttpRequest,
+        by: Submitter,
+    ) -> Box<(CapError, HttpRequest)> {
+        let refused = !matches!(e, CapError::Invalid(_));
+        self.core().apply(|st, recording| {
+            if refused {
+                st.refused += 1;
+            } else {
+                st.invalid += 1;
+            }
+            Change::new((), Wake::None).recorded(
+                recording && refused && by == Submitter::Agent,
+                || {
+                    CapRecord::new(
+                        Capability::Http,
+                        RecordAction::Request,
+                        &request.url,
+                        Outcome::Refused,
+                    )
+                    .with_body(request.body.as_bytes())
+                    .with_detail(e.to_string())
+                },
+            )
+        });
+        Box::new((e, request))
     }
 
     /// Gives a host's request that could not be queued an id whose outcome
@@ -909,30 +926,30 @@ impl HttpFs {
             CapError::Invalid(_) => FailureKind::Invalid,
             _ => FailureKind::Refused,
         };
-        let id = {
-            let mut st = self.state();
-            let id = format!("req-{}", st.next_id);
-            st.next_id += 1;
-            id
-        };
-        let failure = HttpFailure {
-            request_id: id.clone(),
-            kind,
-            message: e.to_string(),
-            duration: Duration::ZERO,
-            failed_at: Timestamp::now(),
-        };
-        let record = CapRecord::new(
-            Capability::Http,
-            RecordAction::Request,
-            &request.url,
-            Outcome::Refused,
-        )
-        .with_id(&id)
-        .with_body(request.body.as_bytes())
-        .with_detail(format!("from the host: {e}"));
-        self.store_outcome(&id, HttpOutcome::Failure(failure), record, false);
-        id
+        self.core().apply(|st, recording| {
+            let id = st.new_id();
+            let failure = HttpFailure {
+                request_id: id.clone(),
+                kind,
+                message: e.to_string(),
+                duration: Duration::ZERO,
+                failed_at: Timestamp::now(),
+            };
+            st.evicted += st
+                .responses
+                .insert(id.clone(), HttpOutcome::Failure(failure));
+            Change::new(id.clone(), Wake::Ready).recorded(recording, || {
+                CapRecord::new(
+                    Capability::Http,
+                    RecordAction::Request,
+                    &request.url,
+                    Outcome::Refused,
+                )
+                .with_id(&id)
+                .with_body(request.body.as_bytes())
+                .with_detail(format!("from the host: {e}"))
+            })
+        })
     }
 
     /// Parses a message as written to `request` and submits it under the
@@ -941,7 +958,10 @@ impl HttpFs {
         match self.parse_request(message) {
             Ok(r) => self.try_submit(r),
             Err(e) => {
-                self.state().invalid += 1;
+                self.core().apply(|st, _| {
+                    st.invalid += 1;
+                    Change::new((), Wake::None)
+                });
                 Err(e)
             }
         }
@@ -979,8 +999,14 @@ impl HttpFs {
     /// Takes one queued request for execution; it is then in flight until
     /// completed or failed.
     pub fn take_pending(&self, id: &str) -> Result<PendingRequest> {
-        let mut st = self.state();
-        let st = &mut *st;
+        self.core().commit(|st, _| {
+            let taken = self.take_one(st, id)?;
+            Ok(Change::new(taken, Wake::None))
+        })
+    }
+
+    /// Marks queued request `id` in flight and takes it off the queue.
+    fn take_one(&self, st: &mut HttpState, id: &str) -> Result<PendingRequest> {
         let Some(e) = st.pending.get_mut(id) else {
             if let Some(outcome) = st.responses.get(id) {
                 let state = match outcome {
@@ -1007,24 +1033,24 @@ impl HttpFs {
                 state: "in flight".into(),
             });
         }
-        st.queue.retain(|q| q != id);
+        st.queue.remove_first(|q| q == id);
         Ok(self.pending_from(id, e))
     }
 
     /// Takes up to `limit` queued requests, oldest first.
     pub fn take_pending_batch(&self, limit: usize) -> Vec<PendingRequest> {
-        let mut st = self.state();
-        let st = &mut *st;
-        let mut out = Vec::new();
-        while out.len() < limit {
-            let Some(id) = st.queue.pop_front() else {
-                break;
-            };
-            if let Some(e) = st.pending.get_mut(&id) {
-                out.push(self.pending_from(&id, e));
+        self.core().apply(|st, _| {
+            let mut out = Vec::new();
+            while out.len() < limit {
+                let Some(id) = st.queue.pop() else {
+                    break;
+                };
+                if let Some(e) = st.pending.get_mut(&id) {
+                    out.push(self.pending_from(&id, e));
+                }
             }
-        }
-        out
+            Change::new(out, Wake::None)
+        })
     }
 
     /// The ids of the requests queued, oldest first.
@@ -1032,36 +1058,37 @@ impl HttpFs {
         self.state().queue.iter().cloned().collect()
     }
 
-    fn finish(&self, id: &str, outcome: HttpOutcome, record: CapRecord) {
-        self.store_outcome(id, outcome, record, true);
-    }
-
-    /// Keeps `outcome` for reading (dropping the oldest past the bound),
-    /// emits `record` and wakes readers, in the core's one change sequence;
-    /// `count` adds it to the completed or failed counter.
-    fn store_outcome(&self, id: &str, outcome: HttpOutcome, record: CapRecord, count: bool) {
-        // The change cannot fail: there is no error to report.
-        let _ = self.core().commit(|st, recording| {
+    /// Ends pending request `id` with the outcome `outcome` makes from its
+    /// entry (an error changes nothing): keeps it for reading (dropping the
+    /// oldest past the bound), counts it as completed or failed, and
+    /// records it (`record` is given the request's URL), in the core's one
+    /// change sequence.
+    fn finish(
+        &self,
+        id: &str,
+        outcome: impl FnOnce(&Entry) -> Result<HttpOutcome>,
+        record: impl FnOnce(&str, &HttpOutcome) -> CapRecord,
+    ) -> Result<()> {
+        self.core().commit(|st, recording| {
+            let entry = st.pending.get(id).ok_or_else(|| CapError::UnknownId {
+                kind: "request",
+                id: id.to_owned(),
+            })?;
+            let outcome = outcome(entry)?;
+            let change = Change::new((), Wake::Ready)
+                .recorded(recording, || record(&entry.request.url, &outcome));
+            let queued = entry.state == PendingState::Queued;
             st.pending.remove(id);
-            st.queue.retain(|q| q != id);
+            if queued {
+                st.queue.remove_first(|q| q == id);
+            }
             match &outcome {
-                _ if !count => {}
                 HttpOutcome::Response(_) => st.completed += 1,
                 HttpOutcome::Failure(_) => st.failed += 1,
             }
             st.evicted += st.responses.insert(id.to_owned(), outcome);
-            Ok(Change::new((), Wake::Ready).recorded(recording, || record))
-        });
-    }
-
-    fn target_of(&self, id: &str) -> Result<String> {
-        match self.state().pending.get(id) {
-            Some(e) => Ok(e.request.url.clone()),
-            None => Err(CapError::UnknownId {
-                kind: "request",
-                id: id.to_owned(),
-            }),
-        }
+            Ok(change)
+        })
     }
 
     /// Delivers the response to a pending request. A body larger than the
@@ -1071,26 +1098,35 @@ impl HttpFs {
     /// Takes an [`HttpResponse`] (a text body) or an [`HttpReply`] (any body).
     pub fn complete_request(&self, response: impl Into<HttpReply>) -> Result<()> {
         let response: HttpReply = response.into();
-        let target = self.target_of(&response.request_id)?;
         let limit = self.core().policy().max_response_body();
-        if response.body.len() as u64 > limit {
-            return Err(CapError::TooLarge {
-                what: "response body",
-                limit,
-            });
-        }
-        let record = CapRecord::new(
-            Capability::Http,
-            RecordAction::Response,
-            target,
-            Outcome::Ok,
-        )
-        .with_id(&response.request_id)
-        .with_body(response.body.as_bytes())
-        .with_detail(format!("status {}", response.status));
         let id = response.request_id.clone();
-        self.finish(&id, HttpOutcome::Response(response), record);
-        Ok(())
+        self.finish(
+            &id,
+            |_| {
+                if response.body.len() as u64 > limit {
+                    return Err(CapError::TooLarge {
+                        what: "response body",
+                        limit,
+                    });
+                }
+                Ok(HttpOutcome::Response(response))
+            },
+            |target, outcome| {
+                let record = CapRecord::new(
+                    Capability::Http,
+                    RecordAction::Response,
+                    target,
+                    Outcome::Ok,
+                )
+                .with_id(&id);
+                match outcome.response() {
+                    Some(r) => record
+                        .with_body(r.body.as_bytes())
+                        .with_detail(format!("status {}", r.status)),
+                    None => record,
+                }
+            },
+        )
     }
 
     /// Records that a pending request failed, and why.
@@ -1100,32 +1136,30 @@ impl HttpFs {
         kind: FailureKind,
         message: impl Into<String>,
     ) -> Result<()> {
-        let (target, started) = match self.state().pending.get(id) {
-            Some(e) => (e.request.url.clone(), e.started),
-            None => {
-                return Err(CapError::UnknownId {
-                    kind: "request",
-                    id: id.to_owned(),
-                });
-            }
-        };
-        let failure = HttpFailure {
-            request_id: id.to_owned(),
-            kind,
-            message: message.into(),
-            duration: started.elapsed(),
-            failed_at: Timestamp::now(),
-        };
-        let record = CapRecord::new(
-            Capability::Http,
-            RecordAction::Response,
-            target,
-            Outcome::Failed,
+        let message = message.into();
+        self.finish(
+            id,
+            |e| {
+                Ok(HttpOutcome::Failure(HttpFailure {
+                    request_id: id.to_owned(),
+                    kind,
+                    message,
+                    duration: e.started.elapsed(),
+                    failed_at: Timestamp::now(),
+                }))
+            },
+            |target, outcome| {
+                let message = outcome.failure().map_or("", |f| f.message.as_str());
+                CapRecord::new(
+                    Capability::Http,
+                    RecordAction::Response,
+                    target,
+                    Outcome::Failed,
+                )
+                .with_id(id)
+                .with_detail(format!("{}: {message}", kind.as_str()))
+            },
         )
-        .with_id(id)
-        .with_detail(format!("{}: {}", kind.as_str(), failure.message));
-        self.finish(id, HttpOutcome::Failure(failure), record);
-        Ok(())
     }
 
     /// The outcome of a request: the response or the failure, once it has
@@ -1147,8 +1181,8 @@ impl HttpFs {
 
     /// Removes and returns the outcome of a request.
     pub fn remove_response(&self, id: &str) -> Option<HttpOutcome> {
-        let mut st = self.state();
-        st.responses.remove(id)
+        self.core()
+            .apply(|st, _| Change::new(st.responses.remove(id), Wake::None))
     }
 
     /// Waits up to `timeout` (bounded by the thread's deadline) for the
@@ -1183,14 +1217,9 @@ impl HttpFs {
     /// The counters.
     pub fn status(&self) -> HttpStatus {
         let st = self.state();
-        let in_flight = st
-            .pending
-            .values()
-            .filter(|e| e.state == PendingState::InFlight)
-            .count();
         HttpStatus {
             queued: st.queue.len(),
-            in_flight,
+            in_flight: st.in_flight(),
             responses: st.responses.len(),
             submitted: st.submitted,
             completed: st.completed,

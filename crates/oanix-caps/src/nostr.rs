@@ -15,7 +15,7 @@ use oanix_vfs::{FileHandle, FsError, OpenFlags, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::cap_core::{CapCore, CoreParts};
+use crate::cap_core::{CapCore, Change, CoreParts, Wake};
 use crate::error::{CapError, Result};
 use crate::message::{Fields, parse_object};
 use crate::notify::{EventListener, WaitEnd};
@@ -571,6 +571,8 @@ impl NostrFs {
         &self.inner.core
     }
 
+    /// The state, locked, to read: every change goes through the core's
+    /// `commit` or `apply`.
     fn state(&self) -> MutexGuard<'_, NostrState> {
         self.inner.core.lock()
     }
@@ -589,42 +591,39 @@ impl NostrFs {
             )));
         }
         if let Err(e) = self.core().policy().check_ws(url) {
-            if self.core().recording() {
-                self.core().emit(
-                    CapRecord::new(
-                        Capability::Nostr,
-                        RecordAction::Relay,
-                        url,
-                        Outcome::Refused,
-                    )
-                    .with_detail(e.to_string()),
-                );
-            }
+            self.core().record(|| {
+                CapRecord::new(
+                    Capability::Nostr,
+                    RecordAction::Relay,
+                    url,
+                    Outcome::Refused,
+                )
+                .with_detail(e.to_string())
+            });
             return Err(match e {
                 CapError::Refused(why) => CapError::Refused(format!("relay `{url}`: {why}")),
                 other => other,
             });
         }
-        let mut st = self.state();
-        if !st.relays.contains(url) && st.relays.len() >= self.core().limits().max_relays {
-            return Err(CapError::QueueFull {
-                what: "relays".into(),
-                capacity: self.core().limits().max_relays,
-            });
-        }
-        st.relays.insert(url.to_owned());
-        drop(st);
-        self.core().work().notify();
-        Ok(())
+        let cap = self.core().limits().max_relays;
+        self.core().commit(|st, _| {
+            if !st.relays.contains(url) && st.relays.len() >= cap {
+                return Err(CapError::QueueFull {
+                    what: "relays".into(),
+                    capacity: cap,
+                });
+            }
+            st.relays.insert(url.to_owned());
+            Ok(Change::new((), Wake::Work))
+        })
     }
 
     /// Removes a relay; whether it was there.
     pub fn remove_relay(&self, url: &str) -> bool {
-        let removed = self.state().relays.remove(url);
-        if removed {
-            self.core().work().notify();
-        }
-        removed
+        self.core().apply(|st, _| {
+            let removed = st.relays.remove(url);
+            Change::new(removed, if removed { Wake::Work } else { Wake::None })
+        })
     }
 
     /// The relays.
@@ -655,28 +654,27 @@ impl NostrFs {
             .finalize(&self.inner.keys)
             .map_err(|e| CapError::Signature(e.to_string()))?;
         let id = event.id.to_hex();
-        let mut st = self.state();
-        if st.outbox.len() >= self.core().limits().max_outbox {
-            return Err(CapError::QueueFull {
-                what: "outbox".into(),
-                capacity: self.core().limits().max_outbox,
-            });
-        }
-        st.signed += 1;
-        if JOB_REQUEST_KINDS.contains(&kind) {
-            st.jobs.insert(id.clone(), None);
-        }
-        st.outbox.insert(
-            id.clone(),
-            Outgoing {
-                event: event.clone(),
-                sent_to: BTreeSet::new(),
-                rejected: BTreeMap::new(),
-            },
-        );
-        drop(st);
-        if self.core().recording() {
-            self.core().emit(
+        let cap = self.core().limits().max_outbox;
+        self.core().commit(|st, recording| {
+            if st.outbox.len() >= cap {
+                return Err(CapError::QueueFull {
+                    what: "outbox".into(),
+                    capacity: cap,
+                });
+            }
+            st.signed += 1;
+            if JOB_REQUEST_KINDS.contains(&kind) {
+                st.jobs.insert(id.clone(), None);
+            }
+            st.outbox.insert(
+                id.clone(),
+                Outgoing {
+                    event: event.clone(),
+                    sent_to: BTreeSet::new(),
+                    rejected: BTreeMap::new(),
+                },
+            );
+            Ok(Change::new(event, Wake::Work).recorded(recording, || {
                 CapRecord::new(
                     Capability::Nostr,
                     RecordAction::Sign,
@@ -684,11 +682,9 @@ impl NostrFs {
                     Outcome::Queued,
                 )
                 .with_id(&id)
-                .with_body(content.as_bytes()),
-            );
-        }
-        self.core().work().notify();
-        Ok(event)
+                .with_body(content.as_bytes())
+            }))
+        })
     }
 
     /// Signs a NIP-90 job request and queues it.
@@ -749,7 +745,10 @@ impl NostrFs {
 
     fn count_invalid<T>(&self, r: Result<T>) -> Result<T> {
         if r.is_err() {
-            self.state().invalid_messages += 1;
+            self.core().apply(|st, _| {
+                st.invalid_messages += 1;
+                Change::new((), Wake::None)
+            });
         }
         r
     }
@@ -799,54 +798,52 @@ impl NostrFs {
     }
 
     fn mark_answer(&self, event_id: &str, relay: &str, rejected: Option<&str>) -> Result<bool> {
-        let mut guard = self.state();
-        let st = &mut *guard;
-        let Some(o) = st.outbox.get_mut(event_id) else {
-            return Err(CapError::UnknownId {
-                kind: "event",
-                id: event_id.to_owned(),
-            });
-        };
-        match rejected {
-            None => {
-                o.rejected.remove(relay);
-                o.sent_to.insert(relay.to_owned());
-            }
-            Some(reason) => {
-                if !o.sent_to.contains(relay) {
-                    o.rejected.insert(relay.to_owned(), reason.to_owned());
-                }
-            }
-        }
-        let done = st
-            .relays
-            .iter()
-            .all(|r| o.sent_to.contains(r) || o.rejected.contains_key(r));
-        if done {
-            if o.sent_to.is_empty() {
-                st.rejected += 1;
-            } else {
-                st.published += 1;
-            }
-            st.outbox.remove(event_id);
-        }
-        drop(guard);
-        if self.core().recording() {
-            let record = match rejected {
-                None => {
-                    CapRecord::new(Capability::Nostr, RecordAction::Publish, relay, Outcome::Ok)
-                }
-                Some(reason) => CapRecord::new(
-                    Capability::Nostr,
-                    RecordAction::Publish,
-                    relay,
-                    Outcome::Failed,
-                )
-                .with_detail(format!("rejected: {reason}")),
+        self.core().commit(|st, recording| {
+            let Some(o) = st.outbox.get_mut(event_id) else {
+                return Err(CapError::UnknownId {
+                    kind: "event",
+                    id: event_id.to_owned(),
+                });
             };
-            self.core().emit(record.with_id(event_id));
-        }
-        Ok(done)
+            match rejected {
+                None => {
+                    o.rejected.remove(relay);
+                    o.sent_to.insert(relay.to_owned());
+                }
+                Some(reason) => {
+                    if !o.sent_to.contains(relay) {
+                        o.rejected.insert(relay.to_owned(), reason.to_owned());
+                    }
+                }
+            }
+            let done = st
+                .relays
+                .iter()
+                .all(|r| o.sent_to.contains(r) || o.rejected.contains_key(r));
+            if done {
+                if o.sent_to.is_empty() {
+                    st.rejected += 1;
+                } else {
+                    st.published += 1;
+                }
+                st.outbox.remove(event_id);
+            }
+            Ok(Change::new(done, Wake::None).recorded(recording, || {
+                let record = match rejected {
+                    None => {
+                        CapRecord::new(Capability::Nostr, RecordAction::Publish, relay, Outcome::Ok)
+                    }
+                    Some(reason) => CapRecord::new(
+                        Capability::Nostr,
+                        RecordAction::Publish,
+                        relay,
+                        Outcome::Failed,
+                    )
+                    .with_detail(format!("rejected: {reason}")),
+                };
+                record.with_id(event_id)
+            }))
+        })
     }
 
     /// Delivers an event received from `relay`. Its id and signature are
@@ -855,63 +852,63 @@ impl NostrFs {
     pub fn receive_event(&self, relay: &str, event: Event) -> Result<bool> {
         let id = event.id.to_hex();
         if let Err(e) = event.verify() {
-            self.state().invalid_dropped += 1;
-            if self.core().recording() {
-                self.core().emit(
-                    CapRecord::new(
-                        Capability::Nostr,
-                        RecordAction::Receive,
-                        relay,
-                        Outcome::Failed,
-                    )
-                    .with_id(&id)
-                    .with_detail(format!("dropped: {e}")),
-                );
-            }
-            return Err(CapError::Signature(format!("event {id}: {e}")));
+            return self.core().apply(|st, recording| {
+                st.invalid_dropped += 1;
+                Change::refusal(CapError::Signature(format!("event {id}: {e}"))).recorded(
+                    recording,
+                    || {
+                        CapRecord::new(
+                            Capability::Nostr,
+                            RecordAction::Receive,
+                            relay,
+                            Outcome::Failed,
+                        )
+                        .with_id(&id)
+                        .with_detail(format!("dropped: {e}"))
+                    },
+                )
+            });
         }
         let kind = event.kind.as_u16();
-        let content_len = event.content.len();
-        let mut st = self.state();
-        if st.inbox.contains(&id) {
-            st.duplicates += 1;
-            return Ok(false);
-        }
-        if JOB_RESULT_KINDS.contains(&kind) {
-            let request = event
-                .tags
-                .iter()
-                .find(|t| t.kind() == "e")
-                .and_then(|t| t.content())
-                .map(str::to_owned);
-            if let Some(req) = request
-                && let Some(slot) = st.jobs.get_mut(&req)
-                && slot.is_none()
-            {
-                *slot = Some(id.clone());
+        self.core().apply(|st, recording| {
+            if st.inbox.contains(&id) {
+                st.duplicates += 1;
+                return Change::new(Ok(false), Wake::None);
             }
-        }
-        let digest_source = event.content.clone();
-        st.evicted += st.inbox.insert(
-            id.clone(),
-            Incoming {
-                event,
-                relay: relay.to_owned(),
-                received_at: Timestamp::now(),
-            },
-        );
-        st.received += 1;
-        drop(st);
-        if self.core().recording() {
-            self.core().emit(
+            if JOB_RESULT_KINDS.contains(&kind) {
+                let request = event
+                    .tags
+                    .iter()
+                    .find(|t| t.kind() == "e")
+                    .and_then(|t| t.content())
+                    .map(str::to_owned);
+                if let Some(req) = request
+                    && let Some(slot) = st.jobs.get_mut(&req)
+                    && slot.is_none()
+                {
+                    *slot = Some(id.clone());
+                }
+            }
+            let change = Change::new(Ok(true), Wake::Ready).recorded(recording, || {
                 CapRecord::new(Capability::Nostr, RecordAction::Receive, relay, Outcome::Ok)
                     .with_id(&id)
-                    .with_body(digest_source.as_bytes())
-                    .with_detail(format!("kind {kind}, {content_len} bytes of content")),
+                    .with_body(event.content.as_bytes())
+                    .with_detail(format!(
+                        "kind {kind}, {} bytes of content",
+                        event.content.len()
+                    ))
+            });
+            st.evicted += st.inbox.insert(
+                id.clone(),
+                Incoming {
+                    event,
+                    relay: relay.to_owned(),
+                    received_at: Timestamp::now(),
+                },
             );
-        }
-        self.core().ready().notify();
-        Ok(true)
+            st.received += 1;
+            change
+        })
     }
 
     /// Parses a relay's JSON event and delivers it (see [`receive_event`](Self::receive_event)).
@@ -919,7 +916,10 @@ impl NostrFs {
         match Event::from_json(json) {
             Ok(e) => self.receive_event(relay, e),
             Err(e) => {
-                self.state().invalid_dropped += 1;
+                self.core().apply(|st, _| {
+                    st.invalid_dropped += 1;
+                    Change::new((), Wake::None)
+                });
                 Err(CapError::invalid(format!("not a nostr event ({e})")))
             }
         }
@@ -971,18 +971,17 @@ impl NostrFs {
     /// Adds (or replaces) subscription `sub_id` for the relay executor.
     pub fn add_subscription(&self, sub_id: impl Into<String>, filters: Vec<Filter>) -> Result<()> {
         let sub_id = sub_id.into();
-        let mut st = self.state();
         let cap = self.core().limits().max_subscriptions;
-        if !st.subscriptions.contains_key(&sub_id) && st.subscriptions.len() >= cap {
-            return Err(CapError::QueueFull {
-                what: "subscriptions".into(),
-                capacity: cap,
-            });
-        }
-        st.subscriptions.insert(sub_id, filters);
-        drop(st);
-        self.core().work().notify();
-        Ok(())
+        self.core().commit(|st, _| {
+            if !st.subscriptions.contains_key(&sub_id) && st.subscriptions.len() >= cap {
+                return Err(CapError::QueueFull {
+                    what: "subscriptions".into(),
+                    capacity: cap,
+                });
+            }
+            st.subscriptions.insert(sub_id, filters);
+            Ok(Change::new((), Wake::Work))
+        })
     }
 
     /// The subscriptions, by id.
@@ -996,11 +995,10 @@ impl NostrFs {
 
     /// Removes a subscription; whether it was there.
     pub fn remove_subscription(&self, sub_id: &str) -> bool {
-        let removed = self.state().subscriptions.remove(sub_id).is_some();
-        if removed {
-            self.core().work().notify();
-        }
-        removed
+        self.core().apply(|st, _| {
+            let removed = st.subscriptions.remove(sub_id).is_some();
+            Change::new(removed, if removed { Wake::Work } else { Wake::None })
+        })
     }
 
     /// The counters.
@@ -1365,8 +1363,10 @@ impl CapFiles for NostrFs {
         let NostrItem::Inbox(id) = item.node() else {
             return Err(tree::fixed(item.path()));
         };
-        let mut st = self.state();
-        if st.inbox.remove(id).is_some() {
+        let removed = self
+            .core()
+            .apply(|st, _| Change::new(st.inbox.remove(id).is_some(), Wake::None));
+        if removed {
             return Ok(());
         }
         Err(FsError::not_found(item.path()))

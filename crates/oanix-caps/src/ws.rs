@@ -1,7 +1,7 @@
 //! `WsFs`: WebSocket connections as files (`/cap/ws`), opened and fed by an
 //! executor after the egress policy has accepted their URL.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock, MutexGuard};
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use crate::error::{CapError, Result};
 use crate::message::parse_object;
 use crate::notify::{EventListener, WaitEnd};
 use crate::policy::EgressPolicy;
-use crate::queue::BoundedQueue;
+use crate::queue::{BoundedQueue, Recent};
 use crate::record::{CapRecord, Capability, Outcome, RecordAction, RecordSink};
 use crate::tree::{self, CapFiles, ContentHandle, MessageHandle, StreamHandle, json_bytes};
 
@@ -183,11 +183,13 @@ struct Conn {
     opened_at: Timestamp,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct WsTable {
     next_id: u64,
     conns: BTreeMap<String, Conn>,
-    closed_order: VecDeque<String>,
+    /// The ids of the closed connections still in `conns`, oldest first:
+    /// past `max_closed` the oldest are forgotten, and removed from `conns`.
+    closed: Recent<()>,
     opened: u64,
     refused: u64,
     invalid: u64,
@@ -246,7 +248,11 @@ impl WsFsBuilder {
     pub fn build(self) -> WsFs {
         let state = WsTable {
             next_id: 1,
-            ..WsTable::default()
+            conns: BTreeMap::new(),
+            closed: Recent::up_to(self.parts.limits.max_closed),
+            opened: 0,
+            refused: 0,
+            invalid: 0,
         };
         WsFs {
             inner: Arc::new(CapCore::new(state, self.parts)),
@@ -312,12 +318,10 @@ impl WsFs {
         &self.inner
     }
 
+    /// The state, locked, to read: every change goes through the core's
+    /// `commit` or `apply`.
     fn state(&self) -> MutexGuard<'_, WsTable> {
         self.inner.lock()
-    }
-
-    fn record(&self, make: impl FnOnce() -> CapRecord) {
-        self.core().record(make);
     }
 
     /// Asks for a connection to `url` for the host; returns its id. The
@@ -348,87 +352,79 @@ impl WsFs {
             Submitter::Agent => self.core().policy().check_ws(url).map(drop),
             Submitter::Host => ws_url(url),
         };
-        if let Err(e) = checked {
-            let refused = !matches!(e, CapError::Invalid(_));
-            let mut st = self.state();
-            if refused {
-                st.refused += 1;
-            } else {
-                st.invalid += 1;
-            }
-            drop(st);
-            if refused {
-                self.record(|| {
+        let limits = self.core().limits();
+        self.core().apply(|st, recording| {
+            if let Err(e) = checked {
+                let refused = !matches!(e, CapError::Invalid(_));
+                if refused {
+                    st.refused += 1;
+                } else {
+                    st.invalid += 1;
+                }
+                let detail = e.to_string();
+                return Change::refusal(e).recorded(recording && refused, || {
                     CapRecord::new(Capability::Ws, RecordAction::Open, url, Outcome::Refused)
-                        .with_detail(e.to_string())
+                        .with_detail(detail)
                 });
             }
-            return Err(e);
-        }
-        let mut st = self.state();
-        let live = st
-            .conns
-            .values()
-            .filter(|c| c.state != WsState::Closed)
-            .count();
-        let cap = self.core().limits().max_connections;
-        if live >= cap {
-            st.refused += 1;
-            drop(st);
-            let e = CapError::QueueFull {
-                what: "connections".into(),
-                capacity: cap,
-            };
-            self.record(|| {
-                CapRecord::new(Capability::Ws, RecordAction::Open, url, Outcome::Refused)
-                    .with_detail(e.to_string())
-            });
-            return Err(e);
-        }
-        let id = format!("conn-{}", st.next_id);
-        st.next_id += 1;
-        st.opened += 1;
-        st.conns.insert(
-            id.clone(),
-            Conn {
-                url: url.to_owned(),
-                state: WsState::Connecting,
-                outbox: BoundedQueue::new(self.core().limits().max_outbox),
-                inbox: BoundedQueue::new(self.core().limits().max_inbox),
-                sent: 0,
-                received: 0,
-                sent_bytes: 0,
-                received_bytes: 0,
-                error: None,
-                opened_at: Timestamp::now(),
-            },
-        );
-        drop(st);
-        self.record(|| {
-            let r = CapRecord::new(Capability::Ws, RecordAction::Open, url, Outcome::Queued)
-                .with_id(&id);
-            match by {
-                Submitter::Agent => r,
-                Submitter::Host => r.with_detail("from the host"),
+            let live = st
+                .conns
+                .values()
+                .filter(|c| c.state != WsState::Closed)
+                .count();
+            let cap = limits.max_connections;
+            if live >= cap {
+                st.refused += 1;
+                let e = CapError::QueueFull {
+                    what: "connections".into(),
+                    capacity: cap,
+                };
+                let detail = e.to_string();
+                return Change::refusal(e).recorded(recording, || {
+                    CapRecord::new(Capability::Ws, RecordAction::Open, url, Outcome::Refused)
+                        .with_detail(detail)
+                });
             }
-        });
-        self.core().work().notify();
-        Ok(id)
+            let id = format!("conn-{}", st.next_id);
+            st.next_id += 1;
+            st.opened += 1;
+            st.conns.insert(
+                id.clone(),
+                Conn {
+                    url: url.to_owned(),
+                    state: WsState::Connecting,
+                    outbox: BoundedQueue::new(limits.max_outbox),
+                    inbox: BoundedQueue::new(limits.max_inbox),
+                    sent: 0,
+                    received: 0,
+                    sent_bytes: 0,
+                    received_bytes: 0,
+                    error: None,
+                    opened_at: Timestamp::now(),
+                },
+            );
+            Change::new(Ok(id.clone()), Wake::Work).recorded(recording, || {
+                let r = CapRecord::new(Capability::Ws, RecordAction::Open, url, Outcome::Queued)
+                    .with_id(&id);
+                match by {
+                    Submitter::Agent => r,
+                    Submitter::Host => r.with_detail("from the host"),
+                }
+            })
+        })
     }
 
     /// Asks for a connection to close (nothing happens if it is already
     /// closing or closed). A connection never connected closes at once.
     pub fn close_connection(&self, id: &str) -> Result<()> {
-        let mut st = self.state();
-        let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
-        match c.state {
-            WsState::Open => c.state = WsState::Closing,
-            WsState::Connecting => c.state = WsState::Closing,
-            WsState::Closing | WsState::Closed => return Ok(()),
-        }
-        drop(st);
-        self.core().wake(Wake::Both);
-        Ok(())
+        self.core().commit(|st, _| {
+            let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
+            match c.state {
+                WsState::Open | WsState::Connecting => c.state = WsState::Closing,
+                WsState::Closing | WsState::Closed => return Ok(Change::new((), Wake::None)),
+            }
+            Ok(Change::new((), Wake::Both))
+        })
     }
 
     /// Parses and applies one message written to `control`; returns the id
@@ -439,7 +435,10 @@ impl WsFs {
             Ok(Control::Open(url)) => self.open_checked(&url),
             Ok(Control::Close(id)) => self.close_connection(&id).map(|()| id),
             Err(e) => {
-                self.state().invalid += 1;
+                self.core().apply(|st, _| {
+                    st.invalid += 1;
+                    Change::new((), Wake::None)
+                });
                 Err(e)
             }
         }
@@ -509,61 +508,55 @@ impl WsFs {
 
     /// The executor connected `id`.
     pub fn set_connected(&self, id: &str) -> Result<()> {
-        let mut st = self.state();
-        let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
-        if c.state != WsState::Connecting {
-            return Err(wrong_state(id, c.state));
-        }
-        c.state = WsState::Open;
-        let url = c.url.clone();
-        let flush = !c.outbox.is_empty();
-        drop(st);
-        self.record(|| {
-            CapRecord::new(Capability::Ws, RecordAction::Connected, url, Outcome::Ok).with_id(id)
-        });
-        if flush {
-            self.core().work().notify();
-        }
-        self.core().ready().notify();
-        Ok(())
+        self.core().commit(|st, recording| {
+            let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
+            if c.state != WsState::Connecting {
+                return Err(wrong_state(id, c.state));
+            }
+            c.state = WsState::Open;
+            // Messages queued while connecting are the executor's to send now.
+            let wake = if c.outbox.is_empty() {
+                Wake::Ready
+            } else {
+                Wake::Both
+            };
+            Ok(Change::new((), wake).recorded(recording, || {
+                CapRecord::new(Capability::Ws, RecordAction::Connected, &c.url, Outcome::Ok)
+                    .with_id(id)
+            }))
+        })
     }
 
     /// The connection closed (or could not be made): `error` says why, or
     /// `None` for a clean close. Unsent messages are dropped; received ones
     /// can still be read.
     pub fn set_closed(&self, id: &str, error: Option<String>) -> Result<()> {
-        let mut st = self.state();
-        let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
-        if c.state == WsState::Closed {
-            return Ok(());
-        }
-        c.state = WsState::Closed;
-        c.outbox.clear();
-        c.error = error.clone();
-        let url = c.url.clone();
-        st.closed_order.push_back(id.to_owned());
-        let max_closed = self.core().limits().max_closed;
-        while st.closed_order.len() > max_closed {
-            let Some(old) = st.closed_order.pop_front() else {
-                break;
-            };
-            st.conns.remove(&old);
-        }
-        drop(st);
-        self.record(|| {
-            let outcome = if error.is_some() {
-                Outcome::Failed
-            } else {
-                Outcome::Ok
-            };
-            let r = CapRecord::new(Capability::Ws, RecordAction::Close, url, outcome).with_id(id);
-            match &error {
-                Some(e) => r.with_detail(e.clone()),
-                None => r,
+        self.core().commit(|st, recording| {
+            let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
+            if c.state == WsState::Closed {
+                return Ok(Change::new((), Wake::None));
             }
-        });
-        self.core().ready().notify();
-        Ok(())
+            c.state = WsState::Closed;
+            c.outbox.clear();
+            c.error.clone_from(&error);
+            let change = Change::new((), Wake::Ready).recorded(recording, || {
+                let outcome = if error.is_some() {
+                    Outcome::Failed
+                } else {
+                    Outcome::Ok
+                };
+                let r = CapRecord::new(Capability::Ws, RecordAction::Close, &c.url, outcome)
+                    .with_id(id);
+                match error {
+                    Some(e) => r.with_detail(e),
+                    None => r,
+                }
+            });
+            for old in st.closed.insert_evicting(id.to_owned(), ()) {
+                st.conns.remove(&old);
+            }
+            Ok(change)
+        })
     }
 
     /// Queues a message to send on `id` (connecting or open). A full outbox
@@ -607,9 +600,10 @@ impl WsFs {
 
     /// Takes every message waiting to be sent on `id`, oldest first.
     pub fn drain_outbox(&self, id: &str) -> Result<Vec<WsMessage>> {
-        let mut st = self.state();
-        let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
-        Ok(c.outbox.drain())
+        self.core().commit(|st, _| {
+            let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
+            Ok(Change::new(c.outbox.drain(), Wake::None))
+        })
     }
 
     /// Delivers a message received on `id` (open or closing). A full inbox
@@ -645,9 +639,10 @@ impl WsFs {
 
     /// Takes the oldest received message of `id`, without waiting.
     pub fn read_message(&self, id: &str) -> Result<Option<WsMessage>> {
-        let mut st = self.state();
-        let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
-        Ok(c.inbox.pop())
+        self.core().commit(|st, _| {
+            let c = st.conns.get_mut(id).ok_or_else(|| unknown(id))?;
+            Ok(Change::new(c.inbox.pop(), Wake::None))
+        })
     }
 
     /// Takes the oldest received message of `id`, waiting up to `timeout`
@@ -664,15 +659,17 @@ impl WsFs {
         timeout: Duration,
     ) -> Result<Option<WsMessage>> {
         let r = self.core().ready().wait_for(nonblocking, timeout, || {
-            let mut st = self.state();
-            let Some(c) = st.conns.get_mut(id) else {
-                return Some(Err(unknown(id)));
-            };
-            match c.inbox.pop() {
-                Some(m) => Some(Ok(Some(m))),
-                None if c.state == WsState::Closed => Some(Ok(None)),
-                None => None,
-            }
+            self.core().apply(|st, _| {
+                let taken = match st.conns.get_mut(id) {
+                    None => Some(Err(unknown(id))),
+                    Some(c) => match c.inbox.pop() {
+                        Some(m) => Some(Ok(Some(m))),
+                        None if c.state == WsState::Closed => Some(Ok(None)),
+                        None => None,
+                    },
+                };
+                Change::new(taken, Wake::None)
+            })
         });
         match r {
             Ok(v) => v,

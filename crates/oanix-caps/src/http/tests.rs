@@ -250,3 +250,36 @@ fn injected_headers_replace_the_agents_own() {
     );
     assert_eq!(p.request.headers["authorization"], "mine");
 }
+
+#[test]
+fn max_pending_bounds_the_queued_and_the_in_flight_together() {
+    let fs = fs();
+    let get = || HttpRequest::get("https://api.example.com/");
+    let a = fs.try_submit(get()).unwrap();
+    let b = fs.try_submit(get()).unwrap();
+    // Taken out of order: the one left queued keeps its place.
+    assert_eq!(fs.take_pending(&b).unwrap().id, b);
+    assert_eq!(fs.queued_ids(), std::slice::from_ref(&a));
+    let s = fs.status();
+    assert_eq!((s.queued, s.in_flight), (1, 1));
+    let full = Err(CapError::QueueFull {
+        what: "pending requests".into(),
+        capacity: 2,
+    });
+    assert_eq!(fs.try_submit(get()), full);
+    assert_eq!(fs.status().refused, 1);
+    // A queued request that fails leaves the queue and frees its place.
+    fs.fail_request(&a, FailureKind::Cancelled, "stopped")
+        .unwrap();
+    assert!(fs.queued_ids().is_empty());
+    let c = fs.try_submit(get()).unwrap();
+    assert_eq!(fs.try_submit(get()), full);
+    // An answered request in flight frees its place too.
+    fs.complete_request(HttpResponse::new(&b, 200)).unwrap();
+    let d = fs.try_submit(get()).unwrap();
+    assert_eq!(fs.queued_ids(), [c.clone(), d.clone()]);
+    let taken: Vec<String> = fs.take_pending_batch(8).into_iter().map(|p| p.id).collect();
+    assert_eq!(taken, [c, d]);
+    let s = fs.status();
+    assert_eq!((s.queued, s.in_flight, s.completed, s.failed), (0, 2, 1, 1));
+}

@@ -450,3 +450,17 @@ fn the_status_file_lists_connections() {
     assert_eq!(s["connections"][0]["url"], "wss://relay.example.com/a");
     assert_eq!(s["limits"]["max_outbox"], 64);
 }
+
+#[test]
+fn with_max_closed_zero_a_closed_connection_is_forgotten_at_once() {
+    let ws = WsFs::builder()
+        .policy(policy())
+        .limits(WsLimits::default().max_closed(0))
+        .build();
+    let a = ws.open_connection("wss://relay.example.com/").unwrap();
+    let b = ws.open_connection("wss://relay.example.com/").unwrap();
+    ws.set_closed(&a, Some("reset".into())).unwrap();
+    assert_eq!(ws.connection_state(&a), None);
+    assert_eq!(ws.connection_state(&b), Some(WsState::Connecting));
+    assert_eq!(ws.status().closed, 0);
+}
