@@ -38,7 +38,10 @@
 //! - **One write, one message.** Each `write` to a request or control file
 //!   (`/cap/http/request`, `/cap/ws/control`, `/cap/ws/conns/{id}/out`,
 //!   `/cap/nostr/submit`, `/cap/nostr/request`) is one whole message: write it
-//!   in one call (as [`oanix_vfs::write_file`] does).
+//!   in one call (as [`oanix_vfs::write_file`] does). On `conns/{id}/out`
+//!   and `out.bin` a zero-length write is one empty message, and so is a
+//!   handle opened with `truncate` and flushed or closed without a write
+//!   (`write_file(path, "")`).
 //! - **Validated at once.** A malformed message fails that write with
 //!   `InvalidInput` and a message saying which field is wrong and what was
 //!   expected (`field `url`: expected a string, found a number`); a message
@@ -76,6 +79,7 @@
 //! | `/cap/http/request` | `{"method": "POST", "url": "https://...", "headers": {"accept": "..."}, "body": "text"` or `"body_base64": "...", "timeout_ms": 5000}`; only `url` is required (`method` defaults to `GET`) |
 //! | `/cap/ws/control` | `{"url": "wss://..."}` opens, `{"close": "conn-1"}` closes |
 //! | `/cap/ws/conns/{id}/out`, `out.bin` | the payload itself: a text message (UTF-8), a binary message |
+//! | `/cap/ws/conns/{id}/in` (read) | `text <len>\n` or `binary <len>\n`, then the `<len>` payload bytes: one message per read to the end; a read giving nothing at all is the end of the connection (closed, every message read), never a message |
 //! | `/cap/nostr/submit` | `{"kind": 1, "content": "...", "tags": [["t", "x"]], "created_at": 1700000000}` |
 //! | `/cap/nostr/request` | `{"kind": 5050, "input": "...", "inputs": [{"data", "type", "relay", "marker"}], "params": {...}, "output": "text/plain", "bid": 1000, "relays": [...], "providers": [...]}` |
 //!
@@ -235,7 +239,9 @@ pub use policy::{EgressPolicy, EgressPolicyBuilder, HostPattern, IpClass};
 pub use record::{
     CapRecord, Capability, Outcome, RecordAction, RecordLog, RecordName, RecordSink, sha256_digest,
 };
-pub use ws::{WsConnStatus, WsFs, WsFsBuilder, WsLimits, WsMessage, WsState, WsStatus};
+pub use ws::{
+    WsConnStatus, WsFs, WsFsBuilder, WsLimits, WsMessage, WsState, WsStatus, frame_message,
+};
 
 /// The egress policy of [`HttpFs`]: the same type as every capability's.
 pub type HttpPolicy = EgressPolicy;

@@ -208,9 +208,33 @@ struct WsTable {
 /// | `/status` | read | counters, connections, limits, policy |
 /// | `/conns/{id}/out` | write | each write one text message (UTF-8) |
 /// | `/conns/{id}/out.bin` | write | each write one binary message |
-/// | `/conns/{id}/in` | read (blocks) | one whole message per read to the end |
+/// | `/conns/{id}/in` | read (blocks) | one framed message per read to the end |
 /// | `/conns/{id}/status` | read | the connection's state and counters |
 /// | `/conns/{id}/url` | read | the URL |
+///
+/// # Messages in
+///
+/// Reading `in` to the end (until a read returns 0) takes the oldest
+/// received message, FIFO, waiting for one. What it gives is a header line
+/// and the payload: `text <len>\n` or `binary <len>\n`, then exactly `<len>`
+/// bytes, so `text 0\n` is an empty text message and a binary message is
+/// labelled binary even when its bytes are valid UTF-8. Once the connection
+/// is closed and every message has been read, a read returns 0 at once,
+/// before any header: reading nothing at all is the end of the connection
+/// and never a message. With `read(2)`: read until 0; no bytes means the
+/// connection ended, otherwise the bytes up to the first `\n` say the type
+/// and length of what follows. ([`frame_message`] makes the same bytes.)
+///
+/// # Messages out
+///
+/// Each `write` to `out` (text, which must be UTF-8) or `out.bin` (binary)
+/// is one whole message, a zero-length `write` included: it sends one empty
+/// message. A handle opened with `truncate` (as
+/// [`write_file`](oanix_vfs::write_file) opens it) on which nothing was
+/// written sends one empty message when it is flushed or closed, so
+/// `write_file(path, "")` sends an empty message although it makes no
+/// `write` call; a handle opened without `truncate` sends nothing unless
+/// written.
 #[derive(Debug, Clone)]
 pub struct WsFs {
     inner: Arc<CapCore<WsTable, WsLimits>>,
@@ -959,31 +983,37 @@ impl CapFiles for WsFs {
         let path = p.clone();
         let svc = self.clone();
         match item.into_node() {
-            WsItem::ConnFile(id, ConnFile::Out) => Ok(MessageHandle::boxed(
-                &path,
-                file_id,
+            WsItem::ConnFile(id, ConnFile::Out) => Ok(OutHandle::boxed(
+                MessageHandle::boxed(
+                    &path,
+                    file_id,
+                    flags,
+                    Box::new(move |msg| {
+                        let text = std::str::from_utf8(msg).map_err(|_| {
+                            FsError::invalid_input(
+                                &p,
+                                "a text message must be UTF-8 (write binary messages to `out.bin`)",
+                            )
+                        })?;
+                        svc.send_message(&id, Body::Text(text.to_owned()))
+                            .map(|()| None)
+                            .map_err(|e| e.into_fs_error(&p))
+                    }),
+                ),
                 flags,
-                Box::new(move |msg| {
-                    let text = std::str::from_utf8(msg).map_err(|_| {
-                        FsError::invalid_input(
-                            &p,
-                            "a text message must be UTF-8 (write binary messages to `out.bin`)",
-                        )
-                    })?;
-                    svc.send_message(&id, Body::Text(text.to_owned()))
-                        .map(|()| None)
-                        .map_err(|e| e.into_fs_error(&p))
-                }),
             )),
-            WsItem::ConnFile(id, ConnFile::OutBin) => Ok(MessageHandle::boxed(
-                &path,
-                file_id,
+            WsItem::ConnFile(id, ConnFile::OutBin) => Ok(OutHandle::boxed(
+                MessageHandle::boxed(
+                    &path,
+                    file_id,
+                    flags,
+                    Box::new(move |msg| {
+                        svc.send_message(&id, Body::Binary(msg.to_vec()))
+                            .map(|()| None)
+                            .map_err(|e| e.into_fs_error(&p))
+                    }),
+                ),
                 flags,
-                Box::new(move |msg| {
-                    svc.send_message(&id, Body::Binary(msg.to_vec()))
-                        .map(|()| None)
-                        .map_err(|e| e.into_fs_error(&p))
-                }),
             )),
             WsItem::ConnFile(id, ConnFile::In) => {
                 let nonblocking = flags.nonblocking;
@@ -993,7 +1023,7 @@ impl CapFiles for WsFs {
                     file_id,
                     Box::new(move || {
                         svc.next_message(&id, nonblocking, wait)
-                            .map(|m| m.map(Body::into_bytes))
+                            .map(|m| m.map(|m| frame_message(&m)))
                             .map_err(|e| e.into_fs_error(&p))
                     }),
                 ))
@@ -1006,6 +1036,87 @@ impl CapFiles for WsFs {
             }
             WsItem::Conn(_) => Err(FsError::is_a_directory(&path)),
         }
+    }
+}
+
+/// The bytes a read of `conns/{id}/in` gives for `message`: the header line
+/// `text <len>\n` or `binary <len>\n`, then the payload.
+pub fn frame_message(message: &WsMessage) -> Vec<u8> {
+    let payload = message.as_bytes();
+    let mut out = format!("{} {}\n", kind_of(message), payload.len()).into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A handle on `out` or `out.bin`: each write one message (a zero-length
+/// write one empty message), and a handle opened with `truncate` and never
+/// written sends one empty message when flushed or closed.
+struct OutHandle {
+    inner: Box<dyn FileHandle>,
+    /// Opened with `truncate` and nothing written yet.
+    empty_pending: bool,
+}
+
+impl OutHandle {
+    fn boxed(inner: Box<dyn FileHandle>, flags: OpenFlags) -> Box<dyn FileHandle> {
+        Box::new(Self {
+            inner,
+            empty_pending: flags.truncate && flags.can_write(),
+        })
+    }
+
+    /// Sends the empty message a truncating open stands for, once.
+    fn send_pending_empty(&mut self) -> oanix_vfs::Result<()> {
+        if self.empty_pending {
+            self.empty_pending = false;
+            self.inner.write(&[])?;
+        }
+        Ok(())
+    }
+}
+
+impl FileHandle for OutHandle {
+    fn read(&mut self, buf: &mut [u8]) -> oanix_vfs::Result<usize> {
+        self.inner.read(buf)
+    }
+
+    fn write(&mut self, buf: &[u8]) -> oanix_vfs::Result<usize> {
+        // A write is the message: the truncating open stands for nothing more.
+        self.empty_pending = false;
+        self.inner.write(buf)
+    }
+
+    fn seek(&mut self, pos: std::io::SeekFrom) -> oanix_vfs::Result<u64> {
+        self.inner.seek(pos)
+    }
+
+    fn flush(&mut self) -> oanix_vfs::Result<()> {
+        self.send_pending_empty()?;
+        self.inner.flush()
+    }
+
+    fn stat(&self) -> oanix_vfs::Result<oanix_vfs::Metadata> {
+        self.inner.stat()
+    }
+
+    fn set_len(&mut self, len: u64) -> oanix_vfs::Result<()> {
+        self.inner.set_len(len)
+    }
+
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> oanix_vfs::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+
+    fn write_at(&mut self, buf: &[u8], _offset: u64) -> oanix_vfs::Result<usize> {
+        self.write(buf)
+    }
+}
+
+impl Drop for OutHandle {
+    fn drop(&mut self) {
+        // Closing is the last chance to send it; a failure here has no one
+        // to be reported to (`flush` reports it).
+        let _ = self.send_pending_empty();
     }
 }
 

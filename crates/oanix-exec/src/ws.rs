@@ -35,10 +35,16 @@ use crate::executor::{BoxFuture, Executor, ExecutorContext, ShutdownSignal};
 ///   frames larger than [`ExecutorConfig::ws_max_frame`], or messages the
 ///   policy's `max_response_body` refuses) close the connection with code
 ///   1009 and say so;
-/// - pings every [`ExecutorConfig::ws_ping_interval`] and takes the peer for
-///   dead when nothing at all has come back for a further
-///   [`ExecutorConfig::ws_pong_timeout`]; a peer that stops reading is dead
-///   when a write stalls as long;
+/// - sends a ping once nothing has been received for
+///   [`ExecutorConfig::ws_ping_interval`], and takes the peer for dead only
+///   when nothing at all (a pong or any other frame) has come back within
+///   [`ExecutorConfig::ws_pong_timeout`] of that ping; a peer that stops
+///   reading is dead when a write stalls as long;
+/// - a peer that breaks the protocol (a malformed frame, an unknown opcode,
+///   a text message that is not UTF-8) gets the agent's queued messages
+///   first, then a close frame with code 1002 (protocol error) or 1007
+///   (invalid UTF-8), and the connection closes with the reason, messages
+///   that could not be sent counted in it; it is never reconnected to;
 /// - when the connection drops (dead peer, reset, end of stream without a
 ///   close frame) reconnects following [`ExecutorConfig::ws_reconnect`],
 ///   keeping the connection id and the unsent messages; without retries
@@ -327,12 +333,7 @@ impl Conn {
     async fn session(&self, stream: WsStream, pending: &mut VecDeque<Message>) -> SessionEnd {
         let (mut sink, mut source) = stream.split();
         let s = &self.settings;
-        let mut last_heard = Instant::now();
-        let mut ping = s.ping_interval.map(|every| {
-            let mut i = tokio::time::interval_at(Instant::now() + every, every);
-            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            i
-        });
+        let mut keepalive = Keepalive::new(s.ping_interval, s.pong_timeout);
         loop {
             let listener = self.ws.work_listener();
             match self.ws.connection_state(&self.id) {
@@ -343,10 +344,7 @@ impl Conn {
                 _ => return SessionEnd::Closed(None),
             }
             if let Ok(out) = self.ws.drain_outbox(&self.id) {
-                pending.extend(out.into_iter().map(|m| match m {
-                    Body::Text(t) => Message::text(t),
-                    Body::Binary(b) => Message::binary(b),
-                }));
+                pending.extend(out.into_iter().map(to_message));
             }
             if !pending.is_empty() {
                 let write = async {
@@ -367,11 +365,10 @@ impl Conn {
                 }
                 continue;
             }
+            let due = keepalive.due();
             let tick = async {
-                match ping.as_mut() {
-                    Some(i) => {
-                        i.tick().await;
-                    }
+                match due {
+                    Some(at) => tokio::time::sleep_until(at).await,
                     None => std::future::pending().await,
                 }
             };
@@ -385,7 +382,7 @@ impl Conn {
                     return SessionEnd::Closed(Some("closed: the executor shut down".into()));
                 }
                 incoming = source.next() => {
-                    last_heard = Instant::now();
+                    keepalive.heard();
                     match incoming {
                         Some(Ok(Message::Text(t))) => {
                             if let Some(end) = self.deliver(Body::Text(t.as_str().to_owned()), &mut sink).await {
@@ -407,26 +404,23 @@ impl Conn {
                             // ping's pong goes out with the next flush.
                             let _ = sink.flush().await;
                         }
-                        Some(Err(e)) => return self.read_error(e, &mut sink).await,
+                        Some(Err(e)) => return self.read_error(e, &mut sink, pending).await,
                         None => return SessionEnd::Dropped("the peer dropped the connection without a close frame".into()),
                     }
                 }
                 _ = listener => {}
                 _ = tick => {
-                    let silent = last_heard.elapsed();
-                    let every = s.ping_interval.unwrap_or_default();
-                    if silent >= every + s.pong_timeout {
+                    if keepalive.ping_unanswered() {
                         return SessionEnd::Dropped(format!(
-                            "the peer is dead: nothing received for {} ms, pings unanswered",
-                            silent.as_millis()
+                            "the peer is dead: a ping went unanswered for {} ms",
+                            s.pong_timeout.as_millis()
                         ));
                     }
-                    if silent >= every {
-                        let sent = tokio::time::timeout(s.write_timeout(), sink.send(Message::Ping(Vec::new().into()))).await;
-                        if !matches!(sent, Ok(Ok(()))) {
-                            return SessionEnd::Dropped("could not send a ping".into());
-                        }
+                    let sent = tokio::time::timeout(s.write_timeout(), sink.send(Message::Ping(Vec::new().into()))).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        return SessionEnd::Dropped("could not send a ping".into());
                     }
+                    keepalive.pinged();
                 }
             }
         }
@@ -436,6 +430,7 @@ impl Conn {
         &self,
         e: tokio_tungstenite::tungstenite::Error,
         sink: &mut futures_util::stream::SplitSink<WsStream, Message>,
+        pending: &mut VecDeque<Message>,
     ) -> SessionEnd {
         use tokio_tungstenite::tungstenite::Error as E;
         match e {
@@ -459,9 +454,64 @@ impl Conn {
             ) => {
                 SessionEnd::Dropped("the peer dropped the connection without a close frame".into())
             }
-            E::Protocol(p) => SessionEnd::Dropped(format!("protocol error: {p}")),
+            E::Protocol(p) => {
+                self.protocol_violation(
+                    sink,
+                    pending,
+                    CloseCode::Protocol,
+                    format!("protocol error: {p}"),
+                )
+                .await
+            }
+            E::Utf8(why) => {
+                self.protocol_violation(
+                    sink,
+                    pending,
+                    CloseCode::Invalid,
+                    format!("protocol error: a text message is not UTF-8 ({why})"),
+                )
+                .await
+            }
             other => SessionEnd::Dropped(format!("connection lost: {other}")),
         }
+    }
+
+    /// The peer broke the protocol: sends what the agent queued, then a close
+    /// frame with `code`, and ends the connection for good (a peer that
+    /// breaks the protocol is not reconnected to). Messages that could not
+    /// be sent stay in `pending`, to be counted in the reason.
+    async fn protocol_violation(
+        &self,
+        sink: &mut futures_util::stream::SplitSink<WsStream, Message>,
+        pending: &mut VecDeque<Message>,
+        code: CloseCode,
+        reason: String,
+    ) -> SessionEnd {
+        let wait = self.settings.write_timeout();
+        if let Ok(out) = self.ws.drain_outbox(&self.id) {
+            pending.extend(out.into_iter().map(to_message));
+        }
+        let flush = async {
+            while let Some(m) = pending.front() {
+                sink.feed(m.clone()).await?;
+                pending.pop_front();
+            }
+            sink.flush().await
+        };
+        let flushed = matches!(tokio::time::timeout(wait, flush).await, Ok(Ok(())));
+        if flushed {
+            let why = if code == CloseCode::Invalid {
+                "invalid utf-8"
+            } else {
+                "protocol error"
+            };
+            let _ = tokio::time::timeout(
+                wait,
+                sink.send(Message::Close(Some(close_frame(code, why)))),
+            )
+            .await;
+        }
+        SessionEnd::Closed(Some(reason))
     }
 
     /// Hands a received message to the service, waiting while the inbox is
@@ -544,6 +594,62 @@ impl Conn {
         };
         let _ = tokio::time::timeout(wait, drain).await;
         SessionEnd::Closed(None)
+    }
+}
+
+/// The frame that sends `m`, text as text and binary as binary.
+fn to_message(m: Body) -> Message {
+    match m {
+        Body::Text(t) => Message::text(t),
+        Body::Binary(b) => Message::binary(b),
+    }
+}
+
+/// When to ping and when to give up: a ping goes out after
+/// `interval` of silence, and the peer is dead only when nothing arrives
+/// within `timeout` of a ping actually sent.
+struct Keepalive {
+    interval: Option<Duration>,
+    timeout: Duration,
+    last_heard: Instant,
+    ping_sent: Option<Instant>,
+}
+
+impl Keepalive {
+    fn new(interval: Option<Duration>, timeout: Duration) -> Self {
+        Self {
+            interval,
+            timeout,
+            last_heard: Instant::now(),
+            ping_sent: None,
+        }
+    }
+
+    /// Something arrived: the peer is alive, any ping is answered.
+    fn heard(&mut self) {
+        self.last_heard = Instant::now();
+        self.ping_sent = None;
+    }
+
+    /// A ping went out now.
+    fn pinged(&mut self) {
+        self.ping_sent = Some(Instant::now());
+    }
+
+    /// When to act next: the end of the wait for the ping sent, or the time
+    /// to send one; `None` without keepalive.
+    fn due(&self) -> Option<Instant> {
+        let interval = self.interval?;
+        Some(match self.ping_sent {
+            Some(at) => at + self.timeout,
+            None => self.last_heard + interval,
+        })
+    }
+
+    /// Whether a ping was sent and its wait is over with nothing heard.
+    fn ping_unanswered(&self) -> bool {
+        self.ping_sent
+            .is_some_and(|at| Instant::now() >= at + self.timeout)
     }
 }
 

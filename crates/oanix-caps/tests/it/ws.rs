@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use oanix_caps::{
     Body, CapError, EgressPolicy, Outcome, RecordLog, WsFs, WsLimits, WsMessage, WsState,
+    frame_message,
 };
 use oanix_vfs::{FileService, FsError, FsErrorKind, Namespace, OpenFlags, read_file, write_file};
 
@@ -83,16 +84,19 @@ fn an_agent_opens_talks_and_closes() {
     // Messages arrive; each read to the end gives one, in order.
     ws.receive_message(&id, "first").unwrap();
     ws.receive_message(&id, vec![9u8, 8]).unwrap();
-    assert_eq!(read_file(&ns, "/cap/ws/conns/conn-1/in").unwrap(), b"first");
+    assert_eq!(
+        read_file(&ns, "/cap/ws/conns/conn-1/in").unwrap(),
+        b"text 5\nfirst"
+    );
     let mut h = ns
         .open("/cap/ws/conns/conn-1/in", OpenFlags::read_only())
         .unwrap();
     let mut buf = [0u8; 1];
-    assert_eq!(h.read(&mut buf).unwrap(), 1);
-    assert_eq!(buf, [9]);
-    assert_eq!(h.read(&mut buf).unwrap(), 1);
-    assert_eq!(buf, [8]);
-    assert_eq!(h.read(&mut buf).unwrap(), 0);
+    let mut got = Vec::new();
+    while h.read(&mut buf).unwrap() == 1 {
+        got.push(buf[0]);
+    }
+    assert_eq!(got, b"binary 2\n\x09\x08");
 
     let st = read_json(&ns, "/cap/ws/conns/conn-1/status").unwrap();
     assert_eq!(st["state"], "open");
@@ -112,7 +116,7 @@ fn an_agent_opens_talks_and_closes() {
     // What arrived can still be read; then the stream ends without waiting.
     assert_eq!(
         read_file(&ns, "/cap/ws/conns/conn-1/in").unwrap(),
-        b"last words"
+        b"text 10\nlast words"
     );
     assert_eq!(read_file(&ns, "/cap/ws/conns/conn-1/in").unwrap(), b"");
     assert_eq!(
@@ -393,7 +397,7 @@ fn reads_of_in_block_until_a_message_or_time_out() {
     };
     until("the reader blocks", || slow.status().waiting_readers == 1);
     slow.receive_message(&id, "ping").unwrap();
-    assert_eq!(reader.join().unwrap().unwrap(), b"ping");
+    assert_eq!(reader.join().unwrap().unwrap(), b"text 4\nping");
     // A reader blocked on a connection that closes sees the end of the stream.
     let reader = {
         let slow = Arc::clone(&slow);
@@ -434,7 +438,7 @@ fn executors_wake_on_work_from_async_code() {
     write_file(&ns, &format!("/cap/ws/conns/{id}/out"), "echo?").unwrap();
     assert_eq!(
         read_file(&ns, &format!("/cap/ws/conns/{id}/in")).unwrap(),
-        b"echo?"
+        b"text 5\necho?"
     );
     executor.join().unwrap();
 }
@@ -463,4 +467,86 @@ fn with_max_closed_zero_a_closed_connection_is_forgotten_at_once() {
     assert_eq!(ws.connection_state(&a), None);
     assert_eq!(ws.connection_state(&b), Some(WsState::Connecting));
     assert_eq!(ws.status().closed, 0);
+}
+
+/// Reads `in` with `read(2)`-style calls of `chunk` bytes until one
+/// returns 0: one message (header and payload), or nothing at the end.
+fn read_in(ns: &Namespace, path: &str, chunk: usize) -> Vec<u8> {
+    let mut h = ns.open(path, OpenFlags::read_only()).unwrap();
+    let mut buf = vec![0u8; chunk];
+    let mut out = Vec::new();
+    loop {
+        match h.read(&mut buf).unwrap() {
+            0 => return out,
+            n => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[test]
+fn the_type_and_emptiness_of_messages_survive_the_files() {
+    let ws = Arc::new(WsFs::builder().policy(policy()).build());
+    let ns = mounted(&ws);
+    let id = open(&ns, "wss://relay.example.com/");
+    ws.set_connected(&id).unwrap();
+    let out = format!("/cap/ws/conns/{id}/out");
+    let out_bin = format!("/cap/ws/conns/{id}/out.bin");
+
+    // Out: `write_file` of nothing (a truncating open, no write) and a
+    // zero-length write each send one empty message; UTF-8-looking bytes
+    // written to `out.bin` stay binary.
+    write_file(&ns, &out, "").unwrap();
+    write_file(&ns, &out_bin, b"").unwrap();
+    let mut h = ns.open(&out, OpenFlags::write_only()).unwrap();
+    assert_eq!(h.write(b"").unwrap(), 0);
+    drop(h);
+    // Opened without truncate and never written: no message.
+    drop(ns.open(&out, OpenFlags::write_only()).unwrap());
+    write_file(&ns, &out_bin, "hi").unwrap();
+    write_file(&ns, &out, "hi").unwrap();
+    // A truncating handle closed without flush or write: one empty message.
+    drop(ns.open(&out_bin, OpenFlags::create_truncate()).unwrap());
+    assert_eq!(
+        ws.drain_outbox(&id).unwrap(),
+        [
+            Body::Text(String::new()),
+            Body::Binary(Vec::new()),
+            Body::Text(String::new()),
+            Body::Binary(b"hi".to_vec()),
+            Body::Text("hi".into()),
+            Body::Binary(Vec::new()),
+        ]
+    );
+
+    // In: every message has its header, the empty ones included.
+    ws.receive_message(&id, Body::Text(String::new())).unwrap();
+    ws.receive_message(&id, Body::Binary(Vec::new())).unwrap();
+    ws.receive_message(&id, Body::Binary(b"hi".to_vec()))
+        .unwrap();
+    ws.receive_message(&id, Body::Text("hi".into())).unwrap();
+    ws.receive_message(&id, Body::Text("caf\u{e9}".into()))
+        .unwrap();
+    let path = format!("/cap/ws/conns/{id}/in");
+    assert_eq!(read_in(&ns, &path, 64), b"text 0\n");
+    assert_eq!(read_in(&ns, &path, 3), b"binary 0\n");
+    assert_eq!(read_in(&ns, &path, 1), b"binary 2\nhi");
+    assert_eq!(read_in(&ns, &path, 64), b"text 2\nhi");
+    assert_eq!(read_in(&ns, &path, 64), "text 5\ncaf\u{e9}".as_bytes());
+    assert_eq!(
+        frame_message(&Body::Binary(b"hi".to_vec())),
+        b"binary 2\nhi"
+    );
+
+    // An empty message after the close is still read as one; then the end
+    // of the connection reads as nothing at all, again and again.
+    ws.receive_message(&id, Body::Text(String::new())).unwrap();
+    ws.set_closed(&id, None).unwrap();
+    assert_eq!(read_in(&ns, &path, 64), b"text 0\n");
+    assert_eq!(read_in(&ns, &path, 64), b"");
+    assert_eq!(read_in(&ns, &path, 64), b"");
+    // Nothing can be sent any more, not even an empty message.
+    assert_eq!(
+        write_file(&ns, &out, ""),
+        Err(FsError::io(&out, "connection `conn-1` is closed"))
+    );
 }

@@ -88,9 +88,9 @@ fn an_agent_uses_http_websocket_and_nostr_through_files() {
     write_file(&ns, &format!("/cap/ws/conns/{conn}/out"), "hello").unwrap();
     write_file(&ns, &format!("/cap/ws/conns/{conn}/out.bin"), [1u8, 2, 255]).unwrap();
     let text = oanix_vfs::read_file(&ns, &format!("/cap/ws/conns/{conn}/in")).unwrap();
-    assert_eq!(text, b"hello");
+    assert_eq!(text, b"text 5\nhello");
     let bin = oanix_vfs::read_file(&ns, &format!("/cap/ws/conns/{conn}/in")).unwrap();
-    assert_eq!(bin, [1u8, 2, 255]);
+    assert_eq!(bin, b"binary 3\n\x01\x02\xff");
     write_file(&ns, "/cap/ws/control", format!(r#"{{"close": "{conn}"}}"#)).unwrap();
     wait_until(
         || ws.message_listener(),
