@@ -16,7 +16,9 @@
 //! - [`WsFs`] (`/cap/ws`): WebSocket connections and their messages.
 //! - `NostrFs` (`/cap/nostr`, feature `nostr`): a Nostr identity that signs
 //!   events and NIP-90 job requests for the agent, never showing it the key,
-//!   and verifies what arrives.
+//!   and verifies what arrives; a job request subscribes to its own results
+//!   and feedback (`jobs/{id}.json`, `feedback/{id}.json`), and what became
+//!   of each published event stays readable (`published/{id}.json`).
 //! - [`EgressPolicy`] (also named [`HttpPolicy`]): schemes, host allow and
 //!   deny lists with wildcards, ports, methods, body limits, header injection
 //!   per host, and [`EgressPolicy::check_ip`] for executors to call on every
@@ -120,7 +122,8 @@
 //! Every queue is bounded, with documented defaults: [`HttpLimits`]
 //! (pending requests, message size, responses kept, timeouts, wait),
 //! [`WsLimits`] (connections, outbox and inbox per connection, wait) and
-//! `NostrLimits` (outbox, inbox, relays, subscriptions, jobs, wait); body and
+//! `NostrLimits` (outbox, inbox, relays, subscriptions, jobs, published
+//! outcomes, wait); body and
 //! message sizes come from the policy.
 //!
 //! # Feature flags
@@ -231,7 +234,8 @@ pub use http::{
 pub use method::HttpMethod;
 #[cfg(feature = "nostr")]
 pub use nostr::{
-    Filter, JOB_FEEDBACK_KIND, JOB_REQUEST_KINDS, JOB_RESULT_KINDS, JobInput, JobRequest, NostrFs,
+    Delivered, Filter, JOB_FEEDBACK_KIND, JOB_REQUEST_KINDS, JOB_RESULT_KINDS,
+    JOB_SUBSCRIPTION_PREFIX, JobInput, JobRequest, MAX_AUTH_CHALLENGE, MAX_JOB_FEEDBACK, NostrFs,
     NostrFsBuilder, NostrLimits, NostrStatus, OutboxEvent,
 };
 pub use notify::{EventListener, Listener};

@@ -2,7 +2,7 @@
 //! the agent without it ever seeing the key, NIP-90 job requests, an outbox
 //! for the relay executor and a verified inbox.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, LazyLock, MutexGuard};
 use std::time::Duration;
@@ -31,6 +31,13 @@ pub const JOB_REQUEST_KINDS: std::ops::RangeInclusive<u16> = 5000..=5999;
 pub const JOB_RESULT_KINDS: std::ops::RangeInclusive<u16> = 6000..=6999;
 /// The kind of NIP-90 job feedback.
 pub const JOB_FEEDBACK_KIND: u16 = 7000;
+/// Subscription ids starting with this are the service's own: each job
+/// request waiting for its result has one (see [`NostrFs::subscriptions`]).
+pub const JOB_SUBSCRIPTION_PREFIX: &str = "job-";
+/// Feedback events kept per job request; past this the oldest are dropped.
+pub const MAX_JOB_FEEDBACK: usize = 64;
+/// The longest NIP-42 challenge [`NostrFs::sign_auth`] signs, in bytes.
+pub const MAX_AUTH_CHALLENGE: usize = 1024;
 
 /// A NIP-01 subscription filter, serialised as relays expect it (`#e`, `#p`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -276,6 +283,9 @@ pub struct NostrLimits {
     pub max_subscriptions: usize,
     /// Job requests whose results are awaited. Default 256.
     pub max_jobs: usize,
+    /// Outcomes of events that left the outbox kept for
+    /// `published/{id}.json`; past this the oldest are forgotten. Default 1024.
+    pub max_published: usize,
     /// How long a read of `jobs/{id}.json` waits. Default 60 s (and never
     /// past the thread's [`deadline`](oanix_vfs::deadline)).
     pub wait: Duration,
@@ -290,6 +300,7 @@ impl Default for NostrLimits {
             max_relays: 16,
             max_subscriptions: 32,
             max_jobs: 256,
+            max_published: 1024,
             wait: Duration::from_secs(60),
         }
     }
@@ -314,6 +325,12 @@ impl NostrLimits {
         self.max_message = n;
         self
     }
+    /// Sets `max_published`.
+    #[must_use]
+    pub fn max_published(mut self, n: usize) -> Self {
+        self.max_published = n;
+        self
+    }
     /// Sets `wait`.
     #[must_use]
     pub fn wait(mut self, d: Duration) -> Self {
@@ -334,6 +351,19 @@ pub struct OutboxEvent {
     pub rejected: Vec<(String, String)>,
 }
 
+/// What became of an event that left the outbox ([`NostrFs::delivery`],
+/// `published/{id}.json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Delivered {
+    /// The event's kind.
+    pub kind: u16,
+    /// Relays that accepted it (none: every relay refused it).
+    pub sent_to: Vec<String>,
+    /// Relays that refused it, with their reasons.
+    pub rejected: Vec<(String, String)>,
+}
+
 /// The counters of a [`NostrFs`], as `status` shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -342,7 +372,8 @@ pub struct NostrStatus {
     pub outbox: usize,
     /// Events received and kept.
     pub inbox: usize,
-    /// Subscriptions.
+    /// Subscriptions: the host's and the service's own, one per job
+    /// request awaiting its result.
     pub subscriptions: usize,
     /// Events signed since the start.
     pub signed: u64,
@@ -354,7 +385,8 @@ pub struct NostrStatus {
     pub received: u64,
     /// Received events dropped because their id or signature was wrong.
     pub invalid_dropped: u64,
-    /// Received events already in the inbox.
+    /// Received events dropped as copies of one already received (from
+    /// another relay, or again from the same one).
     pub duplicates: u64,
     /// Received events dropped to stay within `max_inbox`.
     pub evicted: u64,
@@ -371,6 +403,38 @@ struct Outgoing {
     rejected: BTreeMap<String, String>,
 }
 
+/// What became of an event that left the outbox.
+#[derive(Debug)]
+struct Delivery {
+    kind: u16,
+    sent_to: BTreeSet<String>,
+    rejected: BTreeMap<String, String>,
+}
+
+/// A job request sent from here: what it waits for and what came.
+#[derive(Debug)]
+struct Job {
+    kind: u16,
+    providers: Vec<String>,
+    result: Option<Event>,
+    feedback: VecDeque<Event>,
+}
+
+impl Job {
+    /// Whether `event` (a result or feedback naming this request) comes
+    /// from a provider the request asked, or any when it named none.
+    fn asked_for(&self, event: &Event) -> bool {
+        self.providers.is_empty() || self.providers.contains(&event.pubkey.to_hex())
+    }
+}
+
+/// The id of the service's own subscription for job request `id`: the
+/// prefix and the first 32 hex digits (relays take ids up to 64 characters).
+fn job_subscription_id(id: &str) -> String {
+    let short = id.get(..32).unwrap_or(id);
+    format!("{JOB_SUBSCRIPTION_PREFIX}{short}")
+}
+
 #[derive(Debug)]
 struct Incoming {
     event: Event,
@@ -381,9 +445,11 @@ struct Incoming {
 #[derive(Debug)]
 struct NostrState {
     relays: BTreeSet<String>,
+    auth_relays: BTreeSet<String>,
     outbox: BTreeMap<String, Outgoing>,
     inbox: Recent<Incoming>,
-    jobs: Recent<Option<String>>,
+    jobs: Recent<Job>,
+    delivered: Recent<Delivery>,
     subscriptions: BTreeMap<String, Vec<Filter>>,
     signed: u64,
     published: u64,
@@ -399,9 +465,11 @@ impl NostrState {
     fn new(limits: &NostrLimits) -> Self {
         Self {
             relays: BTreeSet::new(),
+            auth_relays: BTreeSet::new(),
             outbox: BTreeMap::new(),
             inbox: Recent::new(limits.max_inbox),
             jobs: Recent::new(limits.max_jobs),
+            delivered: Recent::up_to(limits.max_published),
             subscriptions: BTreeMap::new(),
             signed: 0,
             published: 0,
@@ -435,7 +503,9 @@ struct NostrInner {
 /// | `/request` | write (read gives the event id) | a NIP-90 job request, signed into the outbox |
 /// | `/outbox/{id}.json` | read | a signed event not yet published everywhere |
 /// | `/inbox/{id}.json` | read, remove | a received (verified) event |
-/// | `/jobs/{id}.json` | read (blocks) | the result of a job request sent from here |
+/// | `/jobs/{id}.json` | read (blocks) | the result of a job request sent from here, with its feedback |
+/// | `/feedback/{id}.json` | read | the feedback so far of a job request sent from here (does not block) |
+/// | `/published/{id}.json` | read | what became of an event that left the outbox: relays that accepted it, relays that refused it and why |
 /// | `/status` | read | identity, relays, counters |
 #[derive(Clone)]
 pub struct NostrFs {
@@ -455,6 +525,7 @@ impl fmt::Debug for NostrFs {
 pub struct NostrFsBuilder {
     parts: CoreParts<NostrLimits>,
     relays: Vec<String>,
+    auth_relays: Vec<String>,
 }
 
 impl NostrFsBuilder {
@@ -479,6 +550,13 @@ impl NostrFsBuilder {
     #[must_use]
     pub fn relay(mut self, url: impl Into<String>) -> Self {
         self.relays.push(url.into());
+        self
+    }
+    /// Lets the service answer `relay`'s NIP-42 authentication challenges
+    /// with its key (see [`NostrFs::set_authentication`]; off by default).
+    #[must_use]
+    pub fn authenticate(mut self, relay: impl Into<String>) -> Self {
+        self.auth_relays.push(relay.into());
         self
     }
     /// Sends a [`CapRecord`] of every signature, publication and reception to `sink`.
@@ -514,6 +592,9 @@ impl NostrFsBuilder {
         };
         for r in self.relays {
             fs.add_relay(&r)?;
+        }
+        for r in self.auth_relays {
+            fs.set_authentication(&r, true);
         }
         Ok(fs)
     }
@@ -626,6 +707,65 @@ impl NostrFs {
         })
     }
 
+    /// Lets the service answer `relay`'s NIP-42 authentication challenges
+    /// (`["AUTH", challenge]`) with its key, or stops it. Off for every
+    /// relay by default: authenticating tells the relay who is connecting,
+    /// so it is the host's choice, per relay; agents cannot change it
+    /// through the files.
+    pub fn set_authentication(&self, relay: &str, allowed: bool) {
+        self.core().apply(|st, _| {
+            if allowed {
+                st.auth_relays.insert(relay.to_owned());
+            } else {
+                st.auth_relays.remove(relay);
+            }
+            Change::new((), Wake::Work)
+        });
+    }
+
+    /// Whether the service answers `relay`'s NIP-42 challenges.
+    pub fn authenticates(&self, relay: &str) -> bool {
+        self.state().auth_relays.contains(relay)
+    }
+
+    /// Signs the NIP-42 authentication event (kind 22242, tags `relay` and
+    /// `challenge`) answering `relay`'s `challenge`, for the relay executor
+    /// to send as `["AUTH", event]`; it does not go to the outbox. Refused
+    /// (`Refused`) unless [`authenticates`](Self::authenticates) holds for
+    /// `relay`, and (`Invalid`) for a challenge longer than
+    /// [`MAX_AUTH_CHALLENGE`] bytes.
+    pub fn sign_auth(&self, relay: &str, challenge: &str) -> Result<Event> {
+        if !self.authenticates(relay) {
+            return Err(CapError::Refused(format!(
+                "relay `{relay}`: authentication is not enabled for it"
+            )));
+        }
+        if challenge.len() > MAX_AUTH_CHALLENGE {
+            return Err(CapError::invalid(format!(
+                "relay `{relay}`: a challenge of {} bytes is longer than {MAX_AUTH_CHALLENGE}",
+                challenge.len()
+            )));
+        }
+        let event = EventBuilder::new(Kind::Authentication, "")
+            .tags([
+                Tag::custom("relay", [relay]),
+                Tag::custom("challenge", [challenge]),
+            ])
+            .finalize(&self.inner.keys)
+            .map_err(|e| CapError::Signature(e.to_string()))?;
+        self.core().record(|| {
+            CapRecord::new(
+                Capability::Nostr,
+                RecordAction::Auth,
+                relay,
+                Outcome::Queued,
+            )
+            .with_id(event.id.to_hex())
+            .with_detail("signed an answer to the relay's challenge")
+        });
+        Ok(event)
+    }
+
     /// The relays.
     pub fn relays(&self) -> Vec<String> {
         self.state().relays.iter().cloned().collect()
@@ -664,7 +804,22 @@ impl NostrFs {
             }
             st.signed += 1;
             if JOB_REQUEST_KINDS.contains(&kind) {
-                st.jobs.insert(id.clone(), None);
+                let providers = event
+                    .tags
+                    .iter()
+                    .filter(|t| t.kind() == "p")
+                    .filter_map(|t| t.content())
+                    .map(str::to_owned)
+                    .collect();
+                st.jobs.insert(
+                    id.clone(),
+                    Job {
+                        kind,
+                        providers,
+                        result: None,
+                        feedback: VecDeque::new(),
+                    },
+                );
             }
             st.outbox.insert(
                 id.clone(),
@@ -826,7 +981,16 @@ impl NostrFs {
                 } else {
                     st.published += 1;
                 }
-                st.outbox.remove(event_id);
+                if let Some(o) = st.outbox.remove(event_id) {
+                    st.delivered.insert(
+                        event_id.to_owned(),
+                        Delivery {
+                            kind: o.event.kind.as_u16(),
+                            sent_to: o.sent_to,
+                            rejected: o.rejected,
+                        },
+                    );
+                }
             }
             Ok(Change::new(done, Wake::None).recorded(recording, || {
                 let record = match rejected {
@@ -875,21 +1039,35 @@ impl NostrFs {
                 st.duplicates += 1;
                 return Change::new(Ok(false), Wake::None);
             }
-            if JOB_RESULT_KINDS.contains(&kind) {
-                let request = event
+            let mut wake = Wake::Ready;
+            if JOB_RESULT_KINDS.contains(&kind) || kind == JOB_FEEDBACK_KIND {
+                let requests: Vec<String> = event
                     .tags
                     .iter()
-                    .find(|t| t.kind() == "e")
-                    .and_then(|t| t.content())
-                    .map(str::to_owned);
-                if let Some(req) = request
-                    && let Some(slot) = st.jobs.get_mut(&req)
-                    && slot.is_none()
-                {
-                    *slot = Some(id.clone());
+                    .filter(|t| t.kind() == "e")
+                    .filter_map(|t| t.content())
+                    .map(str::to_owned)
+                    .collect();
+                for req in requests {
+                    let Some(job) = st.jobs.get_mut(&req) else {
+                        continue;
+                    };
+                    if !job.asked_for(&event) {
+                        continue;
+                    }
+                    if kind == JOB_FEEDBACK_KIND {
+                        if job.feedback.len() >= MAX_JOB_FEEDBACK {
+                            job.feedback.pop_front();
+                        }
+                        job.feedback.push_back(event.clone());
+                    } else if job.result.is_none() && kind == job.kind + 1000 {
+                        job.result = Some(event.clone());
+                        // Its subscription is no longer wanted.
+                        wake = Wake::Both;
+                    }
                 }
             }
-            let change = Change::new(Ok(true), Wake::Ready).recorded(recording, || {
+            let change = Change::new(Ok(true), wake).recorded(recording, || {
                 CapRecord::new(Capability::Nostr, RecordAction::Receive, relay, Outcome::Ok)
                     .with_id(&id)
                     .with_body(event.content.as_bytes())
@@ -936,18 +1114,30 @@ impl NostrFs {
 
     /// The result of a job request sent from here, if it has arrived.
     pub fn job_result(&self, request_id: &str) -> Option<Event> {
+        self.state().jobs.get(request_id)?.result.clone()
+    }
+
+    /// The feedback (kind 7000) received so far for a job request sent
+    /// from here, oldest first (at most [`MAX_JOB_FEEDBACK`]); `None` for
+    /// an unknown request.
+    pub fn job_feedback(&self, request_id: &str) -> Option<Vec<Event>> {
         let st = self.state();
-        let res = st.jobs.get(request_id)?.as_ref()?;
-        st.inbox.get(res).map(|i| i.event.clone())
+        let job = st.jobs.get(request_id)?;
+        Some(job.feedback.iter().cloned().collect())
     }
 
     /// Waits up to `timeout` (bounded by the thread's deadline) for the
     /// result of a job request sent from here.
     pub fn wait_job_result(&self, request_id: &str, timeout: Duration) -> Result<Event> {
-        self.wait_job(request_id, false, timeout)
+        self.wait_job(request_id, false, timeout).map(|(e, _)| e)
     }
 
-    fn wait_job(&self, request_id: &str, nonblocking: bool, timeout: Duration) -> Result<Event> {
+    fn wait_job(
+        &self,
+        request_id: &str,
+        nonblocking: bool,
+        timeout: Duration,
+    ) -> Result<(Event, Vec<Event>)> {
         let r = self.core().ready().wait_for(nonblocking, timeout, || {
             let st = self.state();
             match st.jobs.get(request_id) {
@@ -955,8 +1145,10 @@ impl NostrFs {
                     kind: "job request",
                     id: request_id.to_owned(),
                 })),
-                Some(None) => None,
-                Some(Some(res)) => st.inbox.get(res).map(|i| Ok(i.event.clone())),
+                Some(job) => job
+                    .result
+                    .as_ref()
+                    .map(|r| Ok((r.clone(), job.feedback.iter().cloned().collect::<Vec<_>>()))),
             }
         });
         match r {
@@ -969,8 +1161,15 @@ impl NostrFs {
     }
 
     /// Adds (or replaces) subscription `sub_id` for the relay executor.
+    /// Ids starting with [`JOB_SUBSCRIPTION_PREFIX`] are the service's own
+    /// and refused (`Invalid`).
     pub fn add_subscription(&self, sub_id: impl Into<String>, filters: Vec<Filter>) -> Result<()> {
         let sub_id = sub_id.into();
+        if sub_id.starts_with(JOB_SUBSCRIPTION_PREFIX) {
+            return Err(CapError::invalid(format!(
+                "subscription `{sub_id}`: ids starting with `{JOB_SUBSCRIPTION_PREFIX}` are reserved for job requests"
+            )));
+        }
         let cap = self.core().limits().max_subscriptions;
         self.core().commit(|st, _| {
             if !st.subscriptions.contains_key(&sub_id) && st.subscriptions.len() >= cap {
@@ -984,13 +1183,57 @@ impl NostrFs {
         })
     }
 
-    /// The subscriptions, by id.
+    /// The subscriptions, by id: the host's, then one for every job
+    /// request sent from here whose result has not arrived
+    /// (`job-` and the first 32 hex digits of the request id), asking for
+    /// kinds `request kind + 1000` and 7000 referencing the request (`#e`),
+    /// from the providers it names (`authors`) if it names any. A job's
+    /// subscription goes away once its result has arrived.
     pub fn subscriptions(&self) -> Vec<(String, Vec<Filter>)> {
-        self.state()
+        let st = self.state();
+        let mut subs: Vec<(String, Vec<Filter>)> = st
             .subscriptions
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+            .collect();
+        for (id, job) in st.jobs.oldest_first() {
+            if job.result.is_some() {
+                continue;
+            }
+            let mut filter = Filter::new()
+                .kinds([job.kind + 1000, JOB_FEEDBACK_KIND])
+                .events([id.as_str()]);
+            if !job.providers.is_empty() {
+                filter = filter.authors(job.providers.iter().map(String::as_str));
+            }
+            subs.push((job_subscription_id(id), vec![filter]));
+        }
+        subs
+    }
+
+    /// Counts a received event dropped by the relay executor as a copy of
+    /// one already received (from another relay, or again).
+    pub fn note_duplicate(&self) {
+        self.core().apply(|st, _| {
+            st.duplicates += 1;
+            Change::new((), Wake::None)
+        });
+    }
+
+    /// What became of an event that left the outbox (published to at least
+    /// one relay, or refused by all): `None` while it is still in the
+    /// outbox, for an unknown id, or once forgotten (the last
+    /// [`NostrLimits::max_published`] are kept).
+    pub fn delivery(&self, event_id: &str) -> Option<Delivered> {
+        self.state().delivered.get(event_id).map(|d| Delivered {
+            kind: d.kind,
+            sent_to: d.sent_to.iter().cloned().collect(),
+            rejected: d
+                .rejected
+                .iter()
+                .map(|(r, why)| (r.clone(), why.clone()))
+                .collect(),
+        })
     }
 
     /// Removes a subscription; whether it was there.
@@ -1007,7 +1250,11 @@ impl NostrFs {
         NostrStatus {
             outbox: st.outbox.len(),
             inbox: st.inbox.len(),
-            subscriptions: st.subscriptions.len(),
+            subscriptions: st.subscriptions.len()
+                + st.jobs
+                    .oldest_first()
+                    .filter(|(_, j)| j.result.is_none())
+                    .count(),
             signed: st.signed,
             published: st.published,
             rejected: st.rejected,
@@ -1152,6 +1399,10 @@ pub(crate) enum NostrNode {
     InboxDir,
     /// `/jobs`: a job request per file.
     JobsDir,
+    /// `/feedback`: a job request's feedback per file.
+    FeedbackDir,
+    /// `/published`: an event that left the outbox per file.
+    PublishedDir,
 }
 
 /// An item of a [`NostrFs`], below one of its dynamic directories.
@@ -1163,6 +1414,10 @@ pub(crate) enum NostrItem {
     Inbox(String),
     /// `/jobs/{id}.json`.
     Job(String),
+    /// `/feedback/{id}.json`.
+    Feedback(String),
+    /// `/published/{id}.json`.
+    Published(String),
 }
 
 impl NostrFs {
@@ -1185,7 +1440,9 @@ impl NostrFs {
             | NostrNode::Request
             | NostrNode::OutboxDir
             | NostrNode::InboxDir
-            | NostrNode::JobsDir => None,
+            | NostrNode::JobsDir
+            | NostrNode::FeedbackDir
+            | NostrNode::PublishedDir => None,
         }
     }
 
@@ -1201,7 +1458,20 @@ impl NostrFs {
                 let st = self.state();
                 st.inbox.get(id).map(inbox_json)
             }
-            NostrItem::Job(id) => self.job_result(id).map(|e| job_json(id, &e)),
+            NostrItem::Job(id) => {
+                let st = self.state();
+                let job = st.jobs.get(id)?;
+                let feedback: Vec<Event> = job.feedback.iter().cloned().collect();
+                job.result.as_ref().map(|r| job_json(id, r, &feedback))
+            }
+            NostrItem::Feedback(id) => {
+                let st = self.state();
+                st.jobs.get(id).map(|j| feedback_json(id, j))
+            }
+            NostrItem::Published(id) => {
+                let st = self.state();
+                st.delivered.get(id).map(|d| delivered_json(id, d))
+            }
         }
     }
 }
@@ -1221,8 +1491,35 @@ fn inbox_json(i: &Incoming) -> Vec<u8> {
 }
 
 /// The content of `jobs/{id}.json` once the result is there.
-fn job_json(request: &str, result: &Event) -> Vec<u8> {
-    json_bytes(&json!({"request": request, "result": event_json(result)}))
+fn job_json(request: &str, result: &Event, feedback: &[Event]) -> Vec<u8> {
+    let feedback: Vec<Value> = feedback.iter().map(event_json).collect();
+    json_bytes(&json!({"request": request, "result": event_json(result), "feedback": feedback}))
+}
+
+/// The content of `feedback/{id}.json`.
+fn feedback_json(request: &str, job: &Job) -> Vec<u8> {
+    let feedback: Vec<Value> = job.feedback.iter().map(event_json).collect();
+    json_bytes(&json!({
+        "request": request,
+        "result_arrived": job.result.is_some(),
+        "feedback": feedback,
+    }))
+}
+
+/// The content of `published/{id}.json`.
+fn delivered_json(id: &str, d: &Delivery) -> Vec<u8> {
+    let outcome = if d.sent_to.is_empty() {
+        "rejected"
+    } else {
+        "published"
+    };
+    json_bytes(&json!({
+        "id": id,
+        "kind": d.kind,
+        "outcome": outcome,
+        "sent_to": d.sent_to,
+        "rejected": d.rejected,
+    }))
 }
 
 impl CapFiles for NostrFs {
@@ -1241,6 +1538,8 @@ impl CapFiles for NostrFs {
                 .dynamic_dir("/outbox", NostrNode::OutboxDir)
                 .dynamic_dir("/inbox", NostrNode::InboxDir)
                 .dynamic_dir("/jobs", NostrNode::JobsDir)
+                .dynamic_dir("/feedback", NostrNode::FeedbackDir)
+                .dynamic_dir("/published", NostrNode::PublishedDir)
                 .build()
         });
         &TREE
@@ -1253,6 +1552,10 @@ impl CapFiles for NostrFs {
             NostrNode::OutboxDir if st.outbox.contains_key(id) => NostrItem::Outbox(id.to_owned()),
             NostrNode::InboxDir if st.inbox.contains(id) => NostrItem::Inbox(id.to_owned()),
             NostrNode::JobsDir if st.jobs.contains(id) => NostrItem::Job(id.to_owned()),
+            NostrNode::FeedbackDir if st.jobs.contains(id) => NostrItem::Feedback(id.to_owned()),
+            NostrNode::PublishedDir if st.delivered.contains(id) => {
+                NostrItem::Published(id.to_owned())
+            }
             _ => return None,
         };
         Some((item, DynamicKind::File(Access::ReadOnly)))
@@ -1264,13 +1567,16 @@ impl CapFiles for NostrFs {
             match dir {
                 NostrNode::OutboxDir => st.outbox.keys().cloned().collect(),
                 NostrNode::InboxDir => st.inbox.keys().cloned().collect(),
-                NostrNode::JobsDir => st.jobs.keys().cloned().collect(),
+                NostrNode::JobsDir | NostrNode::FeedbackDir => st.jobs.keys().cloned().collect(),
+                NostrNode::PublishedDir => st.delivered.keys().cloned().collect(),
                 _ => Vec::new(),
             }
         };
         let make = match dir {
             NostrNode::OutboxDir => NostrItem::Outbox,
             NostrNode::InboxDir => NostrItem::Inbox,
+            NostrNode::FeedbackDir => NostrItem::Feedback,
+            NostrNode::PublishedDir => NostrItem::Published,
             _ => NostrItem::Job,
         };
         ids.into_iter()
@@ -1345,7 +1651,7 @@ impl CapFiles for NostrFs {
                     file_id,
                     Box::new(move || {
                         svc.wait_job(&id, nonblocking, wait)
-                            .map(|e| job_json(&id, &e))
+                            .map(|(e, feedback)| job_json(&id, &e, &feedback))
                             .map_err(|e| e.into_fs_error(&p))
                     }),
                 ))

@@ -34,7 +34,10 @@ use crate::executor::{BoxFuture, Executor, ExecutorContext, ShutdownSignal};
 ///
 /// - **publishes** every outbox event to every relay that has not accepted
 ///   it (`["EVENT", ...]`) and reads the relay's `OK`: `true` marks the
-///   event sent to that relay ([`NostrFs::mark_sent`]); `false` with
+///   event sent to that relay ([`NostrFs::mark_sent`]), even when it comes
+///   after the connector stopped waiting for it; an `OK` for an unknown
+///   event, or with an empty or malformed id, is recorded with the relay's
+///   message (a `publish` record); `false` with
 ///   `duplicate:` counts as accepted; `rate-limited:`, `error:` or no `OK`
 ///   within [`ExecutorConfig::nostr_ok_timeout`] are transient and retried
 ///   following [`ExecutorConfig::nostr_publish_retry`]; any other reason
@@ -47,8 +50,11 @@ use crate::executor::{BoxFuture, Executor, ExecutorContext, ShutdownSignal};
 /// - **receives** events: each is checked against the subscription's
 ///   filters, verified (id and signature) by the service, and de-duplicated
 ///   across relays (the ids of the last
-///   [`ExecutorConfig::nostr_seen_capacity`] events are remembered), then
-///   delivered to the inbox;
+///   [`ExecutorConfig::nostr_seen_capacity`] events are remembered; each
+///   copy dropped counts in the service's `duplicates`), then delivered to
+///   the inbox; the service's subscriptions include one per job request
+///   awaiting its result ([`NostrFs::subscriptions`]), so results and
+///   feedback arrive without the host subscribing;
 /// - **reconnects** after a drop following
 ///   [`ExecutorConfig::nostr_reconnect`], then sends the subscriptions again
 ///   and re-publishes every event that relay has not acknowledged.
@@ -56,8 +62,13 @@ use crate::executor::{BoxFuture, Executor, ExecutorContext, ShutdownSignal};
 /// Relays differ and the connector copes: a duplicate may be answered
 /// `OK true` or `OK false`; some relays answer a refused subscription with
 /// `NOTICE` rather than `CLOSED`; some drop the connection without a close
-/// frame. NIP-42 authentication is not performed: events a relay refuses
-/// with `auth-required:` are recorded as rejected by it.
+/// frame. NIP-42 authentication is performed only with relays the host
+/// enabled it for ([`NostrFs::set_authentication`]): the challenge is
+/// answered with `["AUTH", event]` signed by the service
+/// ([`NostrFs::sign_auth`]), an `auth-required:` refusal is retried, and
+/// once the relay accepts, waiting events and the subscriptions it closed
+/// are sent again. With other relays, events refused with `auth-required:`
+/// are recorded as rejected by them.
 pub struct NostrRelayConnector {
     nostr: NostrFs,
     shared: Arc<Shared>,
@@ -222,6 +233,10 @@ struct Session {
     publications: HashMap<String, Publication>,
     /// Events whose retries are used up on this connection.
     given_up: HashSet<String>,
+    /// A NIP-42 `["AUTH", event]` answer to send.
+    auth_reply: Option<String>,
+    /// The ids of authentication events sent, until the relay's `OK`.
+    auth_events: HashSet<String>,
 }
 
 type Sink = SplitSink<WsStream, Message>;
@@ -412,6 +427,7 @@ impl Relay {
     /// Brings the relay up to date: subscriptions and publications.
     async fn sync(&self, sink: &mut Sink, state: &mut Session) -> std::result::Result<(), String> {
         let mut out: Vec<String> = Vec::new();
+        out.extend(state.auth_reply.take());
         let wanted = self.nostr.subscriptions();
         for (id, filters) in &wanted {
             if state.subs.get(id) == Some(filters) {
@@ -558,6 +574,11 @@ impl Relay {
         let message = match RelayMessage::from_json(text) {
             Ok(m) => m,
             Err(e) => {
+                // An `OK` whose event id is empty or malformed (some relays
+                // answer so when they refuse): the relay's words are kept.
+                if let Some((id, accepted, message)) = raw_ok(text) {
+                    return self.unmatched_ok(&id, accepted, &message, "without a valid event id");
+                }
                 // An `EVENT` whose event is malformed fails as a whole.
                 let event = text
                     .trim_start()
@@ -611,11 +632,7 @@ impl Relay {
                     format!("subscription {id}: {message}"),
                 );
             }
-            RelayMessage::Auth { .. } => self.record(
-                RecordAction::Auth,
-                Outcome::Failed,
-                "the relay asks for NIP-42 authentication, which is not performed",
-            ),
+            RelayMessage::Auth { challenge } => self.challenge(state, &challenge),
             other => self.record(
                 RecordAction::Notice,
                 Outcome::Failed,
@@ -624,13 +641,122 @@ impl Relay {
         }
     }
 
+    /// Records an `OK` that answers no event waiting for this relay.
+    fn unmatched_ok(&self, id: &str, accepted: bool, message: &str, why: &str) {
+        let mut record = CapRecord::new(
+            Capability::Nostr,
+            RecordAction::Publish,
+            &self.url,
+            if accepted {
+                Outcome::Ok
+            } else {
+                Outcome::Failed
+            },
+        )
+        .with_detail(format!(
+            "OK {accepted} {why}: {}",
+            if message.is_empty() {
+                "(no message)"
+            } else {
+                message
+            }
+        ));
+        if !id.is_empty() {
+            record = record.with_id(id);
+        }
+        self.nostr.emit_record(record);
+    }
+
+    /// A NIP-42 challenge: answered with the service's key when the host
+    /// enabled authentication for this relay, recorded otherwise.
+    fn challenge(&self, state: &mut Session, challenge: &str) {
+        if !self.nostr.authenticates(&self.url) {
+            return self.record(
+                RecordAction::Auth,
+                Outcome::Failed,
+                "the relay asks for NIP-42 authentication, which is not enabled for it",
+            );
+        }
+        let answer = self
+            .nostr
+            .sign_auth(&self.url, challenge)
+            .and_then(|event| {
+                let id = event.id.to_hex();
+                ClientMessage::auth(event)
+                    .try_as_json()
+                    .map(|m| (id, m))
+                    .map_err(|e| oanix_caps::CapError::Signature(e.to_string()))
+            });
+        match answer {
+            Ok((id, message)) => {
+                state.auth_events.insert(id);
+                state.auth_reply = Some(message);
+            }
+            Err(e) => self.record(
+                RecordAction::Auth,
+                Outcome::Failed,
+                format!("could not answer the challenge: {e}"),
+            ),
+        }
+    }
+
+    /// The relay's answer to the authentication event: once accepted,
+    /// publications waiting for a retry or given up on this connection and
+    /// subscriptions the relay closed are sent again at once.
+    fn auth_answer(&self, state: &mut Session, id: &str, accepted: bool, message: &str) {
+        state.auth_events.remove(id);
+        if !accepted {
+            return self.record(
+                RecordAction::Auth,
+                Outcome::Failed,
+                format!("the relay refused the authentication: {message}"),
+            );
+        }
+        let now = Instant::now();
+        for p in state.publications.values_mut() {
+            if !p.in_flight {
+                p.due = now;
+            }
+        }
+        state.closed_by_relay.clear();
+        state.given_up.clear();
+        self.record(RecordAction::Auth, Outcome::Ok, "authenticated");
+    }
+
     fn ok(&self, state: &mut Session, id: &str, accepted: bool, message: &str) {
-        if !state.publications.contains_key(id) {
-            // An OK for an event not published on this connection (or
-            // answered already): nothing to do.
-            return;
+        if state.auth_events.contains(id) {
+            return self.auth_answer(state, id, accepted, message);
         }
         let prefix = message.split(':').next().unwrap_or_default().trim();
+        if !state.publications.contains_key(id) {
+            let waiting = self.nostr.outbox_events().into_iter().find(|o| {
+                o.event.id.to_hex() == id
+                    && !o.sent_to.contains(&self.url)
+                    && !o.rejected.iter().any(|(r, _)| *r == self.url)
+            });
+            if waiting.is_none() {
+                // Unknown here, or answered already.
+                if self.nostr.delivery(id).is_none()
+                    && !self
+                        .nostr
+                        .outbox_events()
+                        .iter()
+                        .any(|o| o.event.id.to_hex() == id)
+                {
+                    self.unmatched_ok(id, accepted, message, "for an event not published here");
+                }
+                return;
+            }
+            // A late answer, after this connection gave up waiting for it:
+            // honoured, unless it asks to try again later.
+            let retry_later = matches!(prefix, "rate-limited" | "error")
+                || (prefix == "auth-required" && self.nostr.authenticates(&self.url));
+            if !accepted && retry_later {
+                self.unmatched_ok(id, accepted, message, "after this connection gave up");
+                return;
+            }
+            state.given_up.remove(id);
+        }
         if accepted || prefix == "duplicate" {
             state.publications.remove(id);
             if prefix == "duplicate" {
@@ -650,6 +776,10 @@ impl Relay {
         }
         match prefix {
             "rate-limited" | "error" => self.transient(state, id, message),
+            // Sent again once authenticated (or refused when retries run out).
+            "auth-required" if self.nostr.authenticates(&self.url) => {
+                self.transient(state, id, message);
+            }
             _ => {
                 state.publications.remove(id);
                 let reason = if message.is_empty() {
@@ -672,6 +802,7 @@ impl Relay {
             .unwrap_or_else(PoisonError::into_inner)
             .contains(id)
         {
+            self.nostr.note_duplicate();
             return;
         }
         let Some(filters) = state.subs.get(sub) else {
@@ -703,6 +834,24 @@ impl Relay {
                 .insert(id.to_owned());
         }
     }
+}
+
+/// The event id, status and message of `["OK", id, status, message]`
+/// read leniently (the id need not be a valid event id).
+fn raw_ok(text: &str) -> Option<(String, bool, String)> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let items = value.as_array()?;
+    if items.first()?.as_str()? != "OK" {
+        return None;
+    }
+    let id = items.get(1)?.as_str()?.to_owned();
+    let accepted = items.get(2)?.as_bool()?;
+    let message = items
+        .get(3)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Some((id, accepted, message))
 }
 
 /// `["CLOSE", id]`.

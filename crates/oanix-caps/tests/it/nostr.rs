@@ -80,7 +80,16 @@ fn identity_files_and_the_secret_never_shows() {
     assert_eq!(
         names(&ns, "/cap/nostr"),
         [
-            "identity", "inbox", "jobs", "outbox", "relays", "request", "status", "submit"
+            "feedback",
+            "identity",
+            "inbox",
+            "jobs",
+            "outbox",
+            "published",
+            "relays",
+            "request",
+            "status",
+            "submit"
         ]
     );
     assert_eq!(names(&ns, "/cap/nostr/identity"), ["npub", "pubkey"]);
@@ -712,4 +721,205 @@ fn relays_are_denied_by_default() {
         .generate()
         .unwrap();
     assert_eq!(allowed.relays(), ["wss://relay.damus.io"]);
+}
+
+fn signed_by(secret: u8, kind: u16, tags: Vec<Tag>, content: &str) -> Event {
+    let k = Keys::new(SecretKey::from_slice(&[secret; 32]).unwrap());
+    EventBuilder::new(Kind::from_u16(kind), content)
+        .tags(tags)
+        .finalize(&k)
+        .unwrap()
+}
+
+#[test]
+fn a_job_subscribes_to_its_own_results_and_takes_only_its_providers() {
+    let n = Arc::new(NostrFs::new(SECRET).unwrap());
+    let ns = mounted(&n);
+    let provider = Keys::new(SecretKey::from_slice(&[9u8; 32]).unwrap());
+    let p = provider.public_key().to_hex();
+    let id = send(
+        &ns,
+        "/cap/nostr/request",
+        &json!({"kind": 5050, "input": "2+2?", "providers": [p]}).to_string(),
+    )
+    .unwrap();
+    // The job's own subscription, without the host asking.
+    let subs = n.subscriptions();
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].0, format!("job-{}", &id[..32]));
+    assert_eq!(
+        serde_json::to_value(&subs[0].1).unwrap(),
+        json!([{"authors": [p], "kinds": [6050, 7000], "#e": [id]}])
+    );
+    assert_eq!(n.status().subscriptions, 1);
+    let e = Tag::custom("e", [id.clone()]);
+    // A result signed by someone else, or of the wrong kind, is not taken.
+    n.receive_event("wss://a.example", signed_by(3, 6050, vec![e.clone()], "5"))
+        .unwrap();
+    n.receive_event("wss://a.example", signed_by(9, 6051, vec![e.clone()], "6"))
+        .unwrap();
+    // A result naming another request is not taken either.
+    let other = Tag::custom("e", ["ab".repeat(32)]);
+    n.receive_event("wss://a.example", signed_by(9, 6050, vec![other], "7"))
+        .unwrap();
+    assert_eq!(n.job_result(&id), None);
+    // Feedback from the provider shows at once; from others, not.
+    n.receive_event(
+        "wss://a.example",
+        signed_by(
+            9,
+            7000,
+            vec![e.clone(), Tag::custom("status", ["processing"])],
+            "",
+        ),
+    )
+    .unwrap();
+    n.receive_event(
+        "wss://a.example",
+        signed_by(3, 7000, vec![e.clone()], "spam"),
+    )
+    .unwrap();
+    let fb = read_json(&ns, &format!("/cap/nostr/feedback/{id}.json")).unwrap();
+    assert_eq!(fb["request"], id);
+    assert_eq!(fb["result_arrived"], false);
+    assert_eq!(fb["feedback"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        fb["feedback"][0]["tags"][1],
+        json!(["status", "processing"])
+    );
+    assert_eq!(names(&ns, "/cap/nostr/feedback"), [format!("{id}.json")]);
+    // The provider's result of the right kind is the result.
+    let good = signed_by(9, 6050, vec![e], "4");
+    n.receive_event("wss://a.example", good.clone()).unwrap();
+    let doc = read_json(&ns, &format!("/cap/nostr/jobs/{id}.json")).unwrap();
+    assert_eq!(doc["result"]["content"], "4");
+    assert_eq!(doc["feedback"].as_array().unwrap().len(), 1);
+    assert_eq!(n.job_result(&id), Some(good));
+    assert_eq!(n.job_feedback(&id).map(|f| f.len()), Some(1));
+    assert_eq!(n.job_feedback("ff"), None);
+    // Its subscription is gone with the wait.
+    assert!(n.subscriptions().is_empty());
+    let fb = read_json(&ns, &format!("/cap/nostr/feedback/{id}.json")).unwrap();
+    assert_eq!(fb["result_arrived"], true);
+    // The host cannot take the service's subscription ids.
+    assert!(matches!(
+        n.add_subscription("job-mine", vec![]),
+        Err(CapError::Invalid(_))
+    ));
+}
+
+#[test]
+fn a_job_without_providers_takes_a_result_from_anyone() {
+    let n = NostrFs::new(SECRET).unwrap();
+    let id = n.request_message(br#"{"kind":5100,"input":"x"}"#).unwrap();
+    let subs = n.subscriptions();
+    assert_eq!(
+        serde_json::to_value(&subs[0].1).unwrap(),
+        json!([{"kinds": [6100, 7000], "#e": [id]}])
+    );
+    let result = signed_by(4, 6100, vec![Tag::custom("e", [id.clone()])], "y");
+    n.receive_event("wss://a.example", result.clone()).unwrap();
+    assert_eq!(n.job_result(&id), Some(result));
+}
+
+#[test]
+fn outcomes_stay_readable_after_the_outbox() {
+    let n = Arc::new(
+        NostrFs::builder()
+            .policy(relay_policy())
+            .relay("wss://a.example")
+            .relay("wss://b.example")
+            .limits(NostrLimits::default().max_published(1))
+            .build(SECRET)
+            .unwrap(),
+    );
+    let ns = mounted(&n);
+    let refused = send(&ns, "/cap/nostr/submit", r#"{"kind":1}"#).unwrap();
+    let path = format!("/cap/nostr/published/{refused}.json");
+    assert!(read_json(&ns, &path).is_err());
+    assert_eq!(n.delivery(&refused), None);
+    n.mark_rejected(&refused, "wss://a.example", "blocked: no")
+        .unwrap();
+    n.mark_rejected(&refused, "wss://b.example", "invalid: bad")
+        .unwrap();
+    let doc = read_json(&ns, &path).unwrap();
+    assert_eq!(
+        doc,
+        json!({
+            "id": refused,
+            "kind": 1,
+            "outcome": "rejected",
+            "sent_to": [],
+            "rejected": {"wss://a.example": "blocked: no", "wss://b.example": "invalid: bad"},
+        })
+    );
+    assert_eq!(
+        names(&ns, "/cap/nostr/published"),
+        [format!("{refused}.json")]
+    );
+    let sent = send(&ns, "/cap/nostr/submit", r#"{"kind":1,"content":"b"}"#).unwrap();
+    n.mark_sent(&sent, "wss://a.example").unwrap();
+    n.mark_rejected(&sent, "wss://b.example", "pow: more")
+        .unwrap();
+    let d = n.delivery(&sent).unwrap();
+    assert_eq!(d.sent_to, ["wss://a.example"]);
+    assert_eq!(
+        d.rejected,
+        [("wss://b.example".to_owned(), "pow: more".to_owned())]
+    );
+    let doc = read_json(&ns, &format!("/cap/nostr/published/{sent}.json")).unwrap();
+    assert_eq!(doc["outcome"], "published");
+    // Bounded: the older outcome is forgotten.
+    assert_eq!(n.delivery(&refused), None);
+    assert!(read_json(&ns, &path).is_err());
+}
+
+#[test]
+fn duplicates_are_counted() {
+    let n = NostrFs::new(SECRET).unwrap();
+    let e = foreign_event("once");
+    assert_eq!(n.receive_event("wss://a.example", e.clone()), Ok(true));
+    assert_eq!(n.receive_event("wss://b.example", e), Ok(false));
+    n.note_duplicate();
+    assert_eq!(n.status().duplicates, 2);
+    assert_eq!(n.inbox_events().len(), 1);
+}
+
+#[test]
+fn auth_answers_are_signed_only_for_relays_the_host_enabled() {
+    let log = RecordLog::new(10);
+    let n = NostrFs::builder()
+        .policy(relay_policy())
+        .relay("wss://a.example")
+        .authenticate("wss://a.example")
+        .record_sink(log.sink())
+        .build(SECRET)
+        .unwrap();
+    assert!(matches!(
+        n.sign_auth("wss://b.example", "c"),
+        Err(CapError::Refused(_))
+    ));
+    let e = n.sign_auth("wss://a.example", "chal-1").unwrap();
+    e.verify().unwrap();
+    assert_eq!(e.kind.as_u16(), 22242);
+    assert_eq!(e.tags.challenge().as_deref(), Some("chal-1"));
+    assert_eq!(
+        tags(&e),
+        [
+            vec!["relay", "wss://a.example"],
+            vec!["challenge", "chal-1"]
+        ]
+    );
+    assert!(n.outbox_events().is_empty());
+    assert_eq!(
+        log.records().last().map(|r| r.action.as_str()),
+        Some("auth")
+    );
+    let long = "x".repeat(oanix_caps::MAX_AUTH_CHALLENGE + 1);
+    assert!(matches!(
+        n.sign_auth("wss://a.example", &long),
+        Err(CapError::Invalid(_))
+    ));
+    n.set_authentication("wss://a.example", false);
+    assert!(!n.authenticates("wss://a.example"));
 }

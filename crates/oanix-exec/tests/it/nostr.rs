@@ -3,7 +3,15 @@
 //! limits, authentication required, a relay that goes away and comes back.
 
 use std::collections::HashMap;
+use std::sync::mpsc;
 use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use oanix_caps::nostr_crate::event::{Event, EventBuilder, FinalizeEvent, Kind, Tag};
+use oanix_caps::nostr_crate::key::{Keys, SecretKey};
+use oanix_vfs::{FileService, OpenFlags, read_to_end, read_to_string};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
 
 use nostr_relay_builder::builder::{
     RateLimit, RelayBuilderNip42, RelayBuilderNip42Mode, RelayTestOptions,
@@ -13,7 +21,7 @@ use oanix_caps::{Filter, NostrFs, Outcome};
 use oanix_exec::{ExecutorConfig, ExecutorManager, RetryPolicy};
 use tokio::runtime::Runtime;
 
-use crate::support::{expect_record, fast_config, record_channel, wait_until};
+use crate::support::{PATIENCE, expect_record, fast_config, record_channel, wait_until};
 
 /// A runtime for the in-process relays (they run on it).
 pub(crate) fn relay_runtime() -> Runtime {
@@ -291,6 +299,44 @@ fn a_relay_requiring_auth_rejects_with_its_reason() {
 }
 
 #[test]
+fn a_relay_requiring_auth_is_answered_when_the_host_enables_it() {
+    let rt = relay_runtime();
+    let (_relay, url) = local_relay(
+        &rt,
+        RelayBuilder::default().nip42(RelayBuilderNip42 {
+            mode: RelayBuilderNip42Mode::Write,
+        }),
+    );
+    let (sink, records) = record_channel();
+    let nostr = NostrFs::builder()
+        .policy(relay_policy(&[&url]))
+        .relay(&url)
+        .authenticate(&url)
+        .record_sink(sink)
+        .generate()
+        .unwrap();
+    assert!(nostr.authenticates(&url));
+    let m = start(&nostr, nostr_config().build());
+    let id = nostr
+        .sign_event(1, "let me in", Vec::new(), None)
+        .unwrap()
+        .id
+        .to_hex();
+    let r = expect_record(&records, |r| {
+        r.action == "auth" && r.outcome != Outcome::Queued
+    });
+    assert_eq!(
+        (r.outcome, r.detail.as_deref()),
+        (Outcome::Ok, Some("authenticated"))
+    );
+    expect_record(&records, |r| {
+        r.action == "publish" && r.outcome == Outcome::Ok && r.id.as_deref() == Some(id.as_str())
+    });
+    assert_eq!((nostr.status().published, nostr.status().rejected), (1, 0));
+    m.shutdown().unwrap();
+}
+
+#[test]
 fn after_a_reconnect_subscriptions_and_unacknowledged_events_are_sent_again() {
     // The first relay runs on a runtime of its own: dropping that runtime
     // ends the relay and every connection at once.
@@ -370,4 +416,269 @@ fn a_relay_the_policy_does_not_allow_is_never_connected_to() {
         listener.accept().map(|_| ()).unwrap_err().kind(),
         std::io::ErrorKind::WouldBlock
     );
+}
+
+/// A relay the test plays by hand: what the connector sends arrives on
+/// `from_client`, what the test sends goes to the connector (one
+/// connection).
+struct ScriptedRelay {
+    url: String,
+    from_client: mpsc::Receiver<Value>,
+    to_client: tokio::sync::mpsc::UnboundedSender<String>,
+    _rt: Runtime,
+}
+
+impl ScriptedRelay {
+    fn start() -> Self {
+        let rt = relay_runtime();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (in_tx, from_client) = mpsc::channel();
+        let (to_client, mut out_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        rt.spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            let (mut sink, mut source) = ws.split();
+            loop {
+                tokio::select! {
+                    m = source.next() => match m {
+                        Some(Ok(Message::Text(t))) => {
+                            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                            let _ = in_tx.send(v);
+                        }
+                        Some(Ok(_)) => {}
+                        _ => return,
+                    },
+                    Some(text) = out_rx.recv() => {
+                        if sink.send(Message::text(text)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Self {
+            url: format!("ws://127.0.0.1:{port}"),
+            from_client,
+            to_client,
+            _rt: rt,
+        }
+    }
+
+    /// The next message from the connector whose first element is `word`.
+    fn expect(&self, word: &str) -> Value {
+        loop {
+            let v = self.from_client.recv_timeout(PATIENCE).unwrap();
+            if v[0] == word {
+                return v;
+            }
+        }
+    }
+
+    fn send(&self, message: Value) {
+        self.to_client.send(message.to_string()).unwrap();
+    }
+}
+
+fn scripted_nostr(relay: &ScriptedRelay) -> (NostrFs, crate::support::Records) {
+    let (sink, records) = record_channel();
+    let nostr = NostrFs::builder()
+        .policy(relay_policy(&[&relay.url]))
+        .relay(&relay.url)
+        .record_sink(sink)
+        .generate()
+        .unwrap();
+    (nostr, records)
+}
+
+/// Writes `message` to `file` of `nostr` and reads back the event id.
+fn write_message(nostr: &NostrFs, file: &str, message: &str) -> String {
+    let mut h = nostr.open(file, OpenFlags::read_write()).unwrap();
+    h.write(message.as_bytes()).unwrap();
+    let mut id = Vec::new();
+    read_to_end(h.as_mut(), &mut id).unwrap();
+    String::from_utf8(id).unwrap()
+}
+
+fn read_json(nostr: &NostrFs, path: &str) -> Value {
+    serde_json::from_str(&read_to_string(nostr, path).unwrap()).unwrap()
+}
+
+fn signed_by(keys: &Keys, kind: u16, tags: Vec<Tag>, content: &str) -> Event {
+    EventBuilder::new(Kind::from_u16(kind), content)
+        .tags(tags)
+        .finalize(keys)
+        .unwrap()
+}
+
+#[test]
+fn a_job_request_subscribes_to_its_results_and_feedback() {
+    let relay = ScriptedRelay::start();
+    let (nostr, records) = scripted_nostr(&relay);
+    let m = start(&nostr, nostr_config().build());
+    let provider = Keys::new(SecretKey::from_slice(&[9u8; 32]).unwrap());
+    let stranger = Keys::new(SecretKey::from_slice(&[3u8; 32]).unwrap());
+    let p = provider.public_key().to_hex();
+    let id = write_message(
+        &nostr,
+        "/request",
+        &json!({"kind": 5050, "input": "2+2?", "providers": [p]}).to_string(),
+    );
+    // The connector subscribes by itself: results of kind 6050 and
+    // feedback naming the request, from the provider asked.
+    let req = relay.expect("REQ");
+    let sub = req[1].as_str().unwrap().to_owned();
+    assert_eq!(sub, format!("job-{}", &id[..32]));
+    assert_eq!(
+        req[2],
+        json!({"authors": [p], "kinds": [6050, 7000], "#e": [id]})
+    );
+    let event = relay.expect("EVENT");
+    assert_eq!(event[1]["id"], id);
+    relay.send(json!(["OK", id, true, ""]));
+    let e = Tag::custom("e", [id.clone()]);
+    let feedback = signed_by(
+        &provider,
+        7000,
+        vec![e.clone(), Tag::custom("status", ["processing"])],
+        "",
+    );
+    relay.send(json!(["EVENT", sub, feedback]));
+    // Someone else's result is not the result (nor does it match the
+    // subscription); nor is a result of the wrong kind.
+    relay.send(json!([
+        "EVENT",
+        sub,
+        signed_by(&stranger, 6050, vec![e.clone()], "5")
+    ]));
+    relay.send(json!([
+        "EVENT",
+        sub,
+        signed_by(&provider, 6051, vec![e.clone()], "6")
+    ]));
+    relay.send(json!(["EOSE", sub]));
+    expect_record(&records, |r| r.action == "eose");
+    let fb = read_json(&nostr, &format!("/feedback/{id}.json"));
+    assert_eq!(fb["feedback"].as_array().unwrap().len(), 1, "{fb}");
+    assert_eq!(fb["result_arrived"], false);
+    let mut h = nostr
+        .open(
+            &format!("/jobs/{id}.json"),
+            OpenFlags::read_only().with_nonblocking(true),
+        )
+        .unwrap();
+    let mut buf = [0u8; 8];
+    assert!(h.read(&mut buf).is_err());
+    // The provider's result ends the wait, and the subscription.
+    let result = signed_by(&provider, 6050, vec![e], "4");
+    relay.send(json!(["EVENT", sub, result]));
+    let doc = read_json(&nostr, &format!("/jobs/{id}.json"));
+    assert_eq!(doc["result"]["content"], "4");
+    assert_eq!(doc["result"]["pubkey"], p);
+    assert_eq!(
+        doc["feedback"][0]["tags"][1],
+        json!(["status", "processing"])
+    );
+    let close = relay.expect("CLOSE");
+    assert_eq!(close[1], sub);
+    m.shutdown().unwrap();
+}
+
+#[test]
+fn late_and_unmatched_oks_are_honoured_or_recorded() {
+    let relay = ScriptedRelay::start();
+    let (nostr, records) = scripted_nostr(&relay);
+    let config = nostr_config()
+        .nostr_ok_timeout(Duration::from_millis(50))
+        .nostr_publish_retry(RetryPolicy::none())
+        .build();
+    let m = start(&nostr, config);
+    // No OK in time: the connection gives up on the event...
+    let late = write_message(&nostr, "/submit", r#"{"kind":1,"content":"late"}"#);
+    assert_eq!(relay.expect("EVENT")[1]["id"], late);
+    expect_record(&records, |r| {
+        r.action == "publish"
+            && r.outcome == Outcome::Failed
+            && r.detail.as_deref().unwrap_or("").starts_with("gave up")
+    });
+    // ...and the OK that comes after is honoured all the same.
+    relay.send(json!(["OK", late, true, ""]));
+    expect_record(&records, |r| {
+        r.action == "publish" && r.outcome == Outcome::Ok && r.id.as_deref() == Some(late.as_str())
+    });
+    assert!(nostr.outbox_events().is_empty());
+    let doc = read_json(&nostr, &format!("/published/{late}.json"));
+    assert_eq!(doc["outcome"], "published");
+    assert_eq!(doc["sent_to"], json!([relay.url]));
+    // An OK with an empty id, or for an event never sent, keeps its words.
+    relay.send(json!(["OK", "", false, "blocked: you are banned"]));
+    let r = expect_record(&records, |r| {
+        r.action == "publish" && r.outcome == Outcome::Failed
+    });
+    assert_eq!(
+        r.detail.as_deref(),
+        Some("OK false without a valid event id: blocked: you are banned")
+    );
+    let stray = "ab".repeat(32);
+    relay.send(json!(["OK", stray, false, "invalid: what is this"]));
+    let r = expect_record(&records, |r| {
+        r.action == "publish" && r.outcome == Outcome::Failed
+    });
+    assert_eq!(r.id.as_deref(), Some(stray.as_str()));
+    assert_eq!(
+        r.detail.as_deref(),
+        Some("OK false for an event not published here: invalid: what is this")
+    );
+    // A late refusal is honoured too, and stays readable.
+    let refused = write_message(&nostr, "/submit", r#"{"kind":1,"content":"no"}"#);
+    assert_eq!(relay.expect("EVENT")[1]["id"], refused);
+    expect_record(&records, |r| {
+        r.action == "publish"
+            && r.outcome == Outcome::Failed
+            && r.id.as_deref() == Some(refused.as_str())
+            && r.detail.as_deref().unwrap_or("").starts_with("gave up")
+    });
+    relay.send(json!(["OK", refused, false, "blocked: spam"]));
+    expect_record(&records, |r| {
+        r.action == "publish"
+            && r.id.as_deref() == Some(refused.as_str())
+            && r.detail.as_deref() == Some("rejected: blocked: spam")
+    });
+    let doc = read_json(&nostr, &format!("/published/{refused}.json"));
+    assert_eq!(doc["outcome"], "rejected");
+    assert_eq!(doc["rejected"], json!({relay.url.clone(): "blocked: spam"}));
+    assert_eq!(nostr.status().rejected, 1);
+    m.shutdown().unwrap();
+}
+
+#[test]
+fn copies_from_a_second_relay_count_as_duplicates() {
+    let a = ScriptedRelay::start();
+    let b = ScriptedRelay::start();
+    let (sink, records) = record_channel();
+    let nostr = NostrFs::builder()
+        .policy(relay_policy(&[&a.url, &b.url]))
+        .relay(&a.url)
+        .relay(&b.url)
+        .record_sink(sink)
+        .generate()
+        .unwrap();
+    nostr
+        .add_subscription("notes", vec![Filter::new().kinds([1])])
+        .unwrap();
+    let m = start(&nostr, nostr_config().build());
+    let author = Keys::new(SecretKey::from_slice(&[5u8; 32]).unwrap());
+    let note = signed_by(&author, 1, Vec::new(), "everywhere");
+    for relay in [&a, &b] {
+        let req = relay.expect("REQ");
+        relay.send(json!(["EVENT", req[1], note]));
+        relay.send(json!(["EOSE", req[1]]));
+        expect_record(&records, |r| r.action == "eose" && r.target == relay.url);
+    }
+    assert_eq!(nostr.inbox_events().len(), 1);
+    assert_eq!(nostr.status().duplicates, 1);
+    assert_eq!(nostr.status().received, 1);
+    m.shutdown().unwrap();
 }
