@@ -18,7 +18,9 @@
 //!   events and NIP-90 job requests for the agent, never showing it the key,
 //!   and verifies what arrives; a job request subscribes to its own results
 //!   and feedback (`jobs/{id}.json`, `feedback/{id}.json`), and what became
-//!   of each published event stays readable (`published/{id}.json`).
+//!   of each published event stays readable (`published/{id}.json`); an
+//!   agent subscribes by writing a filter to `subscribe` and reads the
+//!   matching events from `subs/{id}/events`.
 //! - [`EgressPolicy`] (also named [`HttpPolicy`]): schemes, host allow and
 //!   deny lists with wildcards, ports, methods, body limits, header injection
 //!   per host, and [`EgressPolicy::check_ip`] for executors to call on every
@@ -39,7 +41,7 @@
 //!
 //! - **One write, one message.** Each `write` to a request or control file
 //!   (`/cap/http/request`, `/cap/ws/control`, `/cap/ws/conns/{id}/out`,
-//!   `/cap/nostr/submit`, `/cap/nostr/request`) is one whole message: write it
+//!   `/cap/nostr/submit`, `/cap/nostr/request`, `/cap/nostr/subscribe`) is one whole message: write it
 //!   in one call (as [`oanix_vfs::write_file`] does). On `conns/{id}/out`
 //!   and `out.bin` a zero-length write is one empty message, and so is a
 //!   handle opened with `truncate` and flushed or closed without a write
@@ -66,13 +68,14 @@
 //!   read of the file returns now (the `status` files and every `.json`
 //!   document included). Three kinds of file have no size until read and
 //!   stat as 0: message files (`request`, `control`, `submit`, `out`...),
-//!   the stream `conns/{id}/in`, and answers that have not arrived
+//!   the streams `conns/{id}/in` and `subs/{id}/events`, and answers that have not arrived
 //!   (`responses/{id}.json` of a pending request, `jobs/{id}.json` without
 //!   its result), whose reads wait.
 //! - **Everything else is plain files.** Listings are sorted; errors name the
 //!   path; files an agent may not write answer `ReadOnly`; creating, removing
 //!   or renaming what the service owns answers `PermissionDenied` (removing a
-//!   delivered response or inbox event is allowed: it frees it).
+//!   delivered response or inbox event is allowed: it frees it; removing
+//!   `/cap/nostr/subs/{id}` closes that subscription).
 //!
 //! The messages:
 //!
@@ -83,6 +86,8 @@
 //! | `/cap/ws/conns/{id}/out`, `out.bin` | the payload itself: a text message (UTF-8), a binary message |
 //! | `/cap/ws/conns/{id}/in` (read) | `text <len>\n` or `binary <len>\n`, then the `<len>` payload bytes: one message per read to the end; a read giving nothing at all is the end of the connection (closed, every message read), never a message |
 //! | `/cap/nostr/submit` | `{"kind": 1, "content": "...", "tags": [["t", "x"]], "created_at": 1700000000}` |
+//! | `/cap/nostr/subscribe` | a NIP-01 filter `{"ids", "authors", "kinds", "#e", "#p", "since", "until", "limit"}` (id `sub-{n}` assigned), or `{"id": "mine", "filter": {...}}`; a read on the same handle gives the subscription id |
+//! | `/cap/nostr/subs/{id}/events` (read) | the next matching event as one line of JSON per read to the end, oldest first; a read giving nothing is the end (the subscription was closed) |
 //! | `/cap/nostr/request` | `{"kind": 5050, "input": "...", "inputs": [{"data", "type", "relay", "marker"}], "params": {...}, "output": "text/plain", "bid": 1000, "relays": [...], "providers": [...]}` |
 //!
 //! Responses read as JSON documents: `responses/{id}.json` holds
@@ -235,8 +240,8 @@ pub use method::HttpMethod;
 #[cfg(feature = "nostr")]
 pub use nostr::{
     Delivered, Filter, JOB_FEEDBACK_KIND, JOB_REQUEST_KINDS, JOB_RESULT_KINDS,
-    JOB_SUBSCRIPTION_PREFIX, JobInput, JobRequest, MAX_AUTH_CHALLENGE, MAX_JOB_FEEDBACK, NostrFs,
-    NostrFsBuilder, NostrLimits, NostrStatus, OutboxEvent,
+    JOB_SUBSCRIPTION_PREFIX, JobInput, JobRequest, MAX_AUTH_CHALLENGE, MAX_JOB_FEEDBACK,
+    MAX_SUBSCRIPTION_ID, NostrFs, NostrFsBuilder, NostrLimits, NostrStatus, OutboxEvent,
 };
 pub use notify::{EventListener, Listener};
 pub use policy::{EgressPolicy, EgressPolicyBuilder, HostPattern, IpClass};

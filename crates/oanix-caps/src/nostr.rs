@@ -10,7 +10,9 @@ use std::time::Duration;
 use nostr::event::{Event, EventBuilder, FinalizeEvent, Kind, Tag};
 use nostr::key::{Keys, PublicKey, SecretKey};
 use nostr::nips::nip19::ToBech32;
-use oanix_prims::{Access, DynamicEntry, DynamicKind, DynamicNode, FixedFile, FixedTree};
+use oanix_prims::{
+    Access, Dynamic, DynamicEntry, DynamicKind, DynamicNode, FixedFile, FixedTree, Resolved,
+};
 use oanix_vfs::{FileHandle, FsError, OpenFlags, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -22,7 +24,7 @@ use crate::notify::{EventListener, WaitEnd};
 use crate::policy::EgressPolicy;
 use crate::queue::Recent;
 use crate::record::{CapRecord, Capability, Outcome, RecordAction, RecordSink};
-use crate::tree::{self, CapFiles, ContentHandle, MessageHandle, json_bytes};
+use crate::tree::{self, CapFiles, ContentHandle, MessageHandle, StreamHandle, json_bytes};
 
 /// The kinds of NIP-90 job requests; a job's result has the request's kind
 /// plus 1000, and feedback is kind 7000.
@@ -36,6 +38,9 @@ pub const JOB_FEEDBACK_KIND: u16 = 7000;
 pub const JOB_SUBSCRIPTION_PREFIX: &str = "job-";
 /// Feedback events kept per job request; past this the oldest are dropped.
 pub const MAX_JOB_FEEDBACK: usize = 64;
+/// The longest subscription id `/subscribe` takes, in characters (relays
+/// take ids up to 64).
+pub const MAX_SUBSCRIPTION_ID: usize = 64;
 /// The longest NIP-42 challenge [`NostrFs::sign_auth`] signs, in bytes.
 pub const MAX_AUTH_CHALLENGE: usize = 1024;
 
@@ -275,7 +280,8 @@ pub struct NostrLimits {
     pub max_outbox: usize,
     /// Received events kept; past this the oldest are dropped. Default 1024.
     pub max_inbox: usize,
-    /// The largest message written to `submit` or `request`. Default 64 KiB.
+    /// The largest message written to `submit`, `request` or `subscribe`.
+    /// Default 64 KiB.
     pub max_message: usize,
     /// Relays, at most. Default 16.
     pub max_relays: usize,
@@ -286,8 +292,14 @@ pub struct NostrLimits {
     /// Outcomes of events that left the outbox kept for
     /// `published/{id}.json`; past this the oldest are forgotten. Default 1024.
     pub max_published: usize,
-    /// How long a read of `jobs/{id}.json` waits. Default 60 s (and never
-    /// past the thread's [`deadline`](oanix_vfs::deadline)).
+    /// Matching events queued per subscription opened through
+    /// `/subscribe`, waiting to be read from `subs/{id}/events`; past this
+    /// the oldest is dropped and counted (`dropped` in `subs/{id}/status`).
+    /// Default 256.
+    pub max_sub_events: usize,
+    /// How long a read of `jobs/{id}.json` or `subs/{id}/events` waits.
+    /// Default 60 s (and never past the thread's
+    /// [`deadline`](oanix_vfs::deadline)).
     pub wait: Duration,
 }
 
@@ -301,6 +313,7 @@ impl Default for NostrLimits {
             max_subscriptions: 32,
             max_jobs: 256,
             max_published: 1024,
+            max_sub_events: 256,
             wait: Duration::from_secs(60),
         }
     }
@@ -329,6 +342,12 @@ impl NostrLimits {
     #[must_use]
     pub fn max_published(mut self, n: usize) -> Self {
         self.max_published = n;
+        self
+    }
+    /// Sets `max_sub_events`.
+    #[must_use]
+    pub fn max_sub_events(mut self, n: usize) -> Self {
+        self.max_sub_events = n;
         self
     }
     /// Sets `wait`.
@@ -435,6 +454,16 @@ fn job_subscription_id(id: &str) -> String {
     format!("{JOB_SUBSCRIPTION_PREFIX}{short}")
 }
 
+/// A subscription opened through `/subscribe`: its filter and the matching
+/// events not yet read from `subs/{id}/events`.
+#[derive(Debug)]
+struct SubStream {
+    filter: Filter,
+    queue: VecDeque<Event>,
+    matched: u64,
+    dropped: u64,
+}
+
 #[derive(Debug)]
 struct Incoming {
     event: Event,
@@ -451,6 +480,8 @@ struct NostrState {
     jobs: Recent<Job>,
     delivered: Recent<Delivery>,
     subscriptions: BTreeMap<String, Vec<Filter>>,
+    streams: BTreeMap<String, SubStream>,
+    next_sub: u64,
     signed: u64,
     published: u64,
     rejected: u64,
@@ -471,6 +502,8 @@ impl NostrState {
             jobs: Recent::new(limits.max_jobs),
             delivered: Recent::up_to(limits.max_published),
             subscriptions: BTreeMap::new(),
+            streams: BTreeMap::new(),
+            next_sub: 0,
             signed: 0,
             published: 0,
             rejected: 0,
@@ -506,6 +539,11 @@ struct NostrInner {
 /// | `/jobs/{id}.json` | read (blocks) | the result of a job request sent from here, with its feedback |
 /// | `/feedback/{id}.json` | read | the feedback so far of a job request sent from here (does not block) |
 /// | `/published/{id}.json` | read | what became of an event that left the outbox: relays that accepted it, relays that refused it and why |
+/// | `/subscribe` | write (read gives the subscription id) | a NIP-01 filter, or `{"id": ..., "filter": ...}`: opens a subscription (see [`subscribe_message`](Self::subscribe_message)) |
+/// | `/subs/{id}/filter.json` | read | the subscription's filter |
+/// | `/subs/{id}/events` | read (blocks), size 0 | the next matching event per read, as one line of JSON, oldest first; end of file once the subscription is closed; a nonblocking handle answers `WouldBlock` when none is queued |
+/// | `/subs/{id}/status` | read | events queued, matched and dropped (past [`NostrLimits::max_sub_events`] the oldest is dropped) |
+/// | `/subs/{id}` | remove | closes the subscription (relays get `CLOSE`) |
 /// | `/status` | read | identity, relays, counters |
 #[derive(Clone)]
 pub struct NostrFs {
@@ -1076,6 +1114,22 @@ impl NostrFs {
                         event.content.len()
                     ))
             });
+            let per_sub = self.core().limits().max_sub_events;
+            for sub in st.streams.values_mut() {
+                if !sub.filter.matches(&event) {
+                    continue;
+                }
+                sub.matched += 1;
+                if per_sub == 0 {
+                    sub.dropped += 1;
+                    continue;
+                }
+                if sub.queue.len() >= per_sub {
+                    sub.queue.pop_front();
+                    sub.dropped += 1;
+                }
+                sub.queue.push_back(event.clone());
+            }
             st.evicted += st.inbox.insert(
                 id.clone(),
                 Incoming {
@@ -1162,7 +1216,8 @@ impl NostrFs {
 
     /// Adds (or replaces) subscription `sub_id` for the relay executor.
     /// Ids starting with [`JOB_SUBSCRIPTION_PREFIX`] are the service's own
-    /// and refused (`Invalid`).
+    /// and refused (`Invalid`). Replacing a subscription opened through
+    /// `/subscribe` ends its `subs/{id}/` directory.
     pub fn add_subscription(&self, sub_id: impl Into<String>, filters: Vec<Filter>) -> Result<()> {
         let sub_id = sub_id.into();
         if sub_id.starts_with(JOB_SUBSCRIPTION_PREFIX) {
@@ -1178,8 +1233,13 @@ impl NostrFs {
                     capacity: cap,
                 });
             }
+            let wake = if st.streams.remove(&sub_id).is_some() {
+                Wake::Both
+            } else {
+                Wake::Work
+            };
             st.subscriptions.insert(sub_id, filters);
-            Ok(Change::new((), Wake::Work))
+            Ok(Change::new((), wake))
         })
     }
 
@@ -1236,12 +1296,101 @@ impl NostrFs {
         })
     }
 
-    /// Removes a subscription; whether it was there.
+    /// Removes a subscription (and, for one opened through `/subscribe`,
+    /// its `subs/{id}/` directory: readers of its `events` see the end);
+    /// whether it was there.
     pub fn remove_subscription(&self, sub_id: &str) -> bool {
         self.core().apply(|st, _| {
             let removed = st.subscriptions.remove(sub_id).is_some();
-            Change::new(removed, if removed { Wake::Work } else { Wake::None })
+            let streamed = st.streams.remove(sub_id).is_some();
+            let wake = match (removed, streamed) {
+                (_, true) => Wake::Both,
+                (true, false) => Wake::Work,
+                (false, false) => Wake::None,
+            };
+            Change::new(removed || streamed, wake)
         })
+    }
+
+    /// Opens a subscription as written to `/subscribe` and returns its id.
+    /// The message is one NIP-01 filter object
+    /// (`{"kinds": [1], "authors": ["<hex>"], "since": 1700000000}`; fields
+    /// `ids`, `authors`, `kinds`, `#e`, `#p`, `since`, `until`, `limit`),
+    /// which gets the id `sub-{n}`, or `{"id": "name", "filter": {...}}`
+    /// to choose the id (1 to [`MAX_SUBSCRIPTION_ID`] characters of
+    /// `A-Z a-z 0-9 . _ -`, not starting with [`JOB_SUBSCRIPTION_PREFIX`],
+    /// not already a subscription). Event ids and public keys must be 64
+    /// lowercase hex digits. At most [`NostrLimits::max_subscriptions`]
+    /// subscriptions (with the host's) are open (`QueueFull`).
+    pub fn subscribe_message(&self, message: &[u8]) -> Result<String> {
+        let parsed = self
+            .check_size(message)
+            .and_then(|()| parse_subscribe(message));
+        let (id, filter) = self.count_invalid(parsed)?;
+        let cap = self.core().limits().max_subscriptions;
+        self.core().commit(|st, _| {
+            if st.subscriptions.len() >= cap {
+                return Err(CapError::QueueFull {
+                    what: "subscriptions".into(),
+                    capacity: cap,
+                });
+            }
+            let id = match id {
+                Some(id) if st.subscriptions.contains_key(&id) => {
+                    return Err(CapError::invalid(format!(
+                        "field `id`: subscription `{id}` is already open"
+                    )));
+                }
+                Some(id) => id,
+                None => loop {
+                    st.next_sub += 1;
+                    let id = format!("sub-{}", st.next_sub);
+                    if !st.subscriptions.contains_key(&id) {
+                        break id;
+                    }
+                },
+            };
+            st.subscriptions.insert(id.clone(), vec![filter.clone()]);
+            st.streams.insert(
+                id.clone(),
+                SubStream {
+                    filter,
+                    queue: VecDeque::new(),
+                    matched: 0,
+                    dropped: 0,
+                },
+            );
+            Ok(Change::new(id, Wake::Work))
+        })
+    }
+
+    /// Takes the next event queued for subscription `id` (opened through
+    /// `/subscribe`), waiting up to `timeout` (bounded by the thread's
+    /// deadline) for one; `None` once the subscription is closed.
+    pub fn wait_subscription_event(&self, id: &str, timeout: Duration) -> Result<Option<Event>> {
+        self.next_sub_event(id, false, timeout)
+    }
+
+    fn next_sub_event(
+        &self,
+        id: &str,
+        nonblocking: bool,
+        timeout: Duration,
+    ) -> Result<Option<Event>> {
+        let r = self.core().ready().wait_for(nonblocking, timeout, || {
+            self.core().apply(|st, _| {
+                let taken = match st.streams.get_mut(id) {
+                    None => Some(None),
+                    Some(sub) => sub.queue.pop_front().map(Some),
+                };
+                Change::new(taken, Wake::None)
+            })
+        });
+        match r {
+            Ok(v) => Ok(v),
+            Err(WaitEnd::WouldBlock) => Err(CapError::WouldBlock(format!("event on {id}"))),
+            Err(WaitEnd::TimedOut) => Err(CapError::TimedOut(format!("event on {id}"))),
+        }
     }
 
     /// The counters.
@@ -1363,6 +1512,113 @@ fn parse_job(message: &[u8]) -> Result<JobRequest> {
     })
 }
 
+/// The fields a filter written to `/subscribe` may have.
+const FILTER_FIELDS: &[&str] = &[
+    "ids", "authors", "kinds", "#e", "#p", "since", "until", "limit",
+];
+
+/// Parses a message written to `/subscribe`: the id asked for, if any,
+/// and the filter.
+fn parse_subscribe(message: &[u8]) -> Result<(Option<String>, Filter)> {
+    let f = parse_object(message)?;
+    if f.value("filter").is_none() {
+        return Ok((None, parse_filter(&f)?));
+    }
+    f.check_known(&["id", "filter"])?;
+    let id = f.opt_str("id")?.map(str::to_owned);
+    if let Some(id) = &id {
+        check_sub_id(id)?;
+    }
+    let inner = f
+        .value("filter")
+        .map(|v| serde_json::to_vec(v).unwrap_or_default())
+        .unwrap_or_default();
+    let filter = parse_object(&inner)
+        .and_then(|inner| parse_filter(&inner))
+        .map_err(|e| prefix(e, "filter"))?;
+    Ok((id, filter))
+}
+
+/// Checks a subscription id chosen in `/subscribe`.
+fn check_sub_id(id: &str) -> Result<()> {
+    let fine = !id.is_empty()
+        && id.len() <= MAX_SUBSCRIPTION_ID
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !fine {
+        return Err(CapError::invalid(format!(
+            "field `id`: expected 1 to {MAX_SUBSCRIPTION_ID} characters of A-Z a-z 0-9 . _ -"
+        )));
+    }
+    if id.starts_with(JOB_SUBSCRIPTION_PREFIX) {
+        return Err(CapError::invalid(format!(
+            "field `id`: ids starting with `{JOB_SUBSCRIPTION_PREFIX}` are reserved for job requests"
+        )));
+    }
+    Ok(())
+}
+
+/// Parses and checks one NIP-01 filter object.
+fn parse_filter(f: &Fields) -> Result<Filter> {
+    f.check_known(FILTER_FIELDS)?;
+    let hex = |name: &str| -> Result<Option<Vec<String>>> {
+        let Some(list) = f.opt_str_array(name)? else {
+            return Ok(None);
+        };
+        for (i, v) in list.iter().enumerate() {
+            if v.len() != 64 || !v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return Err(CapError::invalid(format!(
+                    "field `{name}[{i}]`: expected 64 lowercase hex digits"
+                )));
+            }
+        }
+        Ok(Some(list))
+    };
+    let kinds = match f.value("kinds") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(list)) => {
+            let mut kinds = Vec::with_capacity(list.len());
+            for (i, v) in list.iter().enumerate() {
+                let k = v
+                    .as_u64()
+                    .and_then(|k| u16::try_from(k).ok())
+                    .ok_or_else(|| {
+                        CapError::invalid(format!(
+                            "field `kinds[{i}]`: expected an integer from 0 to 65535"
+                        ))
+                    })?;
+                kinds.push(k);
+            }
+            Some(kinds)
+        }
+        Some(other) => {
+            return Err(CapError::invalid(format!(
+                "field `kinds`: expected an array of integers, found {}",
+                crate::message::type_name(other)
+            )));
+        }
+    };
+    let filter = Filter {
+        ids: hex("ids")?,
+        authors: hex("authors")?,
+        kinds,
+        e_tags: hex("#e")?,
+        p_tags: hex("#p")?,
+        since: f.opt_u64("since")?,
+        until: f.opt_u64("until")?,
+        limit: f.opt_u64("limit")?,
+    };
+    if let (Some(since), Some(until)) = (filter.since, filter.until)
+        && since > until
+    {
+        return Err(CapError::invalid(
+            "field `until`: expected no earlier than `since`",
+        ));
+    }
+    Ok(filter)
+}
+
 /// Puts `inputs[i].` in front of the field a nested error names.
 fn prefix(e: CapError, at: &str) -> CapError {
     match e {
@@ -1385,6 +1641,8 @@ pub(crate) enum NostrNode {
     Submit,
     /// `/request`: the message file for job requests.
     Request,
+    /// `/subscribe`: the message file for subscription filters.
+    Subscribe,
     /// `/status`.
     Status,
     /// `/relays`.
@@ -1403,6 +1661,28 @@ pub(crate) enum NostrNode {
     FeedbackDir,
     /// `/published`: an event that left the outbox per file.
     PublishedDir,
+    /// `/subs`: a directory per subscription opened through `/subscribe`.
+    SubsDir,
+}
+
+/// A file of `subs/{id}/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SubFile {
+    /// `filter.json`: the filter, as sent to relays.
+    Filter,
+    /// `events`: the stream of matching events.
+    Events,
+    /// `status`: queued, matched and dropped counts.
+    Status,
+}
+
+impl SubFile {
+    /// Every file of a subscription's directory, by name.
+    const ALL: [(&'static str, SubFile); 3] = [
+        ("events", SubFile::Events),
+        ("filter.json", SubFile::Filter),
+        ("status", SubFile::Status),
+    ];
 }
 
 /// An item of a [`NostrFs`], below one of its dynamic directories.
@@ -1418,6 +1698,10 @@ pub(crate) enum NostrItem {
     Feedback(String),
     /// `/published/{id}.json`.
     Published(String),
+    /// `/subs/{id}`.
+    Sub(String),
+    /// `/subs/{id}/{file}`.
+    SubFile(String, SubFile),
 }
 
 impl NostrFs {
@@ -1438,6 +1722,8 @@ impl NostrFs {
             NostrNode::Npub => Some(self.inner.npub.clone().into_bytes()),
             NostrNode::Submit
             | NostrNode::Request
+            | NostrNode::Subscribe
+            | NostrNode::SubsDir
             | NostrNode::OutboxDir
             | NostrNode::InboxDir
             | NostrNode::JobsDir
@@ -1472,8 +1758,37 @@ impl NostrFs {
                 let st = self.state();
                 st.delivered.get(id).map(|d| delivered_json(id, d))
             }
+            NostrItem::SubFile(id, file) => {
+                let st = self.state();
+                st.streams
+                    .get(id)
+                    .and_then(|sub| sub_file_bytes(id, sub, *file))
+            }
+            NostrItem::Sub(_) => None,
         }
     }
+}
+
+/// The content of a subscription's file that has one now (`filter.json`,
+/// `status`; `events` is a stream).
+fn sub_file_bytes(id: &str, sub: &SubStream, file: SubFile) -> Option<Vec<u8>> {
+    match file {
+        SubFile::Filter => Some(json_bytes(&sub.filter)),
+        SubFile::Status => Some(json_bytes(&json!({
+            "id": id,
+            "queued": sub.queue.len(),
+            "matched": sub.matched,
+            "dropped": sub.dropped,
+        }))),
+        SubFile::Events => None,
+    }
+}
+
+/// One read of `subs/{id}/events`: the event as one line of JSON.
+fn sub_event_bytes(event: &Event) -> Vec<u8> {
+    let mut v = serde_json::to_vec(&event_json(event)).unwrap_or_default();
+    v.push(b'\n');
+    v
 }
 
 /// The content of `outbox/{id}.json`.
@@ -1540,12 +1855,28 @@ impl CapFiles for NostrFs {
                 .dynamic_dir("/jobs", NostrNode::JobsDir)
                 .dynamic_dir("/feedback", NostrNode::FeedbackDir)
                 .dynamic_dir("/published", NostrNode::PublishedDir)
+                .file("/subscribe", NostrNode::Subscribe, Access::Writable)
+                .dynamic_dir("/subs", NostrNode::SubsDir)
                 .build()
         });
         &TREE
     }
 
     fn resolve(&self, dir: &NostrNode, rest: &str) -> Option<(NostrItem, DynamicKind)> {
+        if *dir == NostrNode::SubsDir {
+            let (id, found) = match rest.split_once('/') {
+                None => (rest, (NostrItem::Sub(rest.to_owned()), DynamicKind::Dir)),
+                Some((id, name)) => {
+                    let (_, file) = SubFile::ALL.iter().find(|(n, _)| *n == name)?;
+                    let found = (
+                        NostrItem::SubFile(id.to_owned(), *file),
+                        DynamicKind::File(Access::ReadOnly),
+                    );
+                    (id, found)
+                }
+            };
+            return self.state().streams.contains_key(id).then_some(found);
+        }
         let id = tree::item_id(rest, ".json")?;
         let st = self.state();
         let item = match dir {
@@ -1561,7 +1892,27 @@ impl CapFiles for NostrFs {
         Some((item, DynamicKind::File(Access::ReadOnly)))
     }
 
-    fn list(&self, dir: &NostrNode, _item: Option<&NostrItem>) -> Vec<DynamicEntry> {
+    fn list(&self, dir: &NostrNode, item: Option<&NostrItem>) -> Vec<DynamicEntry> {
+        if *dir == NostrNode::SubsDir {
+            let st = self.state();
+            return match item {
+                None => st.streams.keys().map(DynamicEntry::dir).collect(),
+                Some(NostrItem::Sub(id)) => {
+                    let Some(sub) = st.streams.get(id) else {
+                        return Vec::new();
+                    };
+                    SubFile::ALL
+                        .iter()
+                        .map(|(name, f)| {
+                            // `events` is a stream: size 0.
+                            let size = sub_file_bytes(id, sub, *f).map_or(0, |b| b.len() as u64);
+                            DynamicEntry::file(*name, size)
+                        })
+                        .collect()
+                }
+                Some(_) => Vec::new(),
+            };
+        }
         let ids: Vec<String> = {
             let st = self.state();
             match dir {
@@ -1626,6 +1977,16 @@ impl CapFiles for NostrFs {
                         .map_err(|e| e.into_fs_error(&p))
                 }),
             )),
+            NostrNode::Subscribe => Ok(MessageHandle::boxed(
+                path,
+                id,
+                flags,
+                Box::new(move |m| {
+                    svc.subscribe_message(m)
+                        .map(Some)
+                        .map_err(|e| e.into_fs_error(&p))
+                }),
+            )),
             other => {
                 let bytes = self
                     .file_content(*other)
@@ -1656,6 +2017,21 @@ impl CapFiles for NostrFs {
                     }),
                 ))
             }
+            NostrItem::SubFile(id, SubFile::Events) => {
+                let svc = self.clone();
+                let nonblocking = flags.nonblocking;
+                let wait = self.core().limits().wait;
+                Ok(StreamHandle::boxed(
+                    &p.clone(),
+                    file_id,
+                    Box::new(move || {
+                        svc.next_sub_event(&id, nonblocking, wait)
+                            .map(|e| e.map(|e| sub_event_bytes(&e)))
+                            .map_err(|e| e.into_fs_error(&p))
+                    }),
+                ))
+            }
+            NostrItem::Sub(_) => Err(FsError::is_a_directory(&p)),
             other => {
                 let bytes = self
                     .item_content(&other)
@@ -1679,4 +2055,53 @@ impl CapFiles for NostrFs {
     }
 }
 
-tree::cap_file_service!(NostrFs, "nostrfs");
+/// The items of a [`NostrFs`] as its tree asks for them, to find what a
+/// `remove` names before the tree's own rules (which keep directories).
+struct NostrItems<'a>(&'a NostrFs);
+
+impl Dynamic<NostrNode> for NostrItems<'_> {
+    type Node = NostrItem;
+
+    fn resolve(&self, dir: &NostrNode, rest: &str) -> Option<(NostrItem, DynamicKind)> {
+        CapFiles::resolve(self.0, dir, rest)
+    }
+
+    fn list(&self, dir: &NostrNode, node: Option<&NostrItem>) -> Vec<DynamicEntry> {
+        CapFiles::list(self.0, dir, node)
+    }
+}
+
+impl oanix_vfs::FileService for NostrFs {
+    fn open(&self, path: &str, flags: OpenFlags) -> oanix_vfs::Result<Box<dyn FileHandle>> {
+        tree::open(self, path, flags)
+    }
+    fn readdir(&self, path: &str) -> oanix_vfs::Result<Vec<oanix_vfs::DirEntry>> {
+        tree::readdir(self, path)
+    }
+    fn stat(&self, path: &str) -> oanix_vfs::Result<oanix_vfs::Metadata> {
+        tree::stat(self, path)
+    }
+    fn mkdir(&self, path: &str) -> oanix_vfs::Result<()> {
+        tree::mkdir(self, path)
+    }
+    /// Removing `subs/{id}` closes that subscription; everything else
+    /// follows the tree's rules (inbox events may be removed).
+    fn remove(&self, path: &str) -> oanix_vfs::Result<()> {
+        let items = NostrItems(self);
+        if let Ok(Resolved::Dynamic(item)) = Self::tree().with_dynamic(&items).find(path)
+            && let NostrItem::Sub(id) = item.node()
+        {
+            if self.remove_subscription(id) {
+                return Ok(());
+            }
+            return Err(FsError::not_found(item.path()));
+        }
+        tree::remove(self, path)
+    }
+    fn rename(&self, from: &str, to: &str) -> oanix_vfs::Result<()> {
+        tree::rename(self, from, to)
+    }
+    fn fs_type(&self) -> &'static str {
+        "nostrfs"
+    }
+}

@@ -89,7 +89,9 @@ fn identity_files_and_the_secret_never_shows() {
             "relays",
             "request",
             "status",
-            "submit"
+            "submit",
+            "subs",
+            "subscribe",
         ]
     );
     assert_eq!(names(&ns, "/cap/nostr/identity"), ["npub", "pubkey"]);
@@ -922,4 +924,239 @@ fn auth_answers_are_signed_only_for_relays_the_host_enabled() {
     ));
     n.set_authentication("wss://a.example", false);
     assert!(!n.authenticates("wss://a.example"));
+}
+
+/// Reads one event from an open `subs/{id}/events` handle (a read to the
+/// end gives exactly one).
+fn next_event(h: &mut dyn oanix_vfs::FileHandle) -> Value {
+    let mut out = Vec::new();
+    oanix_vfs::read_to_end(h, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.matches('\n').count(), 1, "one line per event: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn a_subscription_written_by_the_agent_streams_matching_events_in_order() {
+    let n = Arc::new(NostrFs::new(SECRET).unwrap());
+    let ns = mounted(&n);
+    let author = Keys::new(SecretKey::from_slice(&[3u8; 32]).unwrap())
+        .public_key()
+        .to_hex();
+    let filter = json!({"kinds": [1], "authors": [author]});
+    let id = send(&ns, "/cap/nostr/subscribe", &filter.to_string()).unwrap();
+    assert_eq!(id, "sub-1");
+    // The relay executor sees it as one more subscription.
+    let expected = Filter::new().kinds([1]).authors([author.as_str()]);
+    assert_eq!(n.subscriptions(), vec![(id.clone(), vec![expected])]);
+    assert_eq!(names(&ns, "/cap/nostr/subs"), vec!["sub-1"]);
+    assert_eq!(
+        names(&ns, "/cap/nostr/subs/sub-1"),
+        vec!["events", "filter.json", "status"]
+    );
+    assert_eq!(
+        read_json(&ns, "/cap/nostr/subs/sub-1/filter.json").unwrap(),
+        filter
+    );
+    // Sizes: the documents as read, the stream 0.
+    let status_path = "/cap/nostr/subs/sub-1/status";
+    let status = read_to_string(&ns, status_path).unwrap();
+    assert_eq!(ns.stat(status_path).unwrap().size, status.len() as u64);
+    assert_eq!(ns.stat("/cap/nostr/subs/sub-1/events").unwrap().size, 0);
+    assert_eq!(ns.stat("/cap/nostr/subscribe").unwrap().size, 0);
+
+    let first = foreign_event("one");
+    let second = foreign_event("two");
+    n.receive_event("wss://a.example", first.clone()).unwrap();
+    // Not matching: another author, another kind.
+    n.receive_event(
+        "wss://a.example",
+        signed_by(9, 1, Vec::new(), "someone else"),
+    )
+    .unwrap();
+    n.receive_event("wss://a.example", signed_by(3, 7, Vec::new(), "a reaction"))
+        .unwrap();
+    n.receive_event("wss://a.example", second.clone()).unwrap();
+    // A copy already received is not delivered again.
+    n.receive_event("wss://b.example", first.clone()).unwrap();
+    let status = read_json(&ns, status_path).unwrap();
+    assert_eq!(
+        status,
+        json!({"id": "sub-1", "queued": 2, "matched": 2, "dropped": 0})
+    );
+
+    let path = "/cap/nostr/subs/sub-1/events";
+    let mut h = ns.open(path, OpenFlags::read_only()).unwrap();
+    assert_eq!(next_event(h.as_mut())["id"], first.id.to_hex());
+    let e = next_event(h.as_mut());
+    assert_eq!(e["content"], "two");
+    assert_eq!(Event::from_json(e.to_string()).unwrap(), second);
+    // Nothing more: a nonblocking handle says so.
+    let mut nb = ns
+        .open(path, OpenFlags::read_only().with_nonblocking(true))
+        .unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(nb.read(&mut buf), Err(FsError::would_block(path)));
+}
+
+#[test]
+fn a_blocked_reader_gets_the_next_event_and_the_end_when_removed() {
+    let n = Arc::new(NostrFs::new(SECRET).unwrap());
+    let ns = Arc::new(mounted(&n));
+    let id = send(
+        &*ns,
+        "/cap/nostr/subscribe",
+        r#"{"id": "notes", "filter": {"kinds": [1]}}"#,
+    )
+    .unwrap();
+    assert_eq!(id, "notes");
+    let reader = {
+        let ns = Arc::clone(&ns);
+        std::thread::spawn(move || {
+            let mut h = ns
+                .open("/cap/nostr/subs/notes/events", OpenFlags::read_only())
+                .unwrap();
+            let first = next_event(h.as_mut());
+            let mut rest = Vec::new();
+            let end = oanix_vfs::read_to_end(h.as_mut(), &mut rest);
+            (first, end, rest)
+        })
+    };
+    until("the reader blocks", || n.status().waiting_readers == 1);
+    n.receive_event("wss://a.example", foreign_event("hello"))
+        .unwrap();
+    // Once it has taken the event, the next read sees the end.
+    until("the reader takes it", || {
+        read_json(&*ns, "/cap/nostr/subs/notes/status").unwrap()["queued"] == 0
+    });
+    ns.remove("/cap/nostr/subs/notes").unwrap();
+    let (first, end, rest) = reader.join().unwrap();
+    assert_eq!(first["content"], "hello");
+    assert_eq!(end, Ok(0));
+    assert!(rest.is_empty());
+    // Closed: gone from the files and from what relays are asked.
+    assert!(n.subscriptions().is_empty());
+    assert!(names(&ns, "/cap/nostr/subs").is_empty());
+    let gone = "/cap/nostr/subs/notes/events";
+    assert_eq!(
+        ns.open(gone, OpenFlags::read_only()).err(),
+        Some(FsError::not_found(gone))
+    );
+    assert_eq!(
+        ns.remove("/cap/nostr/subs/notes"),
+        Err(FsError::not_found("/cap/nostr/subs/notes"))
+    );
+}
+
+#[test]
+fn invalid_filters_and_ids_are_refused_and_open_nothing() {
+    let n = Arc::new(NostrFs::new(SECRET).unwrap());
+    let ns = mounted(&n);
+    let file = "/cap/nostr/subscribe";
+    let inv = |m: &str| FsError::invalid_input(file, m);
+    let cases = [
+        ("[1]", inv("expected a JSON object, found an array")),
+        (
+            r#"{"kinds": [1], "colour": "red"}"#,
+            inv(
+                "unknown field `colour` (expected one of: ids, authors, kinds, #e, #p, since, until, limit)",
+            ),
+        ),
+        (
+            r#"{"kinds": [70000]}"#,
+            inv("field `kinds[0]`: expected an integer from 0 to 65535"),
+        ),
+        (
+            r#"{"authors": ["abc"]}"#,
+            inv("field `authors[0]`: expected 64 lowercase hex digits"),
+        ),
+        (
+            r#"{"since": 10, "until": 5}"#,
+            inv("field `until`: expected no earlier than `since`"),
+        ),
+        (
+            r##"{"id": "x", "filter": {"#e": ["zz"]}}"##,
+            inv("field `filter.#e[0]`: expected 64 lowercase hex digits"),
+        ),
+        (
+            r#"{"id": "job-1", "filter": {}}"#,
+            inv("field `id`: ids starting with `job-` are reserved for job requests"),
+        ),
+        (
+            r#"{"id": "a/b", "filter": {}}"#,
+            inv("field `id`: expected 1 to 64 characters of A-Z a-z 0-9 . _ -"),
+        ),
+    ];
+    for (msg, expected) in cases {
+        let mut h = ns.open(file, OpenFlags::read_write()).unwrap();
+        let got = h.write(msg.as_bytes()).unwrap_err();
+        assert_eq!(got.kind(), expected.kind(), "{msg}");
+        assert_eq!(got, expected, "{msg}");
+        let mut buf = [0u8; 8];
+        assert_eq!(h.read(&mut buf), Ok(0));
+    }
+    assert!(n.subscriptions().is_empty());
+    assert!(names(&ns, "/cap/nostr/subs").is_empty());
+    // An id already open is refused too.
+    send(&ns, file, r#"{"id": "mine", "filter": {}}"#).unwrap();
+    let again = send(&ns, file, r#"{"id": "mine", "filter": {"kinds": [1]}}"#).unwrap_err();
+    assert_eq!(again.kind(), FsErrorKind::InvalidInput, "{again}");
+    assert_eq!(
+        n.subscriptions(),
+        vec![("mine".into(), vec![Filter::new()])]
+    );
+}
+
+#[test]
+fn subscriptions_are_bounded_and_each_queue_drops_its_oldest() {
+    let mut limits = NostrLimits::default().max_sub_events(2);
+    limits.max_subscriptions = 2;
+    let n = Arc::new(NostrFs::builder().limits(limits).build(SECRET).unwrap());
+    let ns = mounted(&n);
+    let file = "/cap/nostr/subscribe";
+    n.add_subscription("host", vec![Filter::new().kinds([1])])
+        .unwrap();
+    let id = send(&ns, file, r#"{"kinds": [1]}"#).unwrap();
+    let full = send(&ns, file, r#"{"kinds": [2]}"#).unwrap_err();
+    assert_eq!(full.kind(), FsErrorKind::WouldBlock, "{full}");
+    for text in ["a", "b", "c"] {
+        n.receive_event("wss://a.example", foreign_event(text))
+            .unwrap();
+    }
+    let status = read_json(&ns, &format!("/cap/nostr/subs/{id}/status")).unwrap();
+    assert_eq!(
+        status,
+        json!({"id": id, "queued": 2, "matched": 3, "dropped": 1})
+    );
+    let mut h = ns
+        .open(
+            &format!("/cap/nostr/subs/{id}/events"),
+            OpenFlags::read_only(),
+        )
+        .unwrap();
+    assert_eq!(next_event(h.as_mut())["content"], "b");
+    assert_eq!(next_event(h.as_mut())["content"], "c");
+    // Closing one frees its place.
+    ns.remove(&format!("/cap/nostr/subs/{id}")).unwrap();
+    assert_eq!(send(&ns, file, r#"{"kinds": [2]}"#).unwrap(), "sub-2");
+    // The host's subscriptions have no directory and cannot be removed
+    // through one.
+    assert_eq!(names(&ns, "/cap/nostr/subs"), vec!["sub-2"]);
+    assert_eq!(
+        ns.remove("/cap/nostr/subs/host"),
+        Err(FsError::not_found("/cap/nostr/subs/host"))
+    );
+    // The host taking an agent's id over replaces it: the directory goes.
+    n.add_subscription("sub-2", vec![Filter::new().kinds([3])])
+        .unwrap();
+    assert!(names(&ns, "/cap/nostr/subs").is_empty());
+    assert!(n.remove_subscription("host"));
+    send(&ns, file, r#"{"id": "again", "filter": {}}"#).unwrap();
+    // Files inside a subscription are the service's.
+    assert_eq!(
+        ns.remove("/cap/nostr/subs/again/events")
+            .unwrap_err()
+            .kind(),
+        FsErrorKind::PermissionDenied
+    );
 }

@@ -682,3 +682,45 @@ fn copies_from_a_second_relay_count_as_duplicates() {
     assert_eq!(nostr.status().received, 1);
     m.shutdown().unwrap();
 }
+
+#[test]
+fn an_agent_subscribes_through_the_files_and_reads_what_the_relay_sends() {
+    let relay = ScriptedRelay::start();
+    let (nostr, _records) = scripted_nostr(&relay);
+    let m = start(&nostr, nostr_config().build());
+    let author = Keys::new(SecretKey::from_slice(&[5u8; 32]).unwrap());
+    let other = Keys::new(SecretKey::from_slice(&[6u8; 32]).unwrap());
+    let a = author.public_key().to_hex();
+    let sub = write_message(
+        &nostr,
+        "/subscribe",
+        &json!({"kinds": [1], "authors": [a]}).to_string(),
+    );
+    // The connector asks the relay for exactly that filter.
+    let req = relay.expect("REQ");
+    assert_eq!(req[1], sub.as_str());
+    assert_eq!(req[2], json!({"authors": [a], "kinds": [1]}));
+    // One the filter does not take, then one it does.
+    let stray = signed_by(&other, 1, Vec::new(), "not for you");
+    let note = signed_by(&author, 1, Vec::new(), "hello agent");
+    relay.send(json!(["EVENT", sub, stray]));
+    relay.send(json!(["EVENT", sub, note]));
+    let path = format!("/subs/{sub}/events");
+    let mut h = nostr.open(&path, OpenFlags::read_only()).unwrap();
+    let mut got = Vec::new();
+    read_to_end(h.as_mut(), &mut got).unwrap();
+    let got: Value = serde_json::from_slice(&got).unwrap();
+    assert_eq!(got["id"], note.id.to_hex());
+    assert_eq!(got["content"], "hello agent");
+    assert_eq!(
+        read_json(&nostr, &format!("/subs/{sub}/status"))["matched"],
+        1
+    );
+    // Removing the directory closes the subscription at the relay.
+    nostr.remove(&format!("/subs/{sub}")).unwrap();
+    let close = relay.expect("CLOSE");
+    assert_eq!(close[1], sub.as_str());
+    let mut rest = Vec::new();
+    assert_eq!(read_to_end(h.as_mut(), &mut rest), Ok(0));
+    m.shutdown().unwrap();
+}
