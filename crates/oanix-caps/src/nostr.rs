@@ -10,9 +10,7 @@ use std::time::Duration;
 use nostr::event::{Event, EventBuilder, FinalizeEvent, Kind, Tag};
 use nostr::key::{Keys, PublicKey, SecretKey};
 use nostr::nips::nip19::ToBech32;
-use oanix_prims::{
-    Access, Dynamic, DynamicEntry, DynamicKind, DynamicNode, FixedFile, FixedTree, Resolved,
-};
+use oanix_prims::{Access, DynamicEntry, DynamicKind, DynamicNode, FixedFile, FixedTree};
 use oanix_vfs::{FileHandle, FsError, OpenFlags, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -2041,13 +2039,16 @@ impl CapFiles for NostrFs {
         }
     }
 
+    /// Removing an inbox event drops it; removing `subs/{id}` closes that
+    /// subscription (its queued events go with it); everything else is fixed.
     fn remove_item(&self, item: DynamicNode<'_, NostrNode, NostrItem>) -> oanix_vfs::Result<()> {
-        let NostrItem::Inbox(id) = item.node() else {
-            return Err(tree::fixed(item.path()));
+        let removed = match item.node() {
+            NostrItem::Inbox(id) => self
+                .core()
+                .apply(|st, _| Change::new(st.inbox.remove(id).is_some(), Wake::None)),
+            NostrItem::Sub(id) => self.remove_subscription(id),
+            _ => return Err(tree::fixed(item.path())),
         };
-        let removed = self
-            .core()
-            .apply(|st, _| Change::new(st.inbox.remove(id).is_some(), Wake::None));
         if removed {
             return Ok(());
         }
@@ -2055,53 +2056,4 @@ impl CapFiles for NostrFs {
     }
 }
 
-/// The items of a [`NostrFs`] as its tree asks for them, to find what a
-/// `remove` names before the tree's own rules (which keep directories).
-struct NostrItems<'a>(&'a NostrFs);
-
-impl Dynamic<NostrNode> for NostrItems<'_> {
-    type Node = NostrItem;
-
-    fn resolve(&self, dir: &NostrNode, rest: &str) -> Option<(NostrItem, DynamicKind)> {
-        CapFiles::resolve(self.0, dir, rest)
-    }
-
-    fn list(&self, dir: &NostrNode, node: Option<&NostrItem>) -> Vec<DynamicEntry> {
-        CapFiles::list(self.0, dir, node)
-    }
-}
-
-impl oanix_vfs::FileService for NostrFs {
-    fn open(&self, path: &str, flags: OpenFlags) -> oanix_vfs::Result<Box<dyn FileHandle>> {
-        tree::open(self, path, flags)
-    }
-    fn readdir(&self, path: &str) -> oanix_vfs::Result<Vec<oanix_vfs::DirEntry>> {
-        tree::readdir(self, path)
-    }
-    fn stat(&self, path: &str) -> oanix_vfs::Result<oanix_vfs::Metadata> {
-        tree::stat(self, path)
-    }
-    fn mkdir(&self, path: &str) -> oanix_vfs::Result<()> {
-        tree::mkdir(self, path)
-    }
-    /// Removing `subs/{id}` closes that subscription; everything else
-    /// follows the tree's rules (inbox events may be removed).
-    fn remove(&self, path: &str) -> oanix_vfs::Result<()> {
-        let items = NostrItems(self);
-        if let Ok(Resolved::Dynamic(item)) = Self::tree().with_dynamic(&items).find(path)
-            && let NostrItem::Sub(id) = item.node()
-        {
-            if self.remove_subscription(id) {
-                return Ok(());
-            }
-            return Err(FsError::not_found(item.path()));
-        }
-        tree::remove(self, path)
-    }
-    fn rename(&self, from: &str, to: &str) -> oanix_vfs::Result<()> {
-        tree::rename(self, from, to)
-    }
-    fn fs_type(&self) -> &'static str {
-        "nostrfs"
-    }
-}
+tree::cap_file_service!(NostrFs, "nostrfs");

@@ -824,8 +824,8 @@ impl<'t, F, D: Dynamic<F>> WithDynamic<'t, F, D> {
     }
 
     /// What `remove` answers, as [`FixedTree::remove`] says — except for an
-    /// item that is a file: that one is handed back, for the service to
-    /// remove (or refuse).
+    /// item (a file, or a directory with whatever the service holds below
+    /// it): that one is handed back, for the service to remove (or refuse).
     pub fn remove(&self, path: &str) -> Result<DynamicNode<'t, F, D::Node>> {
         let p = path::parse(path)?;
         let full = p.as_str();
@@ -834,7 +834,7 @@ impl<'t, F, D: Dynamic<F>> WithDynamic<'t, F, D> {
         }
         match self.lookup(full)? {
             node if !node.is_dir() && p.is_dir_syntax() => Err(FsError::not_a_directory(full)),
-            Resolved::Dynamic(item) if item.kind != DynamicKind::Dir => Ok(item),
+            Resolved::Dynamic(item) => Ok(item),
             _ => Err(fixed(full)),
         }
     }
@@ -1310,9 +1310,11 @@ mod tests {
             v.mkdir("/items/7").map_err(|e| e.kind()),
             Err(FsErrorKind::PermissionDenied)
         );
+        // A directory item is the service's to remove or refuse, like a file item.
+        let removed = v.remove("/items/2/").map(|n| (n.kind(), n.into_node()));
         assert_eq!(
-            v.remove("/items/2").map(|_| ()).map_err(|e| e.kind()),
-            Err(FsErrorKind::PermissionDenied)
+            removed.map_err(|e| e.kind()),
+            Ok((DynamicKind::Dir, (2, false)))
         );
         let removed = v.remove("/items/2/log").map(DynamicNode::into_node);
         assert_eq!(removed.map_err(|e| e.kind()), Ok((2, true)));

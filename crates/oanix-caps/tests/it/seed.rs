@@ -1,6 +1,8 @@
-//! The examples of the design document, as written, against the API: the
-//! host's programmatic calls (trusted, recorded) beside the agent's file
-//! writes (under the policy).
+//! The host's programmatic calls (trusted, recorded) beside the agent's file
+//! writes (under the policy), starting from the design document's examples.
+//! The facade's `tests/it/seed.rs` runs those examples verbatim; these tests
+//! check, on this crate alone, what they leave unsaid: what was queued and
+//! sent, what the files show, and that the agent's own writes are refused.
 
 use std::collections::HashMap;
 use std::error::Error;
