@@ -166,6 +166,7 @@ fn flag_names(flags: OpenFlags) -> String {
         append,
         directory,
         nonblocking,
+        nofollow,
     } = flags;
     let all = [
         (read, "read"),
@@ -176,6 +177,7 @@ fn flag_names(flags: OpenFlags) -> String {
         (append, "append"),
         (directory, "directory"),
         (nonblocking, "nonblocking"),
+        (nofollow, "nofollow"),
     ];
     let set: Vec<&str> = all.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect();
     set.join(" ")
@@ -705,6 +707,7 @@ impl OpSpace {
                 append,
                 directory,
                 nonblocking: false,
+                nofollow: false,
             },
         );
         prop_oneof![

@@ -149,6 +149,29 @@ pub enum FsError {
         /// The underlying error.
         message: String,
     },
+    /// Too many symbolic links were followed (a loop, or a chain longer
+    /// than [`links::MAX_HOPS`](crate::links::MAX_HOPS)), or `nofollow`
+    /// met a link as the last component.
+    #[error("too many levels of symbolic links: {path}")]
+    Loop {
+        /// The path being looked up.
+        path: String,
+    },
+    /// A lookup met a symbolic link it must follow. Services answer this
+    /// instead of following links themselves; [`links::follow`](crate::links::follow)
+    /// (which every [`Namespace`](crate::Namespace) applies) resolves the
+    /// target and retries, so callers of a namespace never see it.
+    #[error("symbolic link to follow: {path} -> {target}")]
+    Symlink {
+        /// The link's own path.
+        path: String,
+        /// What the link holds.
+        target: String,
+        /// What the looked-up path has after the link: empty, or a relative
+        /// path; it ends with `/` when the looked-up path named a directory
+        /// (and is just `/` when only that slash follows the link).
+        rest: String,
+    },
 }
 
 /// The kind of an [`FsError`], without its details: handy for matching and
@@ -194,6 +217,10 @@ pub enum FsErrorKind {
     Unsupported,
     /// See [`FsError::Io`].
     Io,
+    /// See [`FsError::Loop`].
+    Loop,
+    /// See [`FsError::Symlink`].
+    Symlink,
 }
 
 impl FsError {
@@ -296,6 +323,10 @@ impl FsError {
             operation: operation.into(),
         }
     }
+    /// `Loop` for `path`.
+    pub fn too_many_links(path: impl Into<String>) -> Self {
+        Self::Loop { path: path.into() }
+    }
     /// `Io` for `path`, with the underlying message.
     pub fn io(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Io {
@@ -326,6 +357,8 @@ impl FsError {
             Self::CrossDevice { .. } => FsErrorKind::CrossDevice,
             Self::Unsupported { .. } => FsErrorKind::Unsupported,
             Self::Io { .. } => FsErrorKind::Io,
+            Self::Loop { .. } => FsErrorKind::Loop,
+            Self::Symlink { .. } => FsErrorKind::Symlink,
         }
     }
 
@@ -349,7 +382,9 @@ impl FsError {
             | Self::NoSpace { path, .. }
             | Self::TooManyOpen { path, .. }
             | Self::Unsupported { path, .. }
-            | Self::Io { path, .. } => path,
+            | Self::Io { path, .. }
+            | Self::Loop { path }
+            | Self::Symlink { path, .. } => path,
             Self::CrossDevice { from, .. } => from,
         }
     }
@@ -375,7 +410,9 @@ impl FsError {
             | Self::NoSpace { path, .. }
             | Self::TooManyOpen { path, .. }
             | Self::Unsupported { path, .. }
-            | Self::Io { path, .. } => *path = f(path),
+            | Self::Io { path, .. }
+            | Self::Loop { path }
+            | Self::Symlink { path, .. } => *path = f(path),
             Self::CrossDevice { from, to } => {
                 *from = f(from);
                 *to = f(to);

@@ -20,6 +20,9 @@
 //! - [`Namespace`] and [`NamespaceBuilder`]: services mounted at paths, with
 //!   longest-prefix resolution, synthetic directories, Plan 9 union mounts and
 //!   binds, and a replayable printed mount table.
+//! - [`links`]: how lookups follow symbolic links (services report them,
+//!   one resolver follows them), and [`links::Follow`] for a service used
+//!   on its own.
 //! - [`deadline`]: the per-thread deadline that bounds blocking file calls.
 //! - [`read_file`], [`write_file`], [`read_to_string`], [`walk`],
 //!   [`create_dir_all`], [`remove_all`]: the conveniences used throughout.
@@ -107,6 +110,7 @@
 
 pub mod deadline;
 pub mod error;
+pub mod links;
 pub mod namespace;
 pub mod ops;
 pub mod path;

@@ -120,10 +120,11 @@ pub fn create_dir_all<F: FileService + ?Sized>(fs: &F, path: &str) -> Result<()>
     Ok(())
 }
 
-/// Removes a file, or a directory and everything in it.
+/// Removes a file, or a directory and everything in it. Symbolic links are
+/// removed, never followed.
 pub fn remove_all<F: FileService + ?Sized>(fs: &F, path: &str) -> Result<()> {
     let p = path::normalize(path)?;
-    if fs.stat(&p)?.is_dir() {
+    if fs.lstat(&p)?.is_dir() {
         for entry in fs.readdir(&p)? {
             remove_all(fs, &path::join(&p, &entry.name))?;
         }

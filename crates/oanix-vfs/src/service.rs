@@ -45,6 +45,38 @@
 //! **`readdir(path)`** lists a directory without `.` and `..`; the services of
 //! this project return the entries sorted by name. A file gives `NotADirectory`.
 //!
+//! **Links** are optional: a service without them keeps the defaults
+//! (`Unsupported` for `symlink` and `link`; `readlink` of an existing path
+//! is `InvalidInput`). A service never follows a symbolic link itself:
+//! when a lookup meets one as a parent component, or as the last component
+//! of an operation that follows it — `open` (unless `nofollow` or
+//! `create_new`), `stat`, `readdir`, `set_times`, and any operation on a
+//! path written with a trailing `/` — it answers [`FsError::Symlink`]
+//! (built with [`links::met`](crate::links::met)), and
+//! [`links::follow`](crate::links::follow) resolves the target and retries.
+//! A [`Namespace`](crate::Namespace) does that for everything mounted in it,
+//! so that a link's target is resolved in the namespace; [`links::Follow`](crate::links::Follow)
+//! does it for one service on its own. The other operations act on the link
+//! itself: `lstat`, `readlink`, `mkdir`, `remove`, `rename`, `symlink`,
+//! `link`, and `open` with `create_new` (`AlreadyExists`); `open` with
+//! `nofollow` of a link gives `Loop`.
+//!
+//! **`symlink(target, link)`** creates a link holding `target` verbatim
+//! (checked by [`links::check_target`](crate::links::check_target); it
+//! need not exist): `ReadOnly` on read-only services, then the parent of
+//! `link` must exist, then an existing `link` gives `AlreadyExists`, and a
+//! missing `link` written with a trailing `/` gives `NotFound`.
+//!
+//! **`readlink(path)`** answers the target; a path that is not a link gives
+//! `InvalidInput`.
+//!
+//! **`link(from, to)`** (hard links) gives the file `from` a second name
+//! `to`: `ReadOnly` first, then `from` must exist and not be a directory
+//! (`PermissionDenied`), then the parent of `to` must exist and `to` must
+//! not (`AlreadyExists`). Both names then share one file: the same id, data
+//! and times, and `nlink` counts the names; removing one keeps the other. A
+//! link as `from` is itself linked, not followed.
+//!
 //! **Handles**: reading a handle not opened for reading, or writing one not
 //! opened for writing, gives `BadHandle`; reads and writes on a directory
 //! handle give `IsADirectory`; seeking before 0 gives `InvalidInput`; writing
@@ -128,13 +160,33 @@ pub trait FileService: Send + Sync {
     fn stat(&self, path: &str) -> Result<Metadata>;
 
     /// Metadata of a path without following a symbolic link in its last
-    /// component: a link is described itself (as [`FileKind::Other`](crate::FileKind::Other),
-    /// with its own id), not what it leads to. Services without links keep
-    /// the default, which is [`stat`](Self::stat). Used where the identity of
-    /// the entry at a name matters more than what it points at (a commit
-    /// checking that nothing was replaced since it read the directory).
+    /// component: a link is described itself (as [`FileKind::Symlink`](crate::FileKind::Symlink),
+    /// with its own id and the length of its target as its size), not what it
+    /// leads to. Services without links keep the default, which is
+    /// [`stat`](Self::stat).
     fn lstat(&self, path: &str) -> Result<Metadata> {
         self.stat(path)
+    }
+
+    /// Creates a symbolic link at `link` holding `target` (see the
+    /// [contract](self#the-contract)). The default is `Unsupported`.
+    fn symlink(&self, target: &str, link: &str) -> Result<()> {
+        let _ = target;
+        Err(FsError::unsupported(link, "symlink"))
+    }
+
+    /// The target of the symbolic link at `path`. The default, for services
+    /// without links, answers `InvalidInput` for any path that exists.
+    fn readlink(&self, path: &str) -> Result<String> {
+        self.lstat(path)?;
+        Err(FsError::invalid_input(path, "not a symbolic link"))
+    }
+
+    /// Gives the file at `from` a second name, `to` (a hard link; see the
+    /// [contract](self#the-contract)). The default is `Unsupported`.
+    fn link(&self, from: &str, to: &str) -> Result<()> {
+        let _ = from;
+        Err(FsError::unsupported(to, "link"))
     }
 
     /// Creates a directory (its parent must exist).
@@ -197,6 +249,15 @@ macro_rules! forward_service {
             }
             fn lstat(&self, path: &str) -> Result<Metadata> {
                 (**self).lstat(path)
+            }
+            fn symlink(&self, target: &str, link: &str) -> Result<()> {
+                (**self).symlink(target, link)
+            }
+            fn readlink(&self, path: &str) -> Result<String> {
+                (**self).readlink(path)
+            }
+            fn link(&self, from: &str, to: &str) -> Result<()> {
+                (**self).link(from, to)
             }
             fn mkdir(&self, path: &str) -> Result<()> {
                 (**self).mkdir(path)

@@ -53,8 +53,12 @@ pub enum FileKind {
     File,
     /// A directory.
     Directory,
+    /// A symbolic link: a name whose content is a path, followed by lookups
+    /// (see [`links`](crate::links)). `lstat` and listings report it; `stat`
+    /// reports what it leads to.
+    Symlink,
     /// Something else a host directory may hold (a device, a FIFO, a
-    /// socket, a link that cannot be followed): listed, but never opened.
+    /// socket): listed, but never opened.
     Other,
 }
 
@@ -67,6 +71,10 @@ impl FileKind {
     pub fn is_file(self) -> bool {
         self == Self::File
     }
+    /// Whether this is a symbolic link.
+    pub fn is_symlink(self) -> bool {
+        self == Self::Symlink
+    }
 }
 
 /// What `stat` answers about a file or directory.
@@ -75,7 +83,8 @@ impl FileKind {
 pub struct Metadata {
     /// File or directory.
     pub kind: FileKind,
-    /// Size in bytes (0 for directories and for files computed on read).
+    /// Size in bytes (0 for directories and for files computed on read; the
+    /// length of the target for a symbolic link).
     pub size: u64,
     /// Whether the file can be written through this service.
     pub readonly: bool,
@@ -86,6 +95,10 @@ pub struct Metadata {
     /// (a [`Namespace`](crate::Namespace) sets it per mount); usable as a
     /// device number. 0 when not set.
     pub device: u64,
+    /// How many names the file has (hard links); 1 for services without
+    /// hard links.
+    #[serde(default = "one")]
+    pub nlink: u64,
     /// Creation time, if known.
     pub created: Option<Timestamp>,
     /// Last modification time, if known.
@@ -103,6 +116,7 @@ impl Metadata {
             readonly: false,
             id,
             device: 0,
+            nlink: 1,
             created: None,
             modified: None,
             accessed: None,
@@ -115,6 +129,22 @@ impl Metadata {
             kind: FileKind::Directory,
             ..Self::file(id, 0)
         }
+    }
+
+    /// Metadata of a symbolic link with file id `id` whose target is
+    /// `target_len` bytes long.
+    pub fn symlink(id: u64, target_len: u64) -> Self {
+        Self {
+            kind: FileKind::Symlink,
+            ..Self::file(id, target_len)
+        }
+    }
+
+    /// Sets the number of names of the file.
+    #[must_use]
+    pub fn with_nlink(mut self, nlink: u64) -> Self {
+        self.nlink = nlink;
+        self
     }
 
     /// Sets the read-only flag.
@@ -147,6 +177,16 @@ impl Metadata {
     pub fn is_file(&self) -> bool {
         self.kind.is_file()
     }
+
+    /// Whether this is a symbolic link (only `lstat` answers one).
+    pub fn is_symlink(&self) -> bool {
+        self.kind.is_symlink()
+    }
+}
+
+/// The default of [`Metadata::nlink`] when deserialising.
+fn one() -> u64 {
+    1
 }
 
 /// One entry of a directory listing (`.` and `..` are never listed).
@@ -189,7 +229,10 @@ impl DirEntry {
 /// - `create` creates a missing file, `create_new` also fails if it exists;
 /// - `directory` fails with `NotADirectory` unless the path is a directory;
 /// - `nonblocking` makes reads that would wait (capability responses) fail
-///   with `WouldBlock` instead.
+///   with `WouldBlock` instead;
+/// - `nofollow` makes the open fail with `Loop` when the last component of
+///   the path is a symbolic link (POSIX `O_NOFOLLOW`); links in the parents
+///   are still followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OpenFlags {
@@ -209,6 +252,8 @@ pub struct OpenFlags {
     pub directory: bool,
     /// Reads that would wait fail with `WouldBlock`.
     pub nonblocking: bool,
+    /// A symbolic link as the last component fails with `Loop`.
+    pub nofollow: bool,
 }
 
 impl OpenFlags {
@@ -223,6 +268,7 @@ impl OpenFlags {
             append: false,
             directory: false,
             nonblocking: false,
+            nofollow: false,
         }
     }
 
@@ -320,6 +366,13 @@ impl OpenFlags {
     #[must_use]
     pub const fn with_nonblocking(mut self, on: bool) -> Self {
         self.nonblocking = on;
+        self
+    }
+
+    /// Sets `nofollow`.
+    #[must_use]
+    pub const fn with_nofollow(mut self, on: bool) -> Self {
+        self.nofollow = on;
         self
     }
 

@@ -4,6 +4,11 @@
 //! [`NamespaceBuilder::bind`](super::NamespaceBuilder::bind) mounts a
 //! [`BindFs`] over a snapshot of the namespace built so far; a new union
 //! takes what its mount point showed before the same way.
+//!
+//! Links in the bound subtree are followed by `base`, the namespace they
+//! were made in: an absolute target means that namespace's root, and a
+//! relative one may lead out of the subtree into the rest of it (never
+//! beyond what `base` holds).
 
 use std::io::SeekFrom;
 
@@ -64,6 +69,18 @@ impl FileService for BindFs {
     fn lstat(&self, path: &str) -> Result<Metadata> {
         let full = self.full(path)?;
         self.base.lstat(&full).map_err(|e| self.unmap(e))
+    }
+    fn symlink(&self, target: &str, link: &str) -> Result<()> {
+        let full = self.full(link)?;
+        self.base.symlink(target, &full).map_err(|e| self.unmap(e))
+    }
+    fn readlink(&self, path: &str) -> Result<String> {
+        let full = self.full(path)?;
+        self.base.readlink(&full).map_err(|e| self.unmap(e))
+    }
+    fn link(&self, from: &str, to: &str) -> Result<()> {
+        let (f, t) = (self.full(from)?, self.full(to)?);
+        self.base.link(&f, &t).map_err(|e| self.unmap(e))
     }
     fn mkdir(&self, path: &str) -> Result<()> {
         let full = self.full(path)?;

@@ -2,12 +2,14 @@
 //! that serves its path, synthetic directories answered by the namespace
 //! itself, unions searched member by member.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::handle::combine_device;
 use super::resolve::{Namespace, Route};
 use super::synthetic;
 use crate::error::{FsError, FsErrorKind, Result};
+use crate::links;
 use crate::path::{self, VPath};
 use crate::service::{DirHandle, FileHandle, FileService, check_open_flags};
 use crate::types::{DirEntry, FileKind, Metadata, OpenFlags, Timestamp};
@@ -25,11 +27,12 @@ impl Namespace {
         // `None` until a member answers: no error is built on the way.
         let mut found: Option<Result<Metadata>> = None;
         if let Some(route) = &route {
+            let inner = inner_path(p, route.inner);
             for m in &route.mount.members {
                 let answer = if no_follow {
-                    m.service.lstat(route.inner)
+                    m.service.lstat(&inner)
                 } else {
-                    m.service.stat(route.inner)
+                    m.service.stat(&inner)
                 };
                 match answer {
                     Ok(mut md) => {
@@ -74,8 +77,10 @@ impl Namespace {
     }
 }
 
-impl FileService for Namespace {
-    fn open(&self, path: &str, flags: OpenFlags) -> Result<Box<dyn FileHandle>> {
+/// One lookup of each operation: a link a service meets comes back as
+/// [`FsError::Symlink`], for [`links::follow`] to resolve.
+impl Namespace {
+    fn open_once(&self, path: &str, flags: OpenFlags) -> Result<Box<dyn FileHandle>> {
         let p = path::parse(path)?;
         let full = p.as_str();
         check_open_flags(full, flags)?;
@@ -117,7 +122,7 @@ impl FileService for Namespace {
         }
     }
 
-    fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
+    fn readdir_once(&self, path: &str) -> Result<Vec<DirEntry>> {
         let p = path::parse(path)?;
         let full = p.as_str();
         let route = self.route(full);
@@ -187,17 +192,17 @@ impl FileService for Namespace {
         Ok(merged.into_values().collect())
     }
 
-    fn stat(&self, path: &str) -> Result<Metadata> {
+    fn stat_once(&self, path: &str) -> Result<Metadata> {
         let p = path::parse(path)?;
         self.stat_parsed(&p)
     }
 
-    fn lstat(&self, path: &str) -> Result<Metadata> {
+    fn lstat_once(&self, path: &str) -> Result<Metadata> {
         let p = path::parse(path)?;
         self.stat_with(&p, true)
     }
 
-    fn mkdir(&self, path: &str) -> Result<()> {
+    fn mkdir_once(&self, path: &str) -> Result<()> {
         let p = path::parse(path)?;
         let full = p.as_str();
         let route = self.route(full);
@@ -220,7 +225,7 @@ impl FileService for Namespace {
             .map_err(|e| Self::outer_error(&route, e))
     }
 
-    fn remove(&self, path: &str) -> Result<()> {
+    fn remove_once(&self, path: &str) -> Result<()> {
         let p = path::parse(path)?;
         let full = p.as_str();
         if p.is_root() {
@@ -245,7 +250,7 @@ impl FileService for Namespace {
             .map_err(|e| Self::outer_error(&route, e))
     }
 
-    fn rename(&self, from: &str, to: &str) -> Result<()> {
+    fn rename_once(&self, from: &str, to: &str) -> Result<()> {
         let pf = path::parse(from)?;
         let pt = path::parse(to)?;
         let (f, t) = (pf.as_str(), pt.as_str());
@@ -292,7 +297,7 @@ impl FileService for Namespace {
             .map_err(|e| Self::outer_error(&rf, e))
     }
 
-    fn set_times(
+    fn set_times_once(
         &self,
         path: &str,
         accessed: Option<Timestamp>,
@@ -311,8 +316,152 @@ impl FileService for Namespace {
             .set_times(route.inner, accessed, modified)
             .map_err(|e| Self::outer_error(&route, e))
     }
+    fn symlink_once(&self, target: &str, link: &str) -> Result<()> {
+        let p = path::parse(link)?;
+        let full = p.as_str();
+        links::check_target(full, target)?;
+        let route = self.route(full);
+        if self.synthetic_at(route.as_ref(), full) || route.as_ref().is_some_and(|r| r.inner == "/")
+        {
+            return Err(FsError::already_exists(full));
+        }
+        let Some(route) = route else {
+            return Err(self.no_service(full));
+        };
+        let member = match self.pick_member(&route) {
+            Some(m) => m,
+            None => self.create_member(&route, full)?,
+        };
+        member
+            .service
+            .symlink(target, &inner_path(&p, route.inner))
+            .map_err(|e| Self::outer_error(&route, e))
+    }
+
+    fn readlink_once(&self, path: &str) -> Result<String> {
+        let p = path::parse(path)?;
+        let full = p.as_str();
+        let route = self.route(full);
+        if self.synthetic_at(route.as_ref(), full) && !self.service_has_dir(full) {
+            return Err(FsError::invalid_input(full, "not a symbolic link"));
+        }
+        let Some(route) = route else {
+            return Err(FsError::not_found(full));
+        };
+        let Some(member) = self.pick_member(&route) else {
+            return Err(FsError::not_found(full));
+        };
+        member
+            .service
+            .readlink(&inner_path(&p, route.inner))
+            .map_err(|e| Self::outer_error(&route, e))
+    }
+
+    fn link_once(&self, from: &str, to: &str) -> Result<()> {
+        let pf = path::parse(from)?;
+        let pt = path::parse(to)?;
+        let (f, t) = (pf.as_str(), pt.as_str());
+        let (route_f, route_t) = (self.route(f), self.route(t));
+        if pf.is_root()
+            || self.synthetic_at(route_f.as_ref(), f)
+            || route_f.as_ref().is_some_and(|r| r.inner == "/")
+        {
+            return Err(FsError::permission_denied(f, "cannot link a directory"));
+        }
+        if pt.is_root()
+            || self.synthetic_at(route_t.as_ref(), t)
+            || route_t.as_ref().is_some_and(|r| r.inner == "/")
+        {
+            return Err(FsError::already_exists(t));
+        }
+        let (Some(rf), Some(rt)) = (route_f, route_t) else {
+            return match self.route(f) {
+                None => Err(FsError::not_found(f)),
+                Some(_) => Err(self.no_service(t)),
+            };
+        };
+        if !std::ptr::eq(rf.mount, rt.mount) {
+            return Err(FsError::cross_device(f, t));
+        }
+        let Some(member) = self.pick_member(&rf) else {
+            return Err(FsError::not_found(f));
+        };
+        if rf.mount.members.len() > 1 {
+            let target_member = match self.pick_member(&rt) {
+                Some(m) => m,
+                None => self.create_member(&rt, t)?,
+            };
+            if !std::ptr::eq(target_member, member) {
+                return Err(FsError::cross_device(f, t));
+            }
+        }
+        member
+            .service
+            .link(&inner_path(&pf, rf.inner), &inner_path(&pt, rt.inner))
+            .map_err(|e| Self::outer_error(&rf, e))
+    }
+}
+
+impl FileService for Namespace {
+    fn open(&self, path: &str, flags: OpenFlags) -> Result<Box<dyn FileHandle>> {
+        links::follow(path, |p| self.open_once(p, flags))
+    }
+
+    fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        links::follow(path, |p| self.readdir_once(p))
+    }
+
+    fn stat(&self, path: &str) -> Result<Metadata> {
+        links::follow(path, |p| self.stat_once(p))
+    }
+
+    fn lstat(&self, path: &str) -> Result<Metadata> {
+        links::follow(path, |p| self.lstat_once(p))
+    }
+
+    fn symlink(&self, target: &str, link: &str) -> Result<()> {
+        links::follow(link, |p| self.symlink_once(target, p))
+    }
+
+    fn readlink(&self, path: &str) -> Result<String> {
+        links::follow(path, |p| self.readlink_once(p))
+    }
+
+    fn link(&self, from: &str, to: &str) -> Result<()> {
+        links::follow2(from, to, |f, t| self.link_once(f, t))
+    }
+
+    fn mkdir(&self, path: &str) -> Result<()> {
+        links::follow(path, |p| self.mkdir_once(p))
+    }
+
+    fn remove(&self, path: &str) -> Result<()> {
+        links::follow(path, |p| self.remove_once(p))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        links::follow2(from, to, |f, t| self.rename_once(f, t))
+    }
+
+    fn set_times(
+        &self,
+        path: &str,
+        accessed: Option<Timestamp>,
+        modified: Option<Timestamp>,
+    ) -> Result<()> {
+        links::follow(path, |p| self.set_times_once(p, accessed, modified))
+    }
 
     fn fs_type(&self) -> &'static str {
         "ns"
+    }
+}
+
+/// The path inside a mount of `p`, keeping a trailing `/` for the service.
+fn inner_path<'i>(p: &VPath<'_>, inner: &'i str) -> Cow<'i, str> {
+    if p.is_dir_syntax() && inner != "/" {
+        format!("{inner}/").into()
+    } else {
+        inner.into()
     }
 }
