@@ -11,6 +11,12 @@
 //!
 //! The index is keyed by agent-controlled paths, so it uses a hasher seeded
 //! at random per process (foldhash) rather than a fixed one.
+//!
+//! Links: a symbolic link is a node of its own holding its target; nothing
+//! is indexed below it, so a lookup through one misses the index and only
+//! then walks up to find the link and report it ([`FsError::Symlink`]), as
+//! the contract asks: paths without links cost what they did. A hard link
+//! is a second name for the same file node, which counts its names.
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
@@ -20,6 +26,7 @@ use std::io::SeekFrom;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use oanix_vfs::links;
 use oanix_vfs::path::{self, VPath};
 use oanix_vfs::{
     DirEntry, DirHandle, FileHandle, FileKind, FileService, FsError, Metadata, OpenFlags, Result,
@@ -108,6 +115,7 @@ struct Usage {
 enum Node {
     Dir(DirNode),
     File(Arc<FileNode>),
+    Symlink(Arc<LinkNode>),
 }
 
 struct DirNode {
@@ -123,6 +131,24 @@ struct DirNode {
 enum Child {
     Dir(u64),
     File(Arc<FileNode>),
+    Symlink(Arc<LinkNode>),
+}
+
+/// A symbolic link: its target, kept as it was given.
+struct LinkNode {
+    id: u64,
+    created: Timestamp,
+    target: String,
+}
+
+impl LinkNode {
+    fn metadata(&self) -> Metadata {
+        Metadata::symlink(self.id, self.target.len() as u64).with_times(
+            self.created,
+            self.created,
+            self.created,
+        )
+    }
 }
 
 struct FileNode {
@@ -132,6 +158,8 @@ struct FileNode {
     size: AtomicU64,
     modified: AtomicU64,
     accessed: AtomicU64,
+    /// How many names the file has in the tree.
+    names: AtomicU64,
     data: RwLock<Vec<u8>>,
     usage: Arc<Usage>,
 }
@@ -170,11 +198,13 @@ impl DirNode {
 
 impl FileNode {
     fn metadata(&self) -> Metadata {
-        Metadata::file(self.id, self.size.load(Ordering::Relaxed)).with_times(
-            self.created,
-            Timestamp(self.modified.load(Ordering::Relaxed)),
-            Timestamp(self.accessed.load(Ordering::Relaxed)),
-        )
+        Metadata::file(self.id, self.size.load(Ordering::Relaxed))
+            .with_times(
+                self.created,
+                Timestamp(self.modified.load(Ordering::Relaxed)),
+                Timestamp(self.accessed.load(Ordering::Relaxed)),
+            )
+            .with_nlink(self.names.load(Ordering::Relaxed))
     }
 
     fn touch(&self) {
@@ -232,34 +262,52 @@ impl FileNode {
 /// that the lookup is one probe: a method returning the borrow would need a
 /// second probe to build the error.
 macro_rules! dir_mut {
-    ($tree:expr, $dir:expr, $full:expr) => {{
+    ($tree:expr, $dir:expr, $full:expr) => {
+        dir_mut!($tree, $dir, $full, false)
+    };
+    ($tree:expr, $dir:expr, $full:expr, $dir_syntax:expr) => {{
         let found = match $tree.index.get_mut($dir) {
             Some(Node::Dir(d)) => Some(d),
             _ => None,
         };
         match found {
             Some(d) => d,
-            None => return Err($tree.not_a_parent($dir, $full)),
+            None => return Err($tree.not_a_parent($dir, $full, $dir_syntax)),
         }
     }};
 }
 
 impl Tree {
-    /// Finds a canonical path, with the contract's errors.
-    fn get(&self, p: &str) -> Result<&Node> {
-        match self.index.get(p) {
+    /// Finds a parsed path, with the contract's errors.
+    fn get(&self, p: &VPath<'_>) -> Result<&Node> {
+        match self.index.get(p.as_str()) {
             Some(n) => Ok(n),
-            None => Err(self.missing(p)),
+            None => Err(self.missing(p.as_str(), p.is_dir_syntax())),
         }
     }
 
-    /// The error for a path that is not in the index: `NotADirectory` when
-    /// an ancestor is a file, else `NotFound`.
-    fn missing(&self, p: &str) -> FsError {
+    /// [`get`](Self::get) for an operation that follows a link in the last
+    /// component: such a link is reported for the resolver.
+    fn get_followed(&self, p: &VPath<'_>) -> Result<&Node> {
+        match self.get(p)? {
+            Node::Symlink(l) => Err(links::met(p, p.as_str().len(), l.target.as_str())),
+            n => Ok(n),
+        }
+    }
+
+    /// The error for a path `p` (canonical; `dir_syntax` as written) that is
+    /// not in the index: the first link among its ancestors, reported for the
+    /// resolver; `NotADirectory` when an ancestor is a file; else `NotFound`.
+    fn missing(&self, p: &str, dir_syntax: bool) -> FsError {
         let mut cur = p;
         while let Some(parent) = path::parent(cur) {
             match self.index.get(parent) {
                 Some(Node::File(_)) => return FsError::not_a_directory(p),
+                // Nothing is indexed below a link, so the first ancestor
+                // found is the link a walk from the root meets.
+                Some(Node::Symlink(l)) => {
+                    return links::met_at(p, dir_syntax, parent.len(), l.target.as_str());
+                }
                 Some(Node::Dir(_)) => break,
                 None => cur = parent,
             }
@@ -269,13 +317,20 @@ impl Tree {
 
     /// The error for a change of `full` whose parent `dir` is not a
     /// directory of the tree.
-    fn not_a_parent(&self, dir: &str, full: &str) -> FsError {
+    fn not_a_parent(&self, dir: &str, full: &str, dir_syntax: bool) -> FsError {
         match self.index.get(dir) {
             Some(Node::Dir(_)) | Some(Node::File(_)) => FsError::not_a_directory(full),
-            None => match self.missing(dir) {
-                FsError::NotADirectory { .. } => FsError::not_a_directory(full),
-                _ => FsError::not_found(full),
+            Some(Node::Symlink(_)) | None => match self.missing(full, dir_syntax) {
+                FsError::NotFound { .. } => FsError::not_found(full),
+                other => other,
             },
+        }
+    }
+
+    /// One name fewer for the node at `p`, if it is a file.
+    fn unname(&self, p: &str) {
+        if let Some(Node::File(f)) = self.index.get(p) {
+            f.names.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -347,7 +402,8 @@ impl MemFs {
     }
 
     /// Creates or replaces the file at `path` with `data`, taking the buffer
-    /// as it is (no copy). The parent directory must exist.
+    /// as it is (no copy). The parent directory must exist. Links are not
+    /// followed: a link in the path is refused.
     pub fn put(&self, path: &str, data: Vec<u8>) -> Result<()> {
         let p = path::parse(path)?;
         let full = p.as_str();
@@ -359,6 +415,12 @@ impl MemFs {
             match tree.index.get(full) {
                 Some(Node::Dir(_)) => return Err(FsError::is_a_directory(full)),
                 Some(Node::File(f)) => Arc::clone(f),
+                Some(Node::Symlink(_)) => {
+                    return Err(FsError::invalid_input(
+                        full,
+                        "is a symbolic link (put does not follow links)",
+                    ));
+                }
                 None => self.create_file(&mut tree, full, Timestamp::now())?.0,
             }
         };
@@ -413,6 +475,7 @@ impl MemFs {
             size: AtomicU64::new(0),
             modified: AtomicU64::new(now.as_nanos()),
             accessed: AtomicU64::new(now.as_nanos()),
+            names: AtomicU64::new(1),
             data: RwLock::new(Vec::new()),
             usage: Arc::clone(&self.inner.usage),
         });
@@ -457,6 +520,10 @@ impl MemFs {
                 }
                 Ok(Self::handle(Arc::clone(f), key.clone(), flags))
             }
+            Node::Symlink(_) if flags.nofollow && !p.is_dir_syntax() => {
+                Err(FsError::too_many_links(full))
+            }
+            Node::Symlink(l) => Err(links::met(p, full.len(), l.target.as_str())),
         }
     }
 
@@ -481,7 +548,7 @@ impl FileService for MemFs {
             let tree = read_lock(&self.inner.tree);
             match tree.index.get_key_value(full) {
                 Some(found) => return self.open_existing(&p, found, flags),
-                None if !flags.creates() => return Err(tree.missing(full)),
+                None if !flags.creates() => return Err(tree.missing(full, p.is_dir_syntax())),
                 None => {}
             }
         }
@@ -493,7 +560,7 @@ impl FileService for MemFs {
         if p.is_dir_syntax() {
             // The parent's error comes first, as for any other path.
             if let Some(parent) = path::parent(full) {
-                dir_mut!(tree, parent, full);
+                dir_mut!(tree, parent, full, true);
             }
             return Err(FsError::is_a_directory(full));
         }
@@ -505,8 +572,8 @@ impl FileService for MemFs {
     fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
         let p = path::parse(path)?;
         let tree = read_lock(&self.inner.tree);
-        match tree.get(p.as_str())? {
-            Node::File(_) => Err(FsError::not_a_directory(p.as_str())),
+        match tree.get_followed(&p)? {
+            Node::File(_) | Node::Symlink(_) => Err(FsError::not_a_directory(p.as_str())),
             Node::Dir(d) => Ok(d
                 .children
                 .iter()
@@ -518,6 +585,12 @@ impl FileService for MemFs {
                         f.size.load(Ordering::Relaxed),
                         f.id,
                     ),
+                    Child::Symlink(l) => DirEntry::new(
+                        name.as_str(),
+                        FileKind::Symlink,
+                        l.target.len() as u64,
+                        l.id,
+                    ),
                 })
                 .collect()),
         }
@@ -526,11 +599,115 @@ impl FileService for MemFs {
     fn stat(&self, path: &str) -> Result<Metadata> {
         let p = path::parse(path)?;
         let tree = read_lock(&self.inner.tree);
-        match tree.get(p.as_str())? {
+        match tree.get_followed(&p)? {
             Node::Dir(d) => Ok(d.metadata()),
-            Node::File(_) if p.is_dir_syntax() => Err(FsError::not_a_directory(p.as_str())),
+            Node::File(_) | Node::Symlink(_) if p.is_dir_syntax() => {
+                Err(FsError::not_a_directory(p.as_str()))
+            }
             Node::File(f) => Ok(f.metadata()),
+            Node::Symlink(l) => Ok(l.metadata()),
         }
+    }
+
+    fn lstat(&self, path: &str) -> Result<Metadata> {
+        let p = path::parse(path)?;
+        let tree = read_lock(&self.inner.tree);
+        let node = if p.is_dir_syntax() {
+            tree.get_followed(&p)?
+        } else {
+            tree.get(&p)?
+        };
+        match node {
+            Node::Dir(d) => Ok(d.metadata()),
+            Node::File(_) | Node::Symlink(_) if p.is_dir_syntax() => {
+                Err(FsError::not_a_directory(p.as_str()))
+            }
+            Node::File(f) => Ok(f.metadata()),
+            Node::Symlink(l) => Ok(l.metadata()),
+        }
+    }
+
+    fn symlink(&self, target: &str, link: &str) -> Result<()> {
+        let p = path::parse(link)?;
+        let full = p.as_str();
+        links::check_target(full, target)?;
+        let Some((parent, name)) = path::split(full) else {
+            return Err(FsError::already_exists(full));
+        };
+        let now = Timestamp::now();
+        let node = Arc::new(LinkNode {
+            id: self.new_id(),
+            created: now,
+            target: target.to_owned(),
+        });
+        let mut tree = write_lock(&self.inner.tree);
+        self.check_entries(&tree, full)?;
+        let dir = dir_mut!(tree, parent, full, p.is_dir_syntax());
+        match dir.children.entry(CompactString::from(name)) {
+            Entry::Occupied(_) => return Err(FsError::already_exists(full)),
+            Entry::Vacant(_) if p.is_dir_syntax() => return Err(FsError::not_found(full)),
+            Entry::Vacant(slot) => {
+                slot.insert(Child::Symlink(Arc::clone(&node)));
+            }
+        }
+        dir.modified = now;
+        tree.index
+            .insert(CompactString::from(full), Node::Symlink(node));
+        Ok(())
+    }
+
+    fn readlink(&self, path: &str) -> Result<String> {
+        let p = path::parse(path)?;
+        let tree = read_lock(&self.inner.tree);
+        match tree.get(&p)? {
+            Node::Symlink(l) if p.is_dir_syntax() => {
+                Err(links::met(&p, p.as_str().len(), l.target.as_str()))
+            }
+            Node::Symlink(l) => Ok(l.target.clone()),
+            _ => Err(FsError::invalid_input(p.as_str(), "not a symbolic link")),
+        }
+    }
+
+    fn link(&self, from: &str, to: &str) -> Result<()> {
+        let pf = path::parse(from)?;
+        let pt = path::parse(to)?;
+        let (f, t) = (pf.as_str(), pt.as_str());
+        let mut tree = write_lock(&self.inner.tree);
+        let child = match tree.get(&pf)? {
+            Node::Dir(_) => return Err(FsError::permission_denied(f, "cannot link a directory")),
+            Node::File(_) | Node::Symlink(_) if pf.is_dir_syntax() => {
+                return Err(FsError::not_a_directory(f));
+            }
+            Node::File(node) => Child::File(Arc::clone(node)),
+            Node::Symlink(node) => Child::Symlink(Arc::clone(node)),
+        };
+        let Some((parent, name)) = path::split(t) else {
+            return Err(FsError::already_exists(t));
+        };
+        self.check_entries(&tree, t)?;
+        let now = Timestamp::now();
+        let dir = dir_mut!(tree, parent, t, pt.is_dir_syntax());
+        let index_node = match dir.children.entry(CompactString::from(name)) {
+            Entry::Occupied(_) => return Err(FsError::already_exists(t)),
+            Entry::Vacant(_) if pt.is_dir_syntax() => return Err(FsError::not_found(t)),
+            Entry::Vacant(slot) => {
+                let node = match &child {
+                    Child::File(n) => {
+                        n.names.fetch_add(1, Ordering::Relaxed);
+                        Node::File(Arc::clone(n))
+                    }
+                    Child::Symlink(n) => Node::Symlink(Arc::clone(n)),
+                    Child::Dir(_) => {
+                        return Err(FsError::permission_denied(f, "cannot link a directory"));
+                    }
+                };
+                slot.insert(child);
+                node
+            }
+        };
+        dir.modified = now;
+        tree.index.insert(CompactString::from(t), index_node);
+        Ok(())
     }
 
     fn mkdir(&self, path: &str) -> Result<()> {
@@ -563,11 +740,14 @@ impl FileService for MemFs {
             return Err(FsError::permission_denied(full, "cannot remove the root"));
         };
         let mut tree = write_lock(&self.inner.tree);
-        match tree.get(full)? {
+        match tree.get(&p)? {
             Node::Dir(d) if !d.children.is_empty() => return Err(FsError::not_empty(full)),
-            Node::File(_) if p.is_dir_syntax() => return Err(FsError::not_a_directory(full)),
+            Node::File(_) | Node::Symlink(_) if p.is_dir_syntax() => {
+                return Err(FsError::not_a_directory(full));
+            }
             _ => {}
         }
+        tree.unname(full);
         let dir = dir_mut!(tree, parent, full);
         dir.children.remove(name);
         dir.modified = Timestamp::now();
@@ -586,10 +766,12 @@ impl FileService for MemFs {
             return Err(FsError::permission_denied(root, "cannot rename the root"));
         };
         let mut tree = write_lock(&self.inner.tree);
-        let from_is_dir = match tree.get(f)? {
+        let from_is_dir = match tree.get(&pf)? {
             Node::Dir(_) => true,
-            Node::File(_) if pf.is_dir_syntax() => return Err(FsError::not_a_directory(f)),
-            Node::File(_) => false,
+            Node::File(_) | Node::Symlink(_) if pf.is_dir_syntax() => {
+                return Err(FsError::not_a_directory(f));
+            }
+            Node::File(_) | Node::Symlink(_) => false,
         };
         if from_is_dir && path::is_strict_descendant(t, f) {
             return Err(FsError::invalid_input(
@@ -600,15 +782,22 @@ impl FileService for MemFs {
         if f == t {
             return Ok(());
         }
-        dir_mut!(tree, to_parent, t);
+        dir_mut!(tree, to_parent, t, pt.is_dir_syntax());
         match (tree.index.get(t), from_is_dir) {
             (Some(Node::Dir(_)), false) => return Err(FsError::is_a_directory(t)),
-            (Some(Node::File(_)), true) => return Err(FsError::not_a_directory(t)),
+            (Some(Node::File(_) | Node::Symlink(_)), true) => {
+                return Err(FsError::not_a_directory(t));
+            }
             (Some(Node::Dir(d)), true) if !d.children.is_empty() => {
                 return Err(FsError::not_empty(t));
             }
-            (None | Some(Node::File(_)), false) if pt.is_dir_syntax() => {
+            (None | Some(Node::File(_) | Node::Symlink(_)), false) if pt.is_dir_syntax() => {
                 return Err(FsError::not_a_directory(t));
+            }
+            (Some(Node::File(a)), false) if matches!(tree.index.get(f), Some(Node::File(b)) if Arc::ptr_eq(a, b)) =>
+            {
+                // Two names of one file: POSIX leaves both in place.
+                return Ok(());
             }
             _ => {}
         }
@@ -629,6 +818,7 @@ impl FileService for MemFs {
                 td.modified = now;
             }
         }
+        tree.unname(t);
         tree.index.remove(t);
         for old in moved {
             if let Some(node) = tree.index.remove(old.as_str()) {
@@ -647,8 +837,12 @@ impl FileService for MemFs {
     ) -> Result<()> {
         let p = path::parse(path)?;
         let mut tree = write_lock(&self.inner.tree);
+        if let Some(Node::Symlink(l)) = tree.index.get(p.as_str()) {
+            return Err(links::met(&p, p.as_str().len(), l.target.as_str()));
+        }
         match tree.index.get_mut(p.as_str()) {
-            None => Err(tree.missing(p.as_str())),
+            None => Err(tree.missing(p.as_str(), p.is_dir_syntax())),
+            Some(Node::Symlink(_)) => Ok(()),
             Some(Node::Dir(d)) => {
                 if let Some(m) = modified {
                     d.modified = m;

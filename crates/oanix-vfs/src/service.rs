@@ -50,8 +50,10 @@
 //! is `InvalidInput`). A service never follows a symbolic link itself:
 //! when a lookup meets one as a parent component, or as the last component
 //! of an operation that follows it — `open` (unless `nofollow` or
-//! `create_new`), `stat`, `readdir`, `set_times`, and any operation on a
-//! path written with a trailing `/` — it answers [`FsError::Symlink`]
+//! `create_new`), `stat`, `readdir`, `set_times`, and any operation but
+//! `remove` and `rename` on a path written with a trailing `/` (those two
+//! answer `NotADirectory` for a link so written, as Linux does) — it
+//! answers [`FsError::Symlink`]
 //! (built with [`links::met`](crate::links::met)), and
 //! [`links::follow`](crate::links::follow) resolves the target and retries.
 //! A [`Namespace`](crate::Namespace) does that for everything mounted in it,

@@ -11,5 +11,6 @@
 mod commit;
 mod conformance;
 mod fixed;
+mod links;
 mod model;
 mod namespace;
