@@ -226,3 +226,55 @@ fn services_without_links_answer_the_defaults() {
     assert_eq!(kind(ns.readlink("/m/f")), K::InvalidInput);
     assert_eq!(kind(ns.readlink("/m/none")), K::NotFound);
 }
+
+#[test]
+fn mapfs_serves_declared_links_read_only() {
+    let fs = oanix_prims::MapFs::builder()
+        .file("/bin/tool", "#!tool")
+        .symlink("/node_modules/.bin/tool", "../../bin/tool")
+        .symlink("/latest", "bin")
+        .build();
+    assert_eq!(
+        fs.readlink("/node_modules/.bin/tool").unwrap(),
+        "../../bin/tool"
+    );
+    let listing: Vec<_> = fs
+        .readdir("/")
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.name, e.kind))
+        .collect();
+    assert_eq!(
+        listing,
+        [
+            ("bin".to_owned(), FileKind::Directory),
+            ("latest".to_owned(), FileKind::Symlink),
+            ("node_modules".to_owned(), FileKind::Directory)
+        ]
+    );
+    assert!(matches!(
+        fs.stat("/latest/tool"),
+        Err(FsError::Symlink { .. })
+    ));
+    let ns = Namespace::builder().mount("/", fs.clone()).build();
+    assert_eq!(
+        read_to_string(&ns, "/node_modules/.bin/tool").unwrap(),
+        "#!tool"
+    );
+    assert_eq!(read_to_string(&ns, "/latest/tool").unwrap(), "#!tool");
+    assert!(ns.lstat("/latest").unwrap().readonly);
+    assert_eq!(kind(ns.symlink("bin", "/other")), K::ReadOnly);
+    assert_eq!(kind(ns.remove("/latest")), K::ReadOnly);
+    assert_eq!(
+        kind(ns.open("/latest", OpenFlags::read_only().with_nofollow(true))),
+        K::Loop
+    );
+    // Bad declarations are named by try_build.
+    let clash = oanix_prims::MapFs::builder()
+        .file("/a/b", "x")
+        .symlink("/a", "elsewhere")
+        .try_build();
+    assert_eq!(kind(clash), K::InvalidInput);
+    let empty = oanix_prims::MapFs::builder().symlink("/l", "").try_build();
+    assert_eq!(kind(empty), K::InvalidPath);
+}
