@@ -39,9 +39,14 @@ pub(crate) fn ls(manifest: &Path, path: &str, json: bool) -> Result<()> {
     }
     for e in entries {
         let (kind, suffix) = match e.kind {
-            FileKind::Directory => ("d", "/"),
-            FileKind::File => ("-", ""),
-            _ => ("?", ""),
+            FileKind::Directory => ("d", "/".to_owned()),
+            FileKind::File => ("-", String::new()),
+            FileKind::Symlink => {
+                let at = oanix_vfs::path::join(path, &e.name);
+                let target = ns.readlink(&at).unwrap_or_else(|err| format!("? ({err})"));
+                ("l", format!(" -> {target}"))
+            }
+            _ => ("?", String::new()),
         };
         println!("{kind} {:>10} {}{suffix}", e.size, e.name);
     }
