@@ -139,15 +139,15 @@ struct LinkNode {
     id: u64,
     created: Timestamp,
     target: String,
+    /// How many names the link has in the tree (hard links of a link).
+    names: AtomicU64,
 }
 
 impl LinkNode {
     fn metadata(&self) -> Metadata {
-        Metadata::symlink(self.id, self.target.len() as u64).with_times(
-            self.created,
-            self.created,
-            self.created,
-        )
+        Metadata::symlink(self.id, self.target.len() as u64)
+            .with_times(self.created, self.created, self.created)
+            .with_nlink(self.names.load(Ordering::Relaxed))
     }
 }
 
@@ -327,11 +327,28 @@ impl Tree {
         }
     }
 
-    /// One name fewer for the node at `p`, if it is a file.
+    /// One name fewer for the node at `p`, if it is a file or a link.
     fn unname(&self, p: &str) {
-        if let Some(Node::File(f)) = self.index.get(p) {
-            f.names.fetch_sub(1, Ordering::Relaxed);
+        match self.index.get(p) {
+            Some(Node::File(f)) => {
+                f.names.fetch_sub(1, Ordering::Relaxed);
+            }
+            Some(Node::Symlink(l)) => {
+                l.names.fetch_sub(1, Ordering::Relaxed);
+            }
+            _ => {}
         }
+    }
+
+    /// The resolver's error when `p`, written with a trailing `/`, names a
+    /// link: such a path follows the link (see the contract).
+    fn trailing_link(&self, p: &VPath<'_>) -> Result<()> {
+        if p.is_dir_syntax()
+            && let Some(Node::Symlink(l)) = self.index.get(p.as_str())
+        {
+            return Err(links::met(p, p.as_str().len(), l.target.as_str()));
+        }
+        Ok(())
     }
 
     /// Every path at or below `p` (a directory), found through the listings.
@@ -499,6 +516,11 @@ impl MemFs {
         flags: OpenFlags,
     ) -> Result<Box<dyn FileHandle>> {
         let full = p.as_str();
+        if let Node::Symlink(l) = node
+            && p.is_dir_syntax()
+        {
+            return Err(links::met(p, full.len(), l.target.as_str()));
+        }
         if flags.create_new {
             return Err(FsError::already_exists(full));
         }
@@ -639,8 +661,10 @@ impl FileService for MemFs {
             id: self.new_id(),
             created: now,
             target: target.to_owned(),
+            names: AtomicU64::new(1),
         });
         let mut tree = write_lock(&self.inner.tree);
+        tree.trailing_link(&p)?;
         self.check_entries(&tree, full)?;
         let dir = dir_mut!(tree, parent, full, p.is_dir_syntax());
         match dir.children.entry(CompactString::from(name)) {
@@ -664,6 +688,7 @@ impl FileService for MemFs {
                 Err(links::met(&p, p.as_str().len(), l.target.as_str()))
             }
             Node::Symlink(l) => Ok(l.target.clone()),
+            Node::File(_) if p.is_dir_syntax() => Err(FsError::not_a_directory(p.as_str())),
             _ => Err(FsError::invalid_input(p.as_str(), "not a symbolic link")),
         }
     }
@@ -673,6 +698,8 @@ impl FileService for MemFs {
         let pt = path::parse(to)?;
         let (f, t) = (pf.as_str(), pt.as_str());
         let mut tree = write_lock(&self.inner.tree);
+        tree.trailing_link(&pf)?;
+        tree.trailing_link(&pt)?;
         let child = match tree.get(&pf)? {
             Node::Dir(_) => return Err(FsError::permission_denied(f, "cannot link a directory")),
             Node::File(_) | Node::Symlink(_) if pf.is_dir_syntax() => {
@@ -696,7 +723,10 @@ impl FileService for MemFs {
                         n.names.fetch_add(1, Ordering::Relaxed);
                         Node::File(Arc::clone(n))
                     }
-                    Child::Symlink(n) => Node::Symlink(Arc::clone(n)),
+                    Child::Symlink(n) => {
+                        n.names.fetch_add(1, Ordering::Relaxed);
+                        Node::Symlink(Arc::clone(n))
+                    }
                     Child::Dir(_) => {
                         return Err(FsError::permission_denied(f, "cannot link a directory"));
                     }
@@ -719,6 +749,7 @@ impl FileService for MemFs {
         let id = self.new_id();
         let now = Timestamp::now();
         let mut tree = write_lock(&self.inner.tree);
+        tree.trailing_link(&p)?;
         self.check_entries(&tree, full)?;
         let dir = dir_mut!(tree, parent, full);
         match dir.children.entry(CompactString::from(name)) {
@@ -794,9 +825,8 @@ impl FileService for MemFs {
             (None | Some(Node::File(_) | Node::Symlink(_)), false) if pt.is_dir_syntax() => {
                 return Err(FsError::not_a_directory(t));
             }
-            (Some(Node::File(a)), false) if matches!(tree.index.get(f), Some(Node::File(b)) if Arc::ptr_eq(a, b)) =>
-            {
-                // Two names of one file: POSIX leaves both in place.
+            (Some(target), false) if same_node(target, tree.index.get(f)) => {
+                // Two names of one file (or link): POSIX leaves both in place.
                 return Ok(());
             }
             _ => {}
@@ -863,6 +893,15 @@ impl FileService for MemFs {
 
     fn fs_type(&self) -> &'static str {
         "memfs"
+    }
+}
+
+/// Whether `a` and `b` are names of one file or link.
+fn same_node(a: &Node, b: Option<&Node>) -> bool {
+    match (a, b) {
+        (Node::File(a), Some(Node::File(b))) => Arc::ptr_eq(a, b),
+        (Node::Symlink(a), Some(Node::Symlink(b))) => Arc::ptr_eq(a, b),
+        _ => false,
     }
 }
 

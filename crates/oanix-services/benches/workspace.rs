@@ -1,5 +1,6 @@
 //! Benchmark: WorkspaceFs against `std::fs` and `cap-std` on the same tmpfs
-//! directory; CowFs copy-up of a 50 MiB file; `changes()` over 10 000 files.
+//! directory; the cost of following links on disk through a namespace; CowFs
+//! copy-up of a 50 MiB file; `changes()` over 10 000 files.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark setup")]
 
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 use oanix_bench::{Stats, Table, format_ns, measure, measure_each};
 use oanix_prims::{CowFs, MemFs};
 use oanix_services::WorkspaceFs;
-use oanix_vfs::{FileService, OpenFlags, write_file};
+use oanix_vfs::{FileService, Namespace, OpenFlags, write_file};
 
 const FILES: usize = 1_000;
 const KIB: [u8; 1024] = [0x42; 1024];
@@ -109,6 +110,53 @@ fn file_ops(dir: &Path) -> Table {
     table
 }
 
+/// Opening and reading through links on disk, resolved by a namespace,
+/// against the same files by their own paths.
+fn links(dir: &Path) -> Table {
+    for d in 0..FILES / 100 {
+        std::os::unix::fs::symlink(format!("d{d}"), dir.join(format!("ld{d}"))).unwrap();
+        for f in 0..10 {
+            std::os::unix::fs::symlink(format!("d{d}/f{f}"), dir.join(format!("lf{d}_{f}")))
+                .unwrap();
+        }
+    }
+    let ns = Namespace::builder()
+        .mount("/ws", WorkspaceFs::new(dir).unwrap())
+        .build();
+    let plain: Vec<String> = (0..1024).map(|i| format!("/ws/{}", rel(i))).collect();
+    let via_dir: Vec<String> = (0..1024u64).map(|i| format!("/ws/l{}", rel(i))).collect();
+    let via_file: Vec<String> = (0..1024u64)
+        .map(|i| format!("/ws/lf{}_{}", i % 10, (i / 10) % 10))
+        .collect();
+    let mut buf = [0u8; 1024];
+    let mut row = |paths: &[String]| {
+        [
+            measure(|i| {
+                black_box(ns.stat(&paths[(i % 1024) as usize]).unwrap());
+            }),
+            measure(|i| {
+                let mut h = ns
+                    .open(&paths[(i % 1024) as usize], OpenFlags::read_only())
+                    .unwrap();
+                black_box(h.read(&mut buf).unwrap());
+            }),
+        ]
+    };
+    let (plain, via_dir, via_file) = (row(&plain), row(&via_dir), row(&via_file));
+    let mut table = Table::new(
+        "WorkspaceFs in a namespace, links on disk followed (median per op, p99 of batches)",
+        &["no link", "a directory link", "a file link"],
+    );
+    for (k, op) in ["stat", "open + read 1 KiB"].iter().enumerate() {
+        table.row(
+            op,
+            vec![Some(plain[k]), Some(via_dir[k]), Some(via_file[k])],
+        );
+    }
+    table.note("`/ws/ld3/f7` (ld3 -> d3) and `/ws/lf3_7` (-> d3/f7) against `/ws/d3/f7`");
+    table
+}
+
 fn copy_up(dir: &Path) -> Table {
     const SIZE: usize = 50 << 20;
     let data: Vec<u8> = (0..SIZE).map(|i| (i * 31 % 251) as u8).collect();
@@ -193,6 +241,7 @@ fn main() {
     let dir = tmp_root();
     populate(&dir);
     file_ops(&dir).print();
+    links(&dir).print();
     copy_up(&dir).print();
     std::fs::remove_dir_all(&dir).unwrap();
     changes_10k().print();

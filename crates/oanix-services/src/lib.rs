@@ -85,8 +85,11 @@
 //!
 //! [`WorkspaceFs`] serves a real directory, read-write
 //! ([`WorkspaceFs::new`]) or read-only ([`WorkspaceFs::readonly`]). Every
-//! path is resolved beneath the root by `cap-std`; escapes (by `..`, by
-//! symbolic links planted in the directory, by races) fail with
+//! path is resolved beneath the root and no symbolic link is followed on
+//! the host: a lookup that meets one answers
+//! [`FsError::Symlink`](oanix_vfs::FsError::Symlink), and the namespace
+//! resolves the target in the namespace (an absolute target at the
+//! namespace's root), so no link leads out. `..` above the root fails with
 //! [`FsError::Escape`](oanix_vfs::FsError::Escape), naming only the virtual
 //! path; FIFOs, sockets and devices are refused rather than waited on. The
 //! guarantee and its limits are written down in the

@@ -180,6 +180,18 @@ impl FileService for WorkspaceOverlay {
         self.cow.lstat(path)
     }
 
+    fn symlink(&self, target: &str, link: &str) -> Result<()> {
+        self.cow.symlink(target, link)
+    }
+
+    fn readlink(&self, path: &str) -> Result<String> {
+        self.cow.readlink(path)
+    }
+
+    fn link(&self, from: &str, to: &str) -> Result<()> {
+        self.cow.link(from, to)
+    }
+
     fn mkdir(&self, path: &str) -> Result<()> {
         self.cow.mkdir(path)
     }

@@ -7,9 +7,10 @@
 //! 0. **check** every changed path, its ancestors and, for a directory to be
 //!    removed, everything in it, against what the overlay read (see
 //!    [`Check`]); any mismatch is a conflict and nothing is written;
-//! 1. **stage** each new file's content under a temporary name in the
-//!    nearest directory of the target that stays (same file system as its
-//!    final place, so that the rename into place is atomic);
+//! 1. **stage** each new file's content (or new symbolic link) under a
+//!    temporary name in the nearest directory of the target that stays
+//!    (same file system as its final place, so that the rename into place
+//!    is atomic);
 //! 2. **check again**, right before applying;
 //! 3. **apply**, shallowest path first: move each entry to be replaced or
 //!    deleted aside (a rename to a backup name beside it; what was moved is
@@ -17,14 +18,18 @@
 //!    staged files into place — each step in a journal, undone in reverse
 //!    if a later one fails;
 //! 4. **clean up**: remove the backups.
+//!
+//! No step follows a symbolic link of the target: entries are looked at
+//! with `lstat` (never `stat`), links are moved, made and removed as
+//! themselves, and every directory above a changed path must be a real
+//! directory (a link there is a conflict), so nothing is written through a
+//! link into somewhere else.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use oanix_vfs::path;
-use oanix_vfs::{
-    FileHandle, FileKind, FileService, FsError, FsErrorKind, Metadata, OpenFlags, read_file,
-};
+use oanix_vfs::{FileKind, FileService, FsError, FsErrorKind, Metadata, OpenFlags, read_file};
 
 use super::{Change, CowFs, Origins};
 
@@ -273,7 +278,8 @@ impl<'a> Check<'a> {
             .dirs
             .get(p)
             .and_then(Option::as_ref)
-            .or_else(|| self.origin(p).filter(|o| o.kind != FileKind::File))
+            .or_else(|| self.origin(p))
+            .filter(|o| is_dir(o))
     }
 
     /// Checks the target against what the overlay read; on success, what
@@ -326,17 +332,15 @@ impl<'a> Check<'a> {
         }
     }
 
-    /// A directory above a changed path must be the one the overlay saw
-    /// there, or a real directory when it recorded none.
+    /// A directory above a changed path must be a real directory (never a
+    /// link, which the commit would write through), and the one the
+    /// overlay saw there if it recorded one.
     fn check_ancestor(&self, target: &dyn FileService, a: &str, conflicts: &mut Conflicts) {
         match target.lstat(a) {
             Err(e) if is_absent(&e) => conflicts.add(a, DELETED),
             Err(e) => conflicts.add(a, unchecked(&e)),
             Ok(md) => {
-                let same = match self.seen_dir(a) {
-                    Some(seen) => md.kind == seen.kind && md.id == seen.id,
-                    None => is_dir(&md),
-                };
+                let same = is_dir(&md) && self.seen_dir(a).is_none_or(|seen| md.id == seen.id);
                 if !same {
                     conflicts.add(a, REPLACED);
                 }
@@ -459,39 +463,99 @@ struct Run<'t> {
 
 impl<'t> Run<'t> {
     /// Phase 1: writes each new file to a temporary name in the nearest
-    /// directory that stays.
+    /// directory that stays; a new symbolic link is made under such a name
+    /// too (holding its target, never followed), and a file that is
+    /// another name of one staged already (a hard link in the overlay) is
+    /// staged as a hard link of that one's temporary, where the target
+    /// supports hard links.
     fn stage(
         &mut self,
         cow: &CowFs,
         check: &Check<'_>,
         observed: &Observed,
     ) -> oanix_vfs::Result<()> {
+        // The temporaries of the overlay's files with several names, by
+        // the file's id in the upper layer.
+        let mut shared: HashMap<u64, String> = HashMap::new();
         for change in check.changes {
-            if change.after.is_none_or(|a| a.kind != FileKind::File) {
+            let Some(after) = change.after else {
                 continue;
-            }
-            let data = read_file(cow, &change.path)?;
+            };
             let dir = staging_dir(check, observed, &change.path);
-            let (tmp, mut h) = self.create_temp(dir)?;
-            self.staged.insert(change.path.clone(), tmp.clone());
-            oanix_vfs::write_all(h.as_mut(), &tmp, &data)?;
-            h.flush()?;
+            let tmp = match after.kind {
+                FileKind::Symlink => {
+                    let target = cow.readlink(&change.path)?;
+                    self.make_temp(dir, |fs, tmp| fs.symlink(&target, tmp))?.0
+                }
+                FileKind::File => {
+                    let upper = cow.upper().lstat(&change.path)?;
+                    let linked = if upper.nlink > 1
+                        && let Some(first) = shared.get(&upper.id)
+                    {
+                        self.link_temp(dir, first)?
+                    } else {
+                        None
+                    };
+                    let tmp = match linked {
+                        Some(tmp) => tmp,
+                        None => self.write_temp(cow, dir, &change.path)?,
+                    };
+                    if upper.nlink > 1 {
+                        shared.entry(upper.id).or_insert_with(|| tmp.clone());
+                    }
+                    tmp
+                }
+                _ => continue,
+            };
+            self.staged.insert(change.path.clone(), tmp);
         }
         Ok(())
     }
 
-    /// Creates a temporary in `dir`, skipping names taken, and returns it
-    /// open for writing (written through that handle only: the name is not
-    /// opened again).
-    fn create_temp(&mut self, dir: &str) -> oanix_vfs::Result<(String, Box<dyn FileHandle>)> {
+    /// Stages the overlay's file `p` as a new file in `dir`.
+    fn write_temp(&mut self, cow: &CowFs, dir: &str, p: &str) -> oanix_vfs::Result<String> {
+        let data = read_file(cow, p)?;
+        // Written through this handle only: the name is not opened again.
+        let (tmp, mut h) = self.make_temp(dir, |fs, tmp| {
+            fs.open(tmp, OpenFlags::write_only().with_create_new(true))
+        })?;
+        // Recorded before writing, so that a failure removes it.
+        self.staged.insert(p.to_owned(), tmp.clone());
+        oanix_vfs::write_all(h.as_mut(), &tmp, &data)?;
+        h.flush()?;
+        Ok(tmp)
+    }
+
+    /// A hard link in `dir` of the temporary `first`; `None` when the
+    /// target cannot make one there (no hard links, another device).
+    fn link_temp(&mut self, dir: &str, first: &str) -> oanix_vfs::Result<Option<String>> {
+        match self.make_temp(dir, |fs, tmp| fs.link(first, tmp)) {
+            Ok((tmp, ())) => Ok(Some(tmp)),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    FsErrorKind::Unsupported | FsErrorKind::CrossDevice
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Makes a temporary in `dir` with `make` (which must fail with
+    /// `AlreadyExists` on a name taken, and create nothing then), skipping
+    /// names taken.
+    fn make_temp<T>(
+        &mut self,
+        dir: &str,
+        mut make: impl FnMut(&dyn FileService, &str) -> oanix_vfs::Result<T>,
+    ) -> oanix_vfs::Result<(String, T)> {
         let mut last = None;
         for _ in 0..NAME_ATTEMPTS {
             let tmp = self.names.next(dir, "commit");
-            match self
-                .target
-                .open(&tmp, OpenFlags::write_only().with_create_new(true))
-            {
-                Ok(h) => return Ok((tmp, h)),
+            match make(self.target, &tmp) {
+                Ok(made) => return Ok((tmp, made)),
                 Err(e) if e.kind() == FsErrorKind::AlreadyExists => last = Some(e),
                 Err(e) => return Err(e),
             }
@@ -734,6 +798,19 @@ impl CowFs {
     /// that cannot be checked (an error other than "not found", such as a
     /// link leading out of the target) is a conflict too. Any conflict is
     /// [`CommitError::Conflicts`], and the target is left as it was.
+    ///
+    /// **Links.** A symbolic link of the overlay is committed as a link
+    /// (made with [`symlink`](FileService::symlink) under a temporary name,
+    /// then renamed into place), one deleted or retargeted is moved aside as
+    /// the link itself: no step follows a link of the target (entries are
+    /// looked at with `lstat`, never `stat`), and every directory above a
+    /// changed path must be a real directory of the target (a link there is
+    /// a conflict), so a commit never writes through a link into somewhere
+    /// else. Names of one file in the overlay (hard links) that the commit
+    /// writes are committed as names of one file where the target has
+    /// [`link`](FileService::link) (else as copies); a name linked to a
+    /// file the commit does not change (its content is the base's) is
+    /// committed as a copy.
     ///
     /// **All or nothing.** New file contents are first written to
     /// temporary names (`.oanix-commit-…`) in the target. Then, shallowest

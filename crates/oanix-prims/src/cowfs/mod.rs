@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::SeekFrom;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use oanix_vfs::links;
 use oanix_vfs::path::{self, VPath};
 use oanix_vfs::{
     DirEntry, FileHandle, FileKind, FileService, FsError, FsErrorKind, Metadata, OpenFlags, Result,
@@ -34,9 +35,11 @@ pub enum ChangeKind {
 /// What a path was or is: its kind and size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryInfo {
-    /// File or directory.
+    /// File, directory or symbolic link (as `lstat` describes it: a link
+    /// is itself, never what it leads to).
     pub kind: FileKind,
-    /// Size in bytes (0 for directories).
+    /// Size in bytes (0 for directories; the length of its target for a
+    /// symbolic link).
     pub size: u64,
 }
 
@@ -68,6 +71,29 @@ pub struct Change {
 ///
 /// Cost model: copy-up reads the whole file once; renaming a directory that
 /// has content in the base copies that subtree into the upper layer.
+///
+/// **Links.** The overlay keeps the [links contract](oanix_vfs::service)
+/// over its merged view, and like every service never follows a link
+/// itself: where a lookup meets one that must be followed — a link of
+/// either layer as a parent component, or as the last component of `open`,
+/// `stat`, `readdir` or `set_times` — it answers [`FsError::Symlink`] for
+/// the resolver ([`links::Follow`], or the [`Namespace`](oanix_vfs::Namespace)
+/// it is mounted in). A link the base meets is reported as the base
+/// reported it (the same link and target, the rest of the path as the
+/// caller wrote it). A whiteout or an upper entry over a link of the base
+/// wins, as over any entry. `symlink` creates the link in the upper layer (its
+/// parents copied up as directories); `remove` of a link of the base
+/// records a whiteout; `rename` moves the link itself (a link of the base
+/// is copied up as a new link holding the same target, never as what it
+/// leads to). Writing through a link never copies the link up: the resolver
+/// retries at the target's path, which is copied up as any file is.
+///
+/// Hard links: [`link`](FileService::link) copies `from` up if only the
+/// base has it and links it in the upper layer, so both names share one
+/// file there. Limit: copy-up breaks the hard links of the base (as
+/// overlayfs without its index does): two names of one base file, read
+/// through the overlay, become two independent files once one of them is
+/// copied up; the other keeps showing the base.
 ///
 /// ```
 /// use oanix_prims::{ChangeKind, CowFs, MapFs};
@@ -149,6 +175,16 @@ impl Loc {
             Loc::Upper(m) | Loc::Base(m) => m,
         }
     }
+
+    fn into_meta(self) -> Metadata {
+        match self {
+            Loc::Upper(m) | Loc::Base(m) => m,
+        }
+    }
+
+    fn is_link(&self) -> bool {
+        self.meta().is_symlink()
+    }
 }
 
 fn hidden(whiteouts: &BTreeSet<String>, p: &str) -> bool {
@@ -167,9 +203,38 @@ fn hidden(whiteouts: &BTreeSet<String>, p: &str) -> bool {
     }
 }
 
-/// Renames the path in an error to `p`.
+/// Renames the path in an error to `p`; a link to follow keeps its own
+/// path (the resolver needs it).
 fn naming(e: FsError, p: &str) -> FsError {
-    e.map_paths(|_| p.to_owned())
+    match e {
+        e @ FsError::Symlink { .. } => e,
+        e => e.map_paths(|_| p.to_owned()),
+    }
+}
+
+/// A link a layer met looking up a path at or below `p` (canonical; the
+/// layers and the overlay share their paths), reported for `p` as written:
+/// the same link and target, the rest of `p` after it (with `p`'s trailing
+/// `/`). Any other error is passed on as it is.
+fn for_path(e: FsError, p: &VPath<'_>) -> FsError {
+    match e {
+        FsError::Symlink {
+            path: link,
+            target,
+            rest,
+        } => {
+            if path::starts_with(p.as_str(), &link) {
+                links::met(p, link.len(), target)
+            } else {
+                FsError::Symlink {
+                    path: link,
+                    target,
+                    rest,
+                }
+            }
+        }
+        e => e,
+    }
 }
 
 impl CowFs {
@@ -277,7 +342,11 @@ impl CowFs {
     ///
     /// A file is `Modified` only if its content (or kind) differs from the
     /// base's; a file written back with the same bytes is not reported. A
-    /// deleted directory is reported with everything that was below it.
+    /// symbolic link is compared as itself (never followed, kind
+    /// [`FileKind::Symlink`]): added, deleted, or `Modified` when it holds
+    /// another target or replaces (or is replaced by) another kind of
+    /// entry. A deleted directory is reported with everything that was
+    /// below it.
     pub fn changes(&self) -> Result<Vec<Change>> {
         let whiteouts = read_lock(&self.inner.whiteouts);
         let base = &self.inner.base;
@@ -289,7 +358,7 @@ impl CowFs {
                 kind: entry.kind,
                 size: entry.size,
             };
-            let before = base.stat(&entry.path).ok().map(|m| EntryInfo {
+            let before = base.lstat(&entry.path).ok().map(|m| EntryInfo {
                 kind: m.kind,
                 size: m.size,
             });
@@ -297,6 +366,12 @@ impl CowFs {
                 None => ChangeKind::Added,
                 Some(b) if b.kind != after.kind => ChangeKind::Modified,
                 Some(b) if b.kind.is_dir() => continue,
+                Some(b) if b.kind.is_symlink() => {
+                    if base.readlink(&entry.path)? == upper.readlink(&entry.path)? {
+                        continue;
+                    }
+                    ChangeKind::Modified
+                }
                 Some(b) => {
                     let same = b.size == after.size
                         && read_file(base.as_ref(), &entry.path)? == read_file(upper, &entry.path)?;
@@ -317,9 +392,9 @@ impl CowFs {
             );
         }
         for w in whiteouts.iter() {
-            // A link `stat` cannot follow (dangling, or leading out of the
-            // base) is still an entry the whiteout deletes.
-            let Ok(md) = base.stat(w).or_else(|_| base.lstat(w)) else {
+            // The entry itself: a link the whiteout deletes is one entry,
+            // whatever it leads to (if anything).
+            let Ok(md) = base.lstat(w) else {
                 continue;
             };
             let mut gone = vec![(w.clone(), md.kind, md.size)];
@@ -330,7 +405,7 @@ impl CowFs {
                 }
             }
             for (p, kind, size) in gone {
-                if out.contains_key(&p) || upper.stat(&p).is_ok() {
+                if out.contains_key(&p) || upper.lstat(&p).is_ok() {
                     continue;
                 }
                 out.insert(
@@ -347,9 +422,12 @@ impl CowFs {
         Ok(out.into_values().collect())
     }
 
-    /// Finds a canonical path in the overlay.
-    fn locate(&self, whiteouts: &BTreeSet<String>, p: &str) -> Result<Loc> {
-        match self.inner.upper.stat(p) {
+    /// The entry at the canonical path `p` of the overlay, a link in the
+    /// last component described as itself: the upper layer's, else (unless
+    /// a whiteout hides it) the base's. A link either layer meets above `p`
+    /// comes back as that layer reported it.
+    fn entry(&self, whiteouts: &BTreeSet<String>, p: &str) -> Result<Loc> {
+        match self.inner.upper.lstat(p) {
             Ok(m) => return Ok(Loc::Upper(m)),
             Err(e) if e.kind() != FsErrorKind::NotFound => return Err(e),
             Err(_) => {}
@@ -357,27 +435,69 @@ impl CowFs {
         if hidden(whiteouts, p) {
             return Err(FsError::not_found(p));
         }
-        self.inner.base.stat(p).map(|mut m| {
+        self.inner.base.lstat(p).map(|mut m| {
             m.readonly = false;
             Loc::Base(m)
         })
     }
 
-    /// Checks that the parent of `p` is a directory of the overlay; errors
-    /// name `p`.
-    fn check_parent(&self, whiteouts: &BTreeSet<String>, p: &str) -> Result<()> {
-        let parent = path::parent(p).unwrap_or("/");
-        match self.locate(whiteouts, parent) {
-            Ok(loc) if loc.meta().is_dir() => Ok(()),
-            Ok(_) => Err(FsError::not_a_directory(p)),
-            Err(e) => Err(naming(e, p)),
+    /// [`entry`](Self::entry) for a parsed path: a link met above it is
+    /// reported for the path as written.
+    fn entry_at(&self, whiteouts: &BTreeSet<String>, p: &VPath<'_>) -> Result<Loc> {
+        self.entry(whiteouts, p.as_str())
+            .map_err(|e| for_path(e, p))
+    }
+
+    /// [`entry_at`](Self::entry_at) for an operation that follows a link in
+    /// the last component: such a link is reported for the resolver.
+    fn followed(&self, whiteouts: &BTreeSet<String>, p: &VPath<'_>) -> Result<Loc> {
+        let loc = self.entry_at(whiteouts, p)?;
+        if loc.is_link() {
+            return Err(self.met(&loc, p, p.as_str()));
         }
+        Ok(loc)
+    }
+
+    /// The target of the link `loc` found at the canonical path `at`.
+    fn target_of(&self, loc: &Loc, at: &str) -> Result<String> {
+        match loc {
+            Loc::Upper(_) => self.inner.upper.readlink(at),
+            Loc::Base(_) => self.inner.base.readlink(at),
+        }
+    }
+
+    /// The error reporting the link `loc` at `link` (`p` itself or one of
+    /// its ancestors) to the resolver, for `p`.
+    fn met(&self, loc: &Loc, p: &VPath<'_>, link: &str) -> FsError {
+        match self.target_of(loc, link) {
+            Ok(target) => links::met(p, link.len(), target),
+            Err(e) => e,
+        }
+    }
+
+    /// Checks that the parent of `p` is a directory of the overlay; errors
+    /// name `p`, and a link as the parent is reported for the resolver.
+    fn check_parent(&self, whiteouts: &BTreeSet<String>, p: &VPath<'_>) -> Result<()> {
+        let full = p.as_str();
+        let parent = path::parent(full).unwrap_or("/");
+        match self.entry(whiteouts, parent) {
+            Ok(loc) if loc.meta().is_dir() => Ok(()),
+            Ok(loc) if loc.is_link() => Err(self.met(&loc, p, parent)),
+            Ok(_) => Err(FsError::not_a_directory(full)),
+            Err(e) => Err(naming(for_path(e, p), full)),
+        }
+    }
+
+    /// Whether the base has an entry (a link included) at `p` that no
+    /// whiteout hides.
+    fn base_shows(&self, whiteouts: &BTreeSet<String>, p: &str) -> bool {
+        !hidden(whiteouts, p) && self.inner.base.lstat(p).is_ok()
     }
 
     /// Makes sure the upper layer has directory `d` and all its parents.
     fn ensure_upper_dir(&self, d: &str) -> Result<()> {
         let upper = &self.inner.upper;
-        if upper.stat(d).is_ok() {
+        if upper.lstat(d).is_ok_and(|m| m.is_dir()) {
             return Ok(());
         }
         let mut cur = String::new();
@@ -405,9 +525,21 @@ impl CowFs {
         self.inner.upper.put(p, data)
     }
 
-    /// Copies the overlay's subtree at `from` into the upper layer at `to`.
+    /// Copies the base's link `from` up as a new link at `to` in the upper
+    /// layer (whose parent exists there), holding the same target: the link
+    /// itself, never what it leads to.
+    fn copy_link_up(&self, from: &str, to: &str) -> Result<()> {
+        self.note_origin(from);
+        let target = self.inner.base.readlink(from)?;
+        self.inner.upper.symlink(&target, to)
+    }
+
+    /// Moves the overlay's subtree at `from` into the upper layer at `to`:
+    /// what the upper layer has is renamed there (a file keeps its other
+    /// names), what only the base has is copied (a link as a link).
     fn copy_tree_up(&self, whiteouts: &BTreeSet<String>, from: &str, to: &str) -> Result<()> {
         self.ensure_upper_dir(to)?;
+        let upper = &self.inner.upper;
         for entry in self.readdir_locked(whiteouts, from)? {
             let (src, dst) = (path::join(from, &entry.name), path::join(to, &entry.name));
             if entry.is_dir() {
@@ -416,15 +548,14 @@ impl CowFs {
                 // is recorded when the base has none there).
                 self.note_origin(&src);
                 self.copy_tree_up(whiteouts, &src, &dst)?;
+            } else if upper.lstat(&src).is_ok() {
+                upper.rename(&src, &dst)?;
+            } else if entry.kind.is_symlink() {
+                self.copy_link_up(&src, &dst)?;
             } else {
-                let data = match self.inner.upper.stat(&src) {
-                    Ok(_) => read_file(&self.inner.upper, &src)?,
-                    Err(_) => {
-                        self.note_origin(&src);
-                        read_file(self.inner.base.as_ref(), &src)?
-                    }
-                };
-                self.inner.upper.put(&dst, data)?;
+                self.note_origin(&src);
+                let data = read_file(self.inner.base.as_ref(), &src)?;
+                upper.put(&dst, data)?;
             }
         }
         Ok(())
@@ -467,11 +598,12 @@ impl CowFs {
 
     /// Removes `p` from the overlay (it exists and, if a directory, is
     /// empty): from the upper layer, and by a whiteout if the base has it.
+    /// A link is removed as itself.
     fn remove_locked(&self, whiteouts: &mut BTreeSet<String>, p: &str) -> Result<()> {
-        if self.inner.upper.stat(p).is_ok() {
+        if self.inner.upper.lstat(p).is_ok() {
             self.inner.upper.remove(p)?;
         }
-        if !hidden(whiteouts, p) && self.inner.base.stat(p).is_ok() {
+        if self.base_shows(whiteouts, p) {
             self.add_whiteout(whiteouts, p);
         }
         Ok(())
@@ -491,10 +623,27 @@ impl CowFs {
         whiteouts.insert(p.to_owned());
     }
 
+    /// What `open` answers for a link found as the last component of `p`.
+    fn open_link(&self, loc: &Loc, p: &VPath<'_>, flags: OpenFlags) -> FsError {
+        let full = p.as_str();
+        if p.is_dir_syntax() {
+            // A trailing `/` follows the link, whatever the flags.
+            self.met(loc, p, full)
+        } else if flags.create_new {
+            FsError::already_exists(full)
+        } else if flags.nofollow {
+            FsError::too_many_links(full)
+        } else {
+            // Followed by the resolver: writing through a link copies up
+            // its target, at the target's path, never the link.
+            self.met(loc, p, full)
+        }
+    }
+
     fn open_parsed(&self, p: &VPath<'_>, flags: OpenFlags) -> Result<Box<dyn FileHandle>> {
         let full = p.as_str();
         let upper = &self.inner.upper;
-        // Keep the caller's trailing slash for the upper layer's own checks.
+        // Keep the caller's trailing slash for the layers' own checks.
         let upper_path = if p.is_dir_syntax() {
             format!("{full}/")
         } else {
@@ -502,7 +651,8 @@ impl CowFs {
         };
         if !flags.mutates() {
             let whiteouts = read_lock(&self.inner.whiteouts);
-            return match self.locate(&whiteouts, full)? {
+            return match self.entry_at(&whiteouts, p)? {
+                loc if loc.is_link() => Err(self.open_link(&loc, p, flags)),
                 Loc::Upper(_) => upper.open(&upper_path, flags),
                 Loc::Base(_) => {
                     let h = self.inner.base.open(&upper_path, flags)?;
@@ -511,7 +661,8 @@ impl CowFs {
             };
         }
         let mut whiteouts = write_lock(&self.inner.whiteouts);
-        match self.locate(&whiteouts, full) {
+        match self.entry_at(&whiteouts, p) {
+            Ok(loc) if loc.is_link() => Err(self.open_link(&loc, p, flags)),
             Ok(Loc::Upper(_)) => upper.open(&upper_path, flags),
             Ok(Loc::Base(m)) => {
                 if flags.create_new {
@@ -527,7 +678,7 @@ impl CowFs {
                 upper.open(full, flags)
             }
             Err(e) if e.kind() == FsErrorKind::NotFound && flags.creates() => {
-                self.check_parent(&whiteouts, full)?;
+                self.check_parent(&whiteouts, p)?;
                 if p.is_dir_syntax() {
                     return Err(FsError::is_a_directory(full));
                 }
@@ -536,13 +687,38 @@ impl CowFs {
                 let h = upper.open(full, flags)?;
                 // A file created where the base had something hidden stays
                 // separate from it.
-                if self.inner.base.stat(full).is_ok() && !hidden(&whiteouts, full) {
+                if self.base_shows(&whiteouts, full) {
                     self.add_whiteout(&mut whiteouts, full);
                 }
                 Ok(h)
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Where a new entry `p` of the overlay goes in the upper layer, once
+    /// checked: the directories above it copied up (and recorded).
+    fn prepare_new(&self, p: &str) -> Result<()> {
+        self.note_ancestors(p);
+        self.ensure_upper_dir(path::parent(p).unwrap_or("/"))
+    }
+
+    /// The checks every new name `p` of `symlink` and `link` passes: its
+    /// parent is a directory, and nothing is there yet (a link there written
+    /// with a trailing `/` is followed).
+    fn check_new_name(&self, whiteouts: &BTreeSet<String>, p: &VPath<'_>) -> Result<()> {
+        let full = p.as_str();
+        match self.entry_at(whiteouts, p) {
+            Ok(loc) if loc.is_link() && p.is_dir_syntax() => return Err(self.met(&loc, p, full)),
+            Ok(_) => return Err(FsError::already_exists(full)),
+            Err(e) if e.kind() != FsErrorKind::NotFound => return Err(e),
+            Err(_) => {}
+        }
+        self.check_parent(whiteouts, p)?;
+        if p.is_dir_syntax() {
+            return Err(FsError::not_found(full));
+        }
+        Ok(())
     }
 }
 
@@ -557,7 +733,7 @@ impl FileService for CowFs {
         let p = path::parse(path)?;
         let whiteouts = read_lock(&self.inner.whiteouts);
         let full = p.as_str();
-        match self.locate(&whiteouts, full)? {
+        match self.followed(&whiteouts, &p)? {
             loc if !loc.meta().is_dir() => Err(FsError::not_a_directory(full)),
             _ => self.readdir_locked(&whiteouts, full),
         }
@@ -566,37 +742,106 @@ impl FileService for CowFs {
     fn stat(&self, path: &str) -> Result<Metadata> {
         let p = path::parse(path)?;
         let whiteouts = read_lock(&self.inner.whiteouts);
-        let loc = self.locate(&whiteouts, p.as_str())?;
+        let loc = self.followed(&whiteouts, &p)?;
         if p.is_dir_syntax() && !loc.meta().is_dir() {
             return Err(FsError::not_a_directory(p.as_str()));
         }
-        Ok(match loc {
-            Loc::Upper(m) | Loc::Base(m) => m,
-        })
+        Ok(loc.into_meta())
     }
 
     fn lstat(&self, path: &str) -> Result<Metadata> {
         let p = path::parse(path)?;
+        let whiteouts = read_lock(&self.inner.whiteouts);
+        if !p.is_dir_syntax() {
+            // The layers describe their own links, even those that cannot
+            // be followed (dangling, or leading out of the root).
+            return self.entry_at(&whiteouts, &p).map(Loc::into_meta);
+        }
+        // A trailing `/` follows a link and asks for a directory.
+        let loc = self.followed(&whiteouts, &p)?;
+        if !loc.meta().is_dir() {
+            return Err(FsError::not_a_directory(p.as_str()));
+        }
+        Ok(loc.into_meta())
+    }
+
+    fn symlink(&self, target: &str, link: &str) -> Result<()> {
+        let p = path::parse(link)?;
+        let full = p.as_str();
+        links::check_target(full, target)?;
+        if p.is_root() {
+            return Err(FsError::already_exists(full));
+        }
+        let mut whiteouts = write_lock(&self.inner.whiteouts);
+        self.check_new_name(&whiteouts, &p)?;
+        self.prepare_new(full)?;
+        self.inner.upper.symlink(target, full)?;
+        // A link made where the base had a (deleted) entry stays separate
+        // from it.
+        if self.base_shows(&whiteouts, full) {
+            self.add_whiteout(&mut whiteouts, full);
+        }
+        Ok(())
+    }
+
+    fn readlink(&self, path: &str) -> Result<String> {
+        let p = path::parse(path)?;
         let full = p.as_str();
         let whiteouts = read_lock(&self.inner.whiteouts);
-        match self.inner.upper.stat(full) {
-            Ok(m) => {
-                if p.is_dir_syntax() && !m.is_dir() {
-                    return Err(FsError::not_a_directory(full));
-                }
-                return Ok(m);
+        let loc = self.entry_at(&whiteouts, &p)?;
+        if p.is_dir_syntax() {
+            // A trailing `/` follows a link and asks for a directory.
+            if loc.is_link() {
+                return Err(self.met(&loc, &p, full));
             }
-            Err(e) if e.kind() != FsErrorKind::NotFound => return Err(e),
-            Err(_) => {}
+            if !loc.meta().is_dir() {
+                return Err(FsError::not_a_directory(full));
+            }
         }
-        if hidden(&whiteouts, full) {
-            return Err(FsError::not_found(full));
+        if !loc.is_link() {
+            return Err(FsError::invalid_input(full, "not a symbolic link"));
         }
-        // The base describes its own links, even those `stat` cannot
-        // follow (dangling, or leading out of its root).
-        let mut md = self.inner.base.lstat(path)?;
-        md.readonly = false;
-        Ok(md)
+        self.target_of(&loc, full)
+    }
+
+    fn link(&self, from: &str, to: &str) -> Result<()> {
+        let pf = path::parse(from)?;
+        let pt = path::parse(to)?;
+        let (f, t) = (pf.as_str(), pt.as_str());
+        let mut whiteouts = write_lock(&self.inner.whiteouts);
+        let src = self.entry_at(&whiteouts, &pf)?;
+        if src.is_link() && pf.is_dir_syntax() {
+            return Err(self.met(&src, &pf, f));
+        }
+        if src.meta().is_dir() {
+            return Err(FsError::permission_denied(f, "cannot link a directory"));
+        }
+        if pf.is_dir_syntax() {
+            return Err(FsError::not_a_directory(f));
+        }
+        if !src.meta().is_file() && !src.is_link() {
+            return Err(FsError::unsupported(f, "link of a special file"));
+        }
+        if pt.is_root() {
+            return Err(FsError::already_exists(t));
+        }
+        self.check_new_name(&whiteouts, &pt)?;
+        // Both names share one file of the upper layer: `from` is copied up
+        // first if only the base has it.
+        if let Loc::Base(m) = &src {
+            if m.is_symlink() {
+                self.ensure_upper_dir(path::parent(f).unwrap_or("/"))?;
+                self.copy_link_up(f, f)?;
+            } else {
+                self.copy_up(f, false)?;
+            }
+        }
+        self.prepare_new(t)?;
+        self.inner.upper.link(f, t)?;
+        if self.base_shows(&whiteouts, t) {
+            self.add_whiteout(&mut whiteouts, t);
+        }
+        Ok(())
     }
 
     fn mkdir(&self, path: &str) -> Result<()> {
@@ -606,17 +851,19 @@ impl FileService for CowFs {
             return Err(FsError::already_exists(full));
         }
         let mut whiteouts = write_lock(&self.inner.whiteouts);
-        match self.locate(&whiteouts, full) {
+        match self.entry_at(&whiteouts, &p) {
+            // A link too (mkdir acts on the name), unless written with a
+            // trailing `/`, which follows it.
+            Ok(loc) if loc.is_link() && p.is_dir_syntax() => return Err(self.met(&loc, &p, full)),
             Ok(_) => return Err(FsError::already_exists(full)),
             Err(e) if e.kind() != FsErrorKind::NotFound => return Err(e),
             Err(_) => {}
         }
-        self.check_parent(&whiteouts, full)?;
-        self.note_ancestors(full);
-        self.ensure_upper_dir(path::parent(full).unwrap_or("/"))?;
+        self.check_parent(&whiteouts, &p)?;
+        self.prepare_new(full)?;
         self.inner.upper.mkdir(full)?;
         // A directory made where the base had a (deleted) one starts empty.
-        if self.inner.base.stat(full).is_ok() && !hidden(&whiteouts, full) {
+        if self.base_shows(&whiteouts, full) {
             self.add_whiteout(&mut whiteouts, full);
         }
         Ok(())
@@ -629,12 +876,13 @@ impl FileService for CowFs {
             return Err(FsError::permission_denied(full, "cannot remove the root"));
         }
         let mut whiteouts = write_lock(&self.inner.whiteouts);
-        let loc = self.locate(&whiteouts, full)?;
+        let loc = self.entry_at(&whiteouts, &p)?;
         if loc.meta().is_dir() {
             if !self.readdir_locked(&whiteouts, full)?.is_empty() {
                 return Err(FsError::not_empty(full));
             }
         } else if p.is_dir_syntax() {
+            // A link so written too, as Linux answers.
             return Err(FsError::not_a_directory(full));
         }
         self.remove_locked(&mut whiteouts, full)
@@ -649,7 +897,7 @@ impl FileService for CowFs {
             return Err(FsError::permission_denied(root, "cannot rename the root"));
         }
         let mut whiteouts = write_lock(&self.inner.whiteouts);
-        let src = self.locate(&whiteouts, f)?;
+        let src = self.entry_at(&whiteouts, &pf)?;
         let from_is_dir = src.meta().is_dir();
         if !from_is_dir && pf.is_dir_syntax() {
             return Err(FsError::not_a_directory(f));
@@ -663,8 +911,8 @@ impl FileService for CowFs {
         if f == t {
             return Ok(());
         }
-        self.check_parent(&whiteouts, t)?;
-        match self.locate(&whiteouts, t) {
+        self.check_parent(&whiteouts, &pt)?;
+        match self.entry_at(&whiteouts, &pt) {
             Ok(dst) => {
                 let to_is_dir = dst.meta().is_dir();
                 if to_is_dir && !from_is_dir {
@@ -679,6 +927,11 @@ impl FileService for CowFs {
                 if to_is_dir && !self.readdir_locked(&whiteouts, t)?.is_empty() {
                     return Err(FsError::not_empty(t));
                 }
+                if same_file(&src, &dst) {
+                    // Two names of one file (or link): POSIX leaves both
+                    // in place.
+                    return Ok(());
+                }
                 self.remove_locked(&mut whiteouts, t)?;
             }
             Err(e) if e.kind() == FsErrorKind::NotFound => {
@@ -688,21 +941,23 @@ impl FileService for CowFs {
             }
             Err(e) => return Err(e),
         }
-        self.note_ancestors(t);
-        self.ensure_upper_dir(path::parent(t).unwrap_or("/"))?;
-        let base_has_from = !hidden(&whiteouts, f) && self.inner.base.stat(f).is_ok();
+        self.prepare_new(t)?;
+        let base_has_from = self.base_shows(&whiteouts, f);
         let upper = &self.inner.upper;
         if from_is_dir {
             if base_has_from {
                 self.copy_tree_up(&whiteouts, f, t)?;
-                if upper.stat(f).is_ok() {
+                if upper.lstat(f).is_ok() {
                     oanix_vfs::remove_all(upper, f)?;
                 }
             } else {
                 upper.rename(f, t)?;
             }
         } else if matches!(src, Loc::Upper(_)) {
+            // A link or a file moves as itself (a file keeps its other names).
             upper.rename(f, t)?;
+        } else if src.is_link() {
+            self.copy_link_up(f, t)?;
         } else {
             self.note_origin(f);
             let data = read_file(self.inner.base.as_ref(), f)?;
@@ -712,7 +967,7 @@ impl FileService for CowFs {
             self.add_whiteout(&mut whiteouts, f);
         }
         // What the base has at `to` must not show through the moved entry.
-        if self.inner.base.stat(t).is_ok() && !hidden(&whiteouts, t) {
+        if self.base_shows(&whiteouts, t) {
             self.add_whiteout(&mut whiteouts, t);
         }
         Ok(())
@@ -727,7 +982,7 @@ impl FileService for CowFs {
         let p = path::parse(path)?;
         let full = p.as_str();
         let whiteouts = write_lock(&self.inner.whiteouts);
-        match self.locate(&whiteouts, full)? {
+        match self.followed(&whiteouts, &p)? {
             Loc::Upper(_) => {}
             Loc::Base(m) if m.is_dir() => self.ensure_upper_dir(full)?,
             Loc::Base(_) => self.copy_up(full, false)?,
@@ -737,6 +992,17 @@ impl FileService for CowFs {
 
     fn fs_type(&self) -> &'static str {
         "cowfs"
+    }
+}
+
+/// Whether two entries of one layer are names of one file or link (hard
+/// links).
+fn same_file(a: &Loc, b: &Loc) -> bool {
+    match (a, b) {
+        (Loc::Upper(x), Loc::Upper(y)) | (Loc::Base(x), Loc::Base(y)) => {
+            !x.is_dir() && x.kind == y.kind && x.id == y.id
+        }
+        _ => false,
     }
 }
 

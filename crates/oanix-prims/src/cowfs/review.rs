@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use oanix_vfs::{FileKind, read_file};
+use oanix_vfs::{FileKind, FileService, read_file};
 
 use super::{ChangeKind, CowFs};
 
@@ -14,36 +14,63 @@ fn is_text(data: &[u8]) -> Option<&str> {
     std::str::from_utf8(data).ok()
 }
 
+/// How a symbolic link holding `target` shows in a diff: one line, the
+/// target as it is, or quoted (Rust's escapes) if it holds a control
+/// character (a newline would break the line).
+fn link_line(target: &str) -> Vec<u8> {
+    if target.chars().any(char::is_control) {
+        format!("symlink -> {target:?}\n").into_bytes()
+    } else {
+        format!("symlink -> {target}\n").into_bytes()
+    }
+}
+
+/// The word for an entry of `kind` in the `new …`/`deleted …` headers.
+fn noun(kind: Option<FileKind>) -> &'static str {
+    match kind {
+        Some(FileKind::Symlink) => "symlink",
+        _ => "file",
+    }
+}
+
 impl CowFs {
     /// The changes as a unified diff (`diff --git` style, paths relative to
     /// the root): text files line by line, binary files named only.
-    /// Directories appear through the files in them.
+    /// Directories appear through the files in them. A symbolic link shows
+    /// as a one-line text, `symlink -> TARGET` (the target quoted with
+    /// Rust's escapes if it holds a control character): an added link
+    /// under a `new symlink` header, a deleted one under `deleted symlink`,
+    /// a retargeted one as that line changed, and a link replaced by a file
+    /// (or a file by a link) as the line against the file's content.
     pub fn diff(&self) -> oanix_vfs::Result<String> {
         let mut out = String::new();
         for change in self.changes()? {
-            let was_file = change.before.is_some_and(|b| b.kind == FileKind::File);
-            let is_file = change.after.is_some_and(|a| a.kind == FileKind::File);
-            if !was_file && !is_file {
+            let was = change.before.map(|b| b.kind);
+            let is = change.after.map(|a| a.kind);
+            let shown = |k: Option<FileKind>| matches!(k, Some(FileKind::File | FileKind::Symlink));
+            let (was_shown, is_shown) = (shown(was), shown(is));
+            if !was_shown && !is_shown {
                 continue;
             }
             let name = change.path.trim_start_matches('/');
-            let old = if was_file {
-                read_file(self.inner.base.as_ref(), &change.path)?
-            } else {
-                Vec::new()
+            let base = self.inner.base.as_ref();
+            let old = match was {
+                Some(FileKind::File) => read_file(base, &change.path)?,
+                Some(FileKind::Symlink) => link_line(&base.readlink(&change.path)?),
+                _ => Vec::new(),
             };
-            let new = if is_file {
-                read_file(self, &change.path)?
-            } else {
-                Vec::new()
+            let new = match is {
+                Some(FileKind::File) => read_file(self, &change.path)?,
+                Some(FileKind::Symlink) => link_line(&self.inner.upper.readlink(&change.path)?),
+                _ => Vec::new(),
             };
             let (a, b) = (
-                if was_file {
+                if was_shown {
                     format!("a/{name}")
                 } else {
                     "/dev/null".to_owned()
                 },
-                if is_file {
+                if is_shown {
                     format!("b/{name}")
                 } else {
                     "/dev/null".to_owned()
@@ -51,8 +78,12 @@ impl CowFs {
             );
             let _ = writeln!(out, "diff --git a/{name} b/{name}");
             match change.kind {
-                ChangeKind::Added => out.push_str("new file\n"),
-                ChangeKind::Deleted => out.push_str("deleted file\n"),
+                ChangeKind::Added => {
+                    let _ = writeln!(out, "new {}", noun(is));
+                }
+                ChangeKind::Deleted => {
+                    let _ = writeln!(out, "deleted {}", noun(was));
+                }
                 ChangeKind::Modified => {}
             }
             match (is_text(&old), is_text(&new)) {

@@ -10,6 +10,7 @@
 
 mod commit;
 mod conformance;
+mod cowfs_links;
 mod fixed;
 mod links;
 mod model;

@@ -13,3 +13,4 @@ mod logs;
 mod overlay;
 mod task;
 mod workspace;
+mod workspace_links;

@@ -1,6 +1,8 @@
 //! WorkspaceFs: the conformance suite on a real directory, and the
 //! adversarial suite — every attack paired with a positive control, a canary
-//! outside the workspace checked after every case.
+//! outside the workspace checked after every case, each run on the bare
+//! workspace (which reports links), on the workspace following its own
+//! links, and on a namespace holding it.
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::{OpenOptionsExt as _, symlink};
@@ -11,7 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use oanix_conformance::{Fixture, check_read_only, check_writable};
 use oanix_prims::CowFs;
 use oanix_services::WorkspaceFs;
-use oanix_vfs::{FileService, FsErrorKind, OpenFlags, read_file, read_to_string, write_file};
+use oanix_vfs::links::Follow;
+use oanix_vfs::{
+    FileService, FsError, FsErrorKind, Namespace, OpenFlags, read_file, read_to_string, write_file,
+};
 
 // ---------------------------------------------------------------- conformance
 
@@ -215,8 +220,13 @@ fn attacks() -> Vec<String> {
 }
 
 /// Every operation an agent has, on `p` (and on `p` paired with an inside
-/// path for both ends of rename). Returns what was read, if anything.
-fn every_operation(fs: &WorkspaceFs, p: &str) -> Vec<(String, Result<Vec<u8>, FsErrorKind>)> {
+/// path, `inside`, for both ends of rename and link). Returns what was
+/// read, if anything.
+fn every_operation(
+    fs: &dyn FileService,
+    p: &str,
+    inside: &str,
+) -> Vec<(String, Result<Vec<u8>, FsErrorKind>)> {
     let mut out = Vec::new();
     let mut record = |name: &str, r: Result<Vec<u8>, FsErrorKind>| out.push((name.to_owned(), r));
     let read_all = |flags: OpenFlags| -> Result<Vec<u8>, FsErrorKind> {
@@ -276,15 +286,43 @@ fn every_operation(fs: &WorkspaceFs, p: &str) -> Vec<(String, Result<Vec<u8>, Fs
         fs.remove(p).map(|()| Vec::new()).map_err(|e| e.kind()),
     );
     record(
-        "rename to",
-        fs.rename("/sub/file.txt", p)
+        "lstat",
+        fs.lstat(p)
+            .map(|m| m.size.to_string().into_bytes())
+            .map_err(|e| e.kind()),
+    );
+    record(
+        "readlink",
+        fs.readlink(p).map(String::into_bytes).map_err(|e| e.kind()),
+    );
+    let control = format!("{inside}/sub/file.txt");
+    record(
+        "link from",
+        fs.link(p, &format!("{inside}/linked_here"))
             .map(|()| Vec::new())
             .map_err(|e| e.kind()),
     );
-    // Put the control file back if the rename took it (inside only).
+    record(
+        "link to",
+        fs.link(&control, p)
+            .map(|()| Vec::new())
+            .map_err(|e| e.kind()),
+    );
+    record(
+        "symlink at",
+        fs.symlink("/", p)
+            .map(|()| Vec::new())
+            .map_err(|e| e.kind()),
+    );
+    record(
+        "rename to",
+        fs.rename(&control, p)
+            .map(|()| Vec::new())
+            .map_err(|e| e.kind()),
+    );
     record(
         "rename from",
-        fs.rename(p, "/renamed_here")
+        fs.rename(p, &format!("{inside}/renamed_here"))
             .map(|()| Vec::new())
             .map_err(|e| e.kind()),
     );
@@ -297,87 +335,159 @@ fn every_operation(fs: &WorkspaceFs, p: &str) -> Vec<(String, Result<Vec<u8>, Fs
     out
 }
 
-fn restore_controls(arena: &Arena) {
-    let ws = &arena.ws;
-    if !ws.join("sub/file.txt").exists() {
-        std::fs::create_dir_all(ws.join("sub")).unwrap();
-        std::fs::write(ws.join("sub/file.txt"), "inside").unwrap();
+/// The three ways an agent meets the workspace: bare (links reported, not
+/// followed), following its own links (its root as `/`), and mounted in a
+/// namespace at `/workspace` beside other mounts.
+fn views(ws: &std::path::Path) -> Vec<(&'static str, Box<dyn FileService>, &'static str)> {
+    let decoys = oanix_prims::MemFs::new();
+    write_file(&decoys, "/passwd", "the namespace's passwd").unwrap();
+    let ns = Namespace::builder()
+        .mount("/workspace", WorkspaceFs::new(ws).unwrap())
+        .mount("/etc", decoys)
+        .build();
+    vec![
+        ("bare", Box::new(WorkspaceFs::new(ws).unwrap()), ""),
+        (
+            "followed",
+            Box::new(Follow(WorkspaceFs::new(ws).unwrap())),
+            "",
+        ),
+        ("namespace", Box::new(ns), "/workspace"),
+    ]
+}
+
+/// `attack` below `prefix` (a relative attack stays relative to it).
+fn under(prefix: &str, attack: &str) -> String {
+    if prefix.is_empty() {
+        attack.to_owned()
+    } else if attack.starts_with('/') {
+        format!("{prefix}{attack}")
+    } else {
+        format!("{prefix}/{attack}")
     }
 }
 
 #[test]
-fn no_attack_escapes_and_every_attack_is_refused() {
-    let arena = Arena::new();
-    let fs = WorkspaceFs::new(&arena.ws).unwrap();
+fn no_attack_escapes_bare_followed_or_in_a_namespace() {
     for attack in attacks() {
-        // Each case starts from the same planted state.
-        let results = every_operation(&fs, &attack);
-        arena.check_canary(&attack);
-        for (op, result) in &results {
-            if let Ok(data) = result {
-                assert!(
-                    !data.windows(SECRET.len()).any(|w| w == SECRET),
-                    "{attack}: {op} returned the secret"
-                );
+        for view in ["bare", "followed", "namespace"] {
+            // Each case starts from the same planted state.
+            let arena = Arena::new();
+            let (_, fs, prefix) = views(&arena.ws)
+                .into_iter()
+                .find(|(name, _, _)| *name == view)
+                .unwrap();
+            let case = format!("{view} {attack}");
+            let results = every_operation(fs.as_ref(), &under(prefix, &attack), prefix);
+            arena.check_canary(&case);
+            for (op, result) in &results {
+                if let Ok(data) = result {
+                    assert!(
+                        !data.windows(SECRET.len()).any(|w| w == SECRET),
+                        "{case}: {op} returned the secret"
+                    );
+                }
             }
         }
-        restore_controls(&arena);
-        // Undo what the case did inside, so the next one starts the same.
-        let _ = std::fs::remove_file(arena.ws.join("renamed_here"));
-        let _ = std::fs::remove_dir(arena.ws.join("renamed_here"));
     }
 }
 
 #[test]
-fn outward_links_are_refused_with_escape_and_name_only_virtual_paths() {
+fn outward_links_are_reported_bare_and_lead_nowhere_when_followed() {
     let arena = Arena::new();
     let fs = WorkspaceFs::new(&arena.ws).unwrap();
-    for p in [
-        "/abs",
-        "/abs/secret.txt",
-        "/rel/secret.txt",
-        "/rel_file",
-        "/chain1/secret.txt",
-        "/trailing_slash/secret.txt",
-        "/trailing_dotdot/secret.txt",
-        "/through_sub/secret.txt",
-        "/proc_root/etc/passwd",
-        "/slash/etc/passwd",
-        "/deep_up/etc/passwd",
-        "/sub/nested_out",
+    let followed = Follow(WorkspaceFs::new(&arena.ws).unwrap());
+    for (p, link, target) in [
+        ("/abs", "/abs", arena.outside.to_string_lossy().into_owned()),
+        (
+            "/abs/secret.txt",
+            "/abs",
+            arena.outside.to_string_lossy().into_owned(),
+        ),
+        ("/rel/secret.txt", "/rel", "../outside".to_owned()),
+        ("/rel_file", "/rel_file", "../outside/secret.txt".to_owned()),
+        ("/chain1/secret.txt", "/chain1", "chain2".to_owned()),
+        (
+            "/trailing_slash/secret.txt",
+            "/trailing_slash",
+            "../outside/".to_owned(),
+        ),
+        (
+            "/trailing_dotdot/secret.txt",
+            "/trailing_dotdot",
+            "../outside/empty/..".to_owned(),
+        ),
+        (
+            "/through_sub/secret.txt",
+            "/through_sub",
+            "sub/../../outside".to_owned(),
+        ),
+        (
+            "/proc_root/etc/passwd",
+            "/proc_root",
+            "/proc/self/root".to_owned(),
+        ),
+        ("/slash/etc/passwd", "/slash", "/".to_owned()),
+        (
+            "/deep_up/etc/passwd",
+            "/deep_up",
+            "../../../../../../../../".to_owned(),
+        ),
+        (
+            "/sub/nested_out",
+            "/sub/nested_out",
+            "../../outside/secret.txt".to_owned(),
+        ),
     ] {
-        let e = fs.stat(p).unwrap_err();
-        assert_eq!(e.kind(), FsErrorKind::Escape, "stat {p}: {e}");
-        let msg = e.to_string();
-        let host = arena.root.to_string_lossy().into_owned();
-        assert!(
-            !msg.contains(&host),
-            "{p}: the message shows a host path: {msg}"
-        );
+        // Bare: the first link on the way, for the namespace to follow.
+        match fs.stat(p).unwrap_err() {
+            FsError::Symlink {
+                path, target: t, ..
+            } => assert_eq!((path.as_str(), t.as_str()), (link, target.as_str()), "{p}"),
+            e => panic!("stat {p}: {e}"),
+        }
         let e = fs.open(p, OpenFlags::read_only()).err().unwrap();
-        assert_eq!(e.kind(), FsErrorKind::Escape, "open {p}: {e}");
+        assert_eq!(e.kind(), FsErrorKind::Symlink, "open {p}: {e}");
+        // Followed: resolved beneath the workspace's own root, where none of
+        // these exists.
+        let e = followed.stat(p).unwrap_err();
+        assert!(
+            matches!(e.kind(), FsErrorKind::NotFound | FsErrorKind::Loop),
+            "followed stat {p}: {e}"
+        );
+        let e = followed.open(p, OpenFlags::read_only()).err().unwrap();
+        assert!(
+            matches!(e.kind(), FsErrorKind::NotFound | FsErrorKind::Loop),
+            "followed open {p}: {e}"
+        );
     }
+    // `..` above the root in a path is an escape, naming the virtual path.
+    let e = fs.stat("/../outside/secret.txt").unwrap_err();
+    assert_eq!(e.kind(), FsErrorKind::Escape);
+    let host = arena.root.to_string_lossy().into_owned();
+    assert!(!e.to_string().contains(&host), "{e}");
     // The look-alike that stays inside is an ordinary dangling link.
     assert_eq!(
-        fs.stat("/sub/fake_out").unwrap_err().kind(),
+        followed.stat("/sub/fake_out").unwrap_err().kind(),
         FsErrorKind::NotFound
     );
-    // Creating through a dangling outward link is an escape, not a file outside.
-    let e = fs
+    // Creating through a dangling outward link creates nothing outside.
+    let e = followed
         .open("/dangling", OpenFlags::create_truncate())
         .err()
         .unwrap();
-    assert!(
-        matches!(e.kind(), FsErrorKind::Escape | FsErrorKind::NotFound),
+    assert_eq!(
+        e.kind(),
+        FsErrorKind::NotFound,
         "create through /dangling: {e}"
     );
-    arena.check_canary("escape kinds");
+    arena.check_canary("outward links");
 }
 
 #[test]
 fn positive_controls_links_that_stay_inside_work() {
     let arena = Arena::new();
-    let fs = WorkspaceFs::new(&arena.ws).unwrap();
+    let fs = Follow(WorkspaceFs::new(&arena.ws).unwrap());
     assert_eq!(read_to_string(&fs, "/sub/file.txt").unwrap(), "inside");
     assert_eq!(read_to_string(&fs, "/inner_file").unwrap(), "inside");
     assert_eq!(
@@ -397,12 +507,13 @@ fn positive_controls_links_that_stay_inside_work() {
         read_to_string(&fs, "/sub/../sub/file.txt").unwrap(),
         "inside"
     );
-    // Listings show links as what they lead to, outward ones as `Other`.
+    // Listings show links as links.
     let entries = fs.readdir("/").unwrap();
     let kind = |n: &str| entries.iter().find(|e| e.name == n).unwrap().kind;
-    assert_eq!(kind("inner_dir"), oanix_vfs::FileKind::Directory);
-    assert_eq!(kind("inner_file"), oanix_vfs::FileKind::File);
-    assert_eq!(kind("rel"), oanix_vfs::FileKind::Other);
+    assert_eq!(kind("inner_dir"), oanix_vfs::FileKind::Symlink);
+    assert_eq!(kind("inner_file"), oanix_vfs::FileKind::Symlink);
+    assert_eq!(kind("rel"), oanix_vfs::FileKind::Symlink);
+    assert_eq!(kind("sub"), oanix_vfs::FileKind::Directory);
     // Removing an outward link removes the link, not what it points to.
     fs.remove("/rel").unwrap();
     assert!(!arena.ws.join("rel").exists() && arena.outside.exists());
@@ -521,10 +632,10 @@ fn the_workspace_renamed_on_the_host_keeps_working_inside() {
     );
     assert!(!arena.ws.exists(), "nothing may appear at the old path");
     assert_eq!(read_to_string(&fs, "/sub/file.txt").unwrap(), "inside");
-    assert_eq!(
-        fs.stat("/rel/secret.txt").unwrap_err().kind(),
-        FsErrorKind::Escape
-    );
+    assert!(matches!(
+        fs.stat("/rel/secret.txt").unwrap_err(),
+        FsError::Symlink { path, target, .. } if path == "/rel" && target == "../outside"
+    ));
     // A new directory at the old name is not the workspace.
     std::fs::create_dir(&arena.ws).unwrap();
     std::fs::write(arena.ws.join("decoy"), "decoy").unwrap();
@@ -557,9 +668,11 @@ fn a_directory_swapped_for_an_outward_link_never_lets_the_agent_out() {
             swaps
         })
     };
-    let fs = WorkspaceFs::new(&ws).unwrap();
+    let bare = WorkspaceFs::new(&ws).unwrap();
+    let followed = Follow(WorkspaceFs::new(&ws).unwrap());
     let mut leaked = Vec::new();
     for i in 0..ITERATIONS {
+        let fs: &dyn FileService = if i % 2 == 0 { &bare } else { &followed };
         if let Ok(data) = read_file(&fs, "/d/secret.txt")
             && data == SECRET
         {
@@ -590,6 +703,14 @@ fn read_only_workspace_refuses_every_change_even_through_links() {
     let arena = Arena::new();
     let fs = WorkspaceFs::readonly(&arena.ws).unwrap();
     for p in ["/sub/file.txt", "/inner_file", "/rel/secret.txt", "/new"] {
+        assert_eq!(
+            fs.symlink("/", p).unwrap_err().kind(),
+            FsErrorKind::ReadOnly
+        );
+        assert_eq!(
+            fs.link("/sub/file.txt", p).unwrap_err().kind(),
+            FsErrorKind::ReadOnly
+        );
         for flags in [
             OpenFlags::write_only(),
             OpenFlags::create_truncate(),
@@ -607,7 +728,10 @@ fn read_only_workspace_refuses_every_change_even_through_links() {
             FsErrorKind::ReadOnly
         );
     }
-    assert_eq!(read_to_string(&fs, "/inner_file").unwrap(), "inside");
+    assert_eq!(
+        read_to_string(&Follow(&fs), "/inner_file").unwrap(),
+        "inside"
+    );
     assert_eq!(
         std::fs::read_to_string(arena.ws.join("sub/file.txt")).unwrap(),
         "inside"

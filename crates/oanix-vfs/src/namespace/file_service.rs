@@ -221,7 +221,7 @@ impl Namespace {
         };
         member
             .service
-            .mkdir(route.inner)
+            .mkdir(&inner_path(&p, route.inner))
             .map_err(|e| Self::outer_error(&route, e))
     }
 
@@ -313,7 +313,7 @@ impl Namespace {
         };
         member
             .service
-            .set_times(route.inner, accessed, modified)
+            .set_times(&inner_path(&p, route.inner), accessed, modified)
             .map_err(|e| Self::outer_error(&route, e))
     }
     fn symlink_once(&self, target: &str, link: &str) -> Result<()> {
