@@ -46,3 +46,28 @@ pub enum StatSizes {
     /// files): `stat` and listings report 0.
     Unknown,
 }
+
+/// Which links a service keeps (see [`check_links`](crate::check_links)),
+/// as its caller declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LinkSupport {
+    /// No links: `symlink` and `link` answer `Unsupported`, `readlink` of an
+    /// existing path `InvalidInput`, `lstat` is `stat` (the trait's defaults).
+    None,
+    /// Symbolic links; `link` answers `Unsupported`.
+    Symlinks,
+    /// Symbolic and hard links.
+    SymlinksAndHardLinks,
+}
+
+impl LinkSupport {
+    /// Whether the service keeps symbolic links.
+    pub fn symlinks(self) -> bool {
+        self >= Self::Symlinks
+    }
+
+    /// Whether the service keeps hard links.
+    pub fn hard_links(self) -> bool {
+        self == Self::SymlinksAndHardLinks
+    }
+}

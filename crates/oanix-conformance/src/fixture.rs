@@ -5,13 +5,15 @@ use oanix_vfs::{FileService, Result, path, write_file};
 
 use crate::tree::{Node, Tree};
 
-/// Known content (files with their bytes, and directories) that a service is
-/// populated with before it is checked.
+/// Known content (files with their bytes, directories, and symbolic links
+/// with their targets) that a service is populated with before it is
+/// checked.
 ///
 /// [`check_read_only`](crate::check_read_only) needs a fixture with at least
 /// one file and one directory; it makes the most of one that also has a file
 /// inside a directory and an empty directory, as [`Fixture::standard`] does.
-/// Parents are added as directories automatically.
+/// Parents are added as directories automatically. A fixture with links
+/// needs a service that keeps them (see [`LinkSupport`](crate::LinkSupport)).
 ///
 /// ```
 /// use oanix_conformance::Fixture;
@@ -72,6 +74,20 @@ impl Fixture {
         self
     }
 
+    /// Adds a symbolic link holding `target` (and its missing parents as
+    /// directories). The target is kept as it is: it need not exist.
+    ///
+    /// # Panics
+    /// If `path` is not a valid path, is the root, or goes through a file or
+    /// a link, or if `target` is empty.
+    #[must_use]
+    pub fn symlink(mut self, path: &str, target: &str) -> Self {
+        assert!(!target.is_empty(), "a link's target cannot be empty");
+        let p = self.add_parents(path);
+        self.tree.insert_link(p, target);
+        self
+    }
+
     fn add_parents(&mut self, path: &str) -> String {
         let p = match path::normalize(path) {
             Ok(p) => p.into_owned(),
@@ -81,6 +97,9 @@ impl Fixture {
         let mut parent = path::parent(&p);
         let mut missing = Vec::new();
         while let Some(dir) = parent.filter(|d| *d != "/") {
+            if self.tree.link(dir).is_some() {
+                panic!("fixture path {p} goes through the link {dir}");
+            }
             match self.tree.get(dir) {
                 Some(Node::Dir) => break,
                 Some(Node::File(_)) => panic!("fixture path {p} goes through the file {dir}"),
@@ -114,7 +133,13 @@ impl Fixture {
             .filter_map(|(p, n)| matches!(n, Node::Dir).then_some(p))
     }
 
-    /// The names directly in the directory `dir`, sorted, each with its node.
+    /// The symbolic links with their targets, in path order.
+    pub fn links(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.tree.links()
+    }
+
+    /// The names directly in the directory `dir`, sorted, each with its node
+    /// (links left out: see [`links`](Self::links)).
     pub fn children<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = (&'a str, &'a Node)> + 'a {
         self.tree.iter().filter_map(move |(p, n)| {
             let (parent, name) = path::split(p)?;
@@ -122,14 +147,18 @@ impl Fixture {
         })
     }
 
-    /// Creates the content in a writable service, through its `mkdir` and
-    /// file writes (parents first).
+    /// Creates the content in a writable service, through its `mkdir`, file
+    /// writes and `symlink` (parents first, links last, so that no write
+    /// goes through a link).
     pub fn populate<F: FileService + ?Sized>(&self, fs: &F) -> Result<()> {
         for (p, node) in self.tree.iter() {
             match node {
                 Node::Dir => fs.mkdir(p)?,
                 Node::File(data) => write_file(fs, p, data)?,
             }
+        }
+        for (p, target) in self.tree.links() {
+            fs.symlink(target, p)?;
         }
         Ok(())
     }

@@ -16,9 +16,24 @@
 //!   open files, file ids, and malformed paths, which must fail with the
 //!   right error for every operation and change nothing.
 //! - [`check_read_only`]: the read-only contract, on a service pre-populated
-//!   with a known [`Fixture`]: everything reads as the fixture says, and every
-//!   operation that would change something fails with `ReadOnly` and changes
-//!   nothing.
+//!   with a known [`Fixture`]: everything reads as the fixture says (its
+//!   symbolic links too, listed and read as links and followed as the model
+//!   follows them), and every operation that would change something fails
+//!   with `ReadOnly` and changes nothing (`symlink` and `link` may answer
+//!   `Unsupported` instead, on a service without links).
+//! - [`check_links`]: the links part of the contract, for the level of
+//!   [`LinkSupport`] a service declares, each check on a fresh, empty service
+//!   that follows links (a service in `oanix_vfs::links::Follow`, or a
+//!   `Namespace`): making and reading links, `lstat`, following in parents
+//!   and as the last component, relative, absolute and `..` targets,
+//!   dangling links, loops and chains of [`MAX_HOPS`](oanix_vfs::links::MAX_HOPS),
+//!   `nofollow`, `create_new`, trailing slashes, `remove`, `rename`, `mkdir`
+//!   and `remove_all` acting on the link, and hard links (one file, two
+//!   names, `nlink`); a service without some kind of links must answer as
+//!   the trait's defaults do.
+//! - [`check_link_reports`]: that a bare service (not in `Follow`) reports
+//!   the links its lookups meet as `FsError::Symlink`, with the right link,
+//!   target and rest, and never follows one itself.
 //! - [`check_fixed_names`]: the contract of a service whose set of names
 //!   is fixed (`TaskFs`, `LogsFs`, `FuncFs`, the capability services), on a
 //!   service holding a known [`Fixture`]: everything reads and lists as the
@@ -34,9 +49,11 @@
 //!   language, proptest strategies for sequences of ops, and
 //!   [`run_ops`](model::run_ops), which applies a sequence to a service and to
 //!   the model and asserts that they agree at every step and at the end. The
-//!   model knows about mount points, so it also describes a `Namespace`.
-//! - [`Tree`] and [`tree_of`]: a whole tree (paths, kinds and file contents)
-//!   as seen through a service, the unit of "nothing changed".
+//!   model knows about mount points, so it also describes a `Namespace`, and
+//!   resolves links on its own, so it also checks the resolver of
+//!   `oanix_vfs::links`.
+//! - [`Tree`] and [`tree_of`]: a whole tree (paths, kinds, file contents and
+//!   link targets) as seen through a service, the unit of "nothing changed".
 //!
 //! Checks compare error *kinds* ([`FsErrorKind`](oanix_vfs::FsErrorKind)):
 //! the contract fixes the kind, and services word their messages as they
@@ -49,8 +66,9 @@
 //! dev-dependency:
 //!
 //! ```no_run
-//! use oanix_conformance::{Fixture, check_read_only, check_writable};
+//! use oanix_conformance::{Fixture, LinkSupport, check_links, check_read_only, check_writable};
 //! use oanix_conformance::model::{ModelFs, OpSpace, run_ops};
+//! use oanix_vfs::links::Follow;
 //! use proptest::prelude::*;
 //! # use oanix_vfs::{FileService, Namespace};
 //! # fn my_fs() -> Namespace { Namespace::default() }
@@ -60,6 +78,11 @@
 //! fn my_fs_is_conformant() {
 //!     // `my_fs` makes a fresh, empty service.
 //!     check_writable(my_fs);
+//! }
+//!
+//! #[test]
+//! fn my_fs_keeps_links() {
+//!     check_links(|| Follow(my_fs()), LinkSupport::SymlinksAndHardLinks);
 //! }
 //!
 //! #[test]
@@ -73,13 +96,21 @@
 //!     fn my_fs_agrees_with_the_model(ops in OpSpace::default().ops(40)) {
 //!         run_ops(&my_fs(), &mut ModelFs::new(), &ops);
 //!     }
+//!
+//!     #[test]
+//!     fn my_fs_with_links_agrees_with_the_model(
+//!         ops in OpSpace::default().links(LinkSupport::SymlinksAndHardLinks).ops(40)
+//!     ) {
+//!         run_ops(&Follow(my_fs()), &mut ModelFs::new(), &ops);
+//!     }
 //! }
 //! ```
 //!
 //! A failing [`check_writable`] runs every check anyway and then panics with
 //! the list of the checks that failed, each with its name and what it found,
-//! so one run shows everything a new service gets wrong. Single checks can be
-//! run by name through [`writable_checks`].
+//! so one run shows everything a new service gets wrong (as do the other
+//! `check_*` functions). Single checks can be run by name through
+//! [`writable_checks`], [`link_checks`] and the other lists.
 
 #![allow(
     clippy::unwrap_used,
@@ -124,6 +155,7 @@ macro_rules! err {
 mod check;
 mod fixed;
 mod fixture;
+mod links;
 pub mod model;
 mod read_only;
 mod tree;
@@ -133,7 +165,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use oanix_vfs::FileService;
 
-pub use check::{Check, ReadOnlyCheck, StatSizes};
+pub use check::{Check, LinkSupport, ReadOnlyCheck, StatSizes};
 pub use fixture::Fixture;
 pub use tree::{Node, Tree, tree_of};
 
@@ -166,12 +198,77 @@ where
     report.finish("writable");
 }
 
+/// The checks [`check_links`] runs for a service keeping `support`, each
+/// expecting a fresh, empty service that follows links.
+pub fn link_checks(support: LinkSupport) -> &'static [Check] {
+    links::checks(support)
+}
+
+/// Runs every check of the links part of the contract for a service keeping
+/// `support`, each on a fresh, empty service made by `make`, and panics
+/// listing the checks that failed.
+///
+/// The service must follow links: a `Namespace` (with the service mounted),
+/// or a service on its own in [`Follow`](oanix_vfs::links::Follow). With
+/// [`LinkSupport::None`] it checks that `symlink` and `link` answer
+/// `Unsupported`, `readlink` `InvalidInput`, and `lstat` as `stat`; with
+/// [`LinkSupport::Symlinks`], every check of symbolic links and that `link`
+/// answers `Unsupported` whatever it is given.
+///
+/// ```no_run
+/// use oanix_conformance::{LinkSupport, check_links};
+/// use oanix_vfs::links::Follow;
+/// # fn my_fs() -> oanix_vfs::Namespace { oanix_vfs::Namespace::default() }
+///
+/// check_links(|| Follow(my_fs()), LinkSupport::SymlinksAndHardLinks);
+/// ```
+pub fn check_links<S, F>(make: F, support: LinkSupport)
+where
+    S: FileService,
+    F: Fn() -> S,
+{
+    let mut report = Report::default();
+    for check in link_checks(support) {
+        let fs = make();
+        report.run(check.name, || (check.run)(&fs));
+    }
+    report.finish("links");
+}
+
+/// The checks [`check_link_reports`] runs, each expecting a fresh, empty,
+/// bare service with symbolic links.
+pub fn link_report_checks() -> &'static [Check] {
+    links::REPORTS
+}
+
+/// Runs the checks that a bare service with symbolic links (on its own, not
+/// in `Follow` nor in a `Namespace`, which follow links for it) reports
+/// every link its lookups meet, where the contract says they are followed,
+/// as `FsError::Symlink` (the link's path, its target verbatim, and the rest
+/// of the path), acts on a link itself where the contract says so, and
+/// never follows one; each check on a fresh, empty service made by `make`.
+/// Panics listing the checks that failed.
+pub fn check_link_reports<S, F>(make: F)
+where
+    S: FileService,
+    F: Fn() -> S,
+{
+    let mut report = Report::default();
+    for check in link_report_checks() {
+        let fs = make();
+        report.run(check.name, || (check.run)(&fs));
+    }
+    report.finish("link reports");
+}
+
 /// Runs every check of the read-only contract on `fs`, which must hold
 /// exactly `fixture` (see [`Fixture`] for what a fixture needs), and panics
 /// listing the checks that failed.
 ///
 /// Every check also asserts that the tree is still exactly the fixture after
-/// it ran.
+/// it ran. A fixture may hold symbolic links (of a service that keeps them);
+/// `fs` may report them or follow them, the checks that follow them do it
+/// through [`Follow`](oanix_vfs::links::Follow).
 pub fn check_read_only(fs: &dyn FileService, fixture: &Fixture) {
     assert!(
         fixture.files().next().is_some() && fixture.dirs().next().is_some(),

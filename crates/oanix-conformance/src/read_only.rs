@@ -2,10 +2,12 @@
 
 use std::io::SeekFrom;
 
+use oanix_vfs::links::Follow;
 use oanix_vfs::{FileKind, FileService, FsErrorKind, OpenFlags, path, read_file};
 
 use crate::check::ReadOnlyCheck;
 use crate::fixture::Fixture;
+use crate::model::{ModelFs, Op, perform};
 use crate::tree::Node;
 use crate::writable::{expect_kind, malformed_paths, short, try_everything};
 
@@ -25,6 +27,15 @@ pub(crate) const CHECKS: &[ReadOnlyCheck] = &[
     ReadOnlyCheck::new("mkdir_is_read_only", mkdir_is_read_only),
     ReadOnlyCheck::new("remove_is_read_only", remove_is_read_only),
     ReadOnlyCheck::new("rename_is_read_only", rename_is_read_only),
+    ReadOnlyCheck::new("links_are_read_only", links_are_read_only),
+    ReadOnlyCheck::new(
+        "lstat_and_readlink_of_the_fixture",
+        lstat_and_readlink_of_the_fixture,
+    ),
+    ReadOnlyCheck::new(
+        "links_of_the_fixture_are_followed",
+        links_of_the_fixture_are_followed,
+    ),
     ReadOnlyCheck::new(
         "malformed_paths_change_nothing",
         malformed_paths_change_nothing,
@@ -43,7 +54,8 @@ pub(crate) struct Picks<'a> {
     /// A directory, non-empty if the fixture has one; the root if the
     /// fixture has no directory.
     pub(crate) dir: &'a str,
-    /// Every path of the fixture that a check may try to modify.
+    /// Every path of the fixture that a check may try to modify (its links
+    /// included).
     pub(crate) all: Vec<&'a str>,
 }
 
@@ -61,7 +73,12 @@ pub(crate) fn picks(fixture: &Fixture) -> Picks<'_> {
     Picks {
         file,
         dir,
-        all: fixture.tree().iter().map(|(p, _)| p).collect(),
+        all: fixture
+            .tree()
+            .iter()
+            .map(|(p, _)| p)
+            .chain(fixture.links().map(|(p, _)| p))
+            .collect(),
     }
 }
 
@@ -119,7 +136,7 @@ pub(crate) fn readdir_the_fixture(fs: &dyn FileService, fixture: &Fixture) {
                 (e.name, e.kind, size)
             })
             .collect();
-        let want: Vec<(String, FileKind, u64)> = fixture
+        let mut want: Vec<(String, FileKind, u64)> = fixture
             .children(dir)
             .map(|(name, node)| {
                 let size = match node {
@@ -129,6 +146,12 @@ pub(crate) fn readdir_the_fixture(fs: &dyn FileService, fixture: &Fixture) {
                 (name.to_owned(), node.kind(), size)
             })
             .collect();
+        // Links list as links, with their targets' lengths.
+        want.extend(fixture.links().filter_map(|(p, target)| {
+            let (parent, name) = path::split(p)?;
+            (parent == dir).then(|| (name.to_owned(), FileKind::Symlink, target.len() as u64))
+        }));
+        want.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(got, want, "readdir({dir:?})");
     }
 }
@@ -282,6 +305,134 @@ fn rename_is_read_only(fs: &dyn FileService, fixture: &Fixture) {
             || format!("rename({file:?}, {other:?})"),
             fs.rename(file, other),
         );
+    }
+    report(failures);
+}
+
+/// Records whether every result is refused the same way, `ReadOnly` or (a
+/// service without links) `Unsupported`.
+fn refused_alike<T>(failures: &mut Vec<String>, results: Vec<(String, oanix_vfs::Result<T>)>) {
+    let mut first: Option<FsErrorKind> = None;
+    for (what, r) in results {
+        match r {
+            Ok(_) => failures.push(format!("{what} succeeded, expected ReadOnly")),
+            Err(e) => {
+                let kind = e.kind();
+                if !matches!(kind, FsErrorKind::ReadOnly | FsErrorKind::Unsupported) {
+                    failures.push(format!("{what} gave {e}, expected ReadOnly"));
+                } else if *first.get_or_insert(kind) != kind {
+                    failures.push(format!(
+                        "{what} gave {e}, where the same operation gave {first:?} before"
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn links_are_read_only(fs: &dyn FileService, fixture: &Fixture) {
+    let Picks { file, dir, .. } = picks(fixture);
+    let new_in_dir = path::join(dir, "oanix-conformance-new");
+    let mut failures = Vec::new();
+    let symlinks = [MISSING, new_in_dir.as_str(), file, dir]
+        .into_iter()
+        .map(|p| (format!("symlink(\"t\", {p:?})"), fs.symlink("t", p)))
+        .collect();
+    refused_alike(&mut failures, symlinks);
+    let links = [
+        (file, MISSING),
+        (file, new_in_dir.as_str()),
+        (file, dir),
+        (dir, MISSING),
+    ]
+    .into_iter()
+    .map(|(from, to)| (format!("link({from:?}, {to:?})"), fs.link(from, to)))
+    .collect();
+    refused_alike(&mut failures, links);
+    report(failures);
+}
+
+fn lstat_and_readlink_of_the_fixture(fs: &dyn FileService, fixture: &Fixture) {
+    let mut failures = Vec::new();
+    for (p, node) in std::iter::once(("/", &Node::Dir)).chain(fixture.tree().iter()) {
+        match (fs.lstat(p), fs.stat(p)) {
+            (Ok(l), Ok(s)) => {
+                if (l.kind, l.id) != (node.kind(), s.id)
+                    || (node.kind().is_file() && l.size != s.size)
+                {
+                    failures.push(format!("lstat({p:?}) = {l:?}, stat says {s:?}"));
+                }
+            }
+            (l, s) => failures.push(format!("lstat({p:?}) = {l:?}, stat({p:?}) = {s:?}")),
+        }
+        expect_kind(
+            &mut failures,
+            || format!("readlink({p:?})"),
+            fs.readlink(p),
+            FsErrorKind::InvalidInput,
+        );
+    }
+    for (p, target) in fixture.links() {
+        match fs.readlink(p) {
+            Ok(t) if t == target => {}
+            other => failures.push(format!("readlink({p:?}) = {other:?}, expected {target:?}")),
+        }
+        match fs.lstat(p) {
+            Ok(md) if md.kind == FileKind::Symlink && md.size == target.len() as u64 => {}
+            other => failures.push(format!(
+                "lstat({p:?}) = {other:?}, expected a link of size {}",
+                target.len()
+            )),
+        }
+    }
+    expect_kind(
+        &mut failures,
+        || format!("readlink({MISSING:?})"),
+        fs.readlink(MISSING),
+        FsErrorKind::NotFound,
+    );
+    expect_kind(
+        &mut failures,
+        || format!("lstat({MISSING:?})"),
+        fs.lstat(MISSING),
+        FsErrorKind::NotFound,
+    );
+    report(failures);
+}
+
+/// Everything read through the fixture's links (followed by
+/// [`Follow`], which changes nothing for a service that follows links
+/// itself) is what the reference model reads through them.
+fn links_of_the_fixture_are_followed(fs: &dyn FileService, fixture: &Fixture) {
+    let follow = Follow(fs);
+    let mut model = ModelFs::from_fixture(fixture);
+    let mut names: Vec<&str> = fixture
+        .tree()
+        .iter()
+        .map(|(p, _)| p)
+        .chain(fixture.links().map(|(p, _)| p))
+        .filter_map(path::file_name)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut failures = Vec::new();
+    for (link, _) in fixture.links() {
+        let mut paths = vec![link.to_owned(), format!("{link}/")];
+        paths.extend(names.iter().map(|n| path::join(link, n)));
+        for p in paths {
+            for op in [
+                Op::Stat { path: p.clone() },
+                Op::Lstat { path: p.clone() },
+                Op::Readlink { path: p.clone() },
+                Op::Read { path: p.clone() },
+                Op::Readdir { path: p.clone() },
+            ] {
+                let (got, want) = (perform(&follow, &op), model.apply(&op));
+                if got != want {
+                    failures.push(format!("`{op}` gave {got:?}, the model {want:?}"));
+                }
+            }
+        }
     }
     report(failures);
 }

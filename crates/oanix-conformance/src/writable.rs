@@ -124,33 +124,33 @@ pub(crate) const CHECKS: &[Check] = &[
 // Small helpers. They panic with the path concerned; the check's name says
 // which check.
 
-fn open(fs: &dyn FileService, path: &str, flags: OpenFlags) -> Box<dyn FileHandle> {
+pub(crate) fn open(fs: &dyn FileService, path: &str, flags: OpenFlags) -> Box<dyn FileHandle> {
     match fs.open(path, flags) {
         Ok(h) => h,
         Err(e) => panic!("open({path:?}, {flags:?}) failed: {e}"),
     }
 }
 
-fn write(fs: &dyn FileService, path: &str, data: &str) {
+pub(crate) fn write(fs: &dyn FileService, path: &str, data: &str) {
     if let Err(e) = write_file(fs, path, data) {
         panic!("write_file({path:?}) failed: {e}");
     }
 }
 
-fn mkdir(fs: &dyn FileService, path: &str) {
+pub(crate) fn mkdir(fs: &dyn FileService, path: &str) {
     if let Err(e) = fs.mkdir(path) {
         panic!("mkdir({path:?}) failed: {e}");
     }
 }
 
-fn content(fs: &dyn FileService, path: &str) -> Vec<u8> {
+pub(crate) fn content(fs: &dyn FileService, path: &str) -> Vec<u8> {
     match read_file(fs, path) {
         Ok(data) => data,
         Err(e) => panic!("read_file({path:?}) failed: {e}"),
     }
 }
 
-fn assert_content(fs: &dyn FileService, path: &str, expected: &[u8]) {
+pub(crate) fn assert_content(fs: &dyn FileService, path: &str, expected: &[u8]) {
     let got = content(fs, path);
     assert!(
         got == expected,
@@ -160,7 +160,7 @@ fn assert_content(fs: &dyn FileService, path: &str, expected: &[u8]) {
     );
 }
 
-fn assert_missing(fs: &dyn FileService, path: &str) {
+pub(crate) fn assert_missing(fs: &dyn FileService, path: &str) {
     match fs.stat(path) {
         Err(e) if e.kind() == FsErrorKind::NotFound => {}
         Err(e) => panic!("stat({path:?}) of a missing path gave {e}, expected NotFound"),
@@ -168,7 +168,7 @@ fn assert_missing(fs: &dyn FileService, path: &str) {
     }
 }
 
-fn names(fs: &dyn FileService, dir: &str) -> Vec<String> {
+pub(crate) fn names(fs: &dyn FileService, dir: &str) -> Vec<String> {
     match fs.readdir(dir) {
         Ok(entries) => entries.into_iter().map(|e| e.name).collect(),
         Err(e) => panic!("readdir({dir:?}) failed: {e}"),
@@ -190,7 +190,7 @@ fn id(fs: &dyn FileService, path: &str) -> u64 {
 }
 
 /// Writes all of `data` through a handle.
-fn put(h: &mut Box<dyn FileHandle>, data: &[u8]) {
+pub(crate) fn put(h: &mut Box<dyn FileHandle>, data: &[u8]) {
     if let Err(e) = write_all(h.as_mut(), "(handle)", data) {
         panic!(
             "writing \"{}\" through a handle failed: {e}",
@@ -200,7 +200,7 @@ fn put(h: &mut Box<dyn FileHandle>, data: &[u8]) {
 }
 
 /// Reads up to `n` bytes (fewer only at the end of the file).
-fn take(h: &mut Box<dyn FileHandle>, n: usize) -> Vec<u8> {
+pub(crate) fn take(h: &mut Box<dyn FileHandle>, n: usize) -> Vec<u8> {
     let mut out = vec![0; n];
     let mut filled = 0;
     while filled < n {
@@ -215,7 +215,7 @@ fn take(h: &mut Box<dyn FileHandle>, n: usize) -> Vec<u8> {
 }
 
 /// Reads from the position to the end.
-fn rest(h: &mut Box<dyn FileHandle>) -> Vec<u8> {
+pub(crate) fn rest(h: &mut Box<dyn FileHandle>) -> Vec<u8> {
     let mut out = Vec::new();
     ok!(read_to_end(h.as_mut(), &mut out));
     out
@@ -244,7 +244,7 @@ fn append_only() -> OpenFlags {
     OpenFlags::default().with_append(true)
 }
 
-fn create_new() -> OpenFlags {
+pub(crate) fn create_new() -> OpenFlags {
     OpenFlags::write_only().with_create_new(true)
 }
 

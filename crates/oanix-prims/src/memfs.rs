@@ -751,7 +751,7 @@ impl FileService for MemFs {
         let mut tree = write_lock(&self.inner.tree);
         tree.trailing_link(&p)?;
         self.check_entries(&tree, full)?;
-        let dir = dir_mut!(tree, parent, full);
+        let dir = dir_mut!(tree, parent, full, p.is_dir_syntax());
         match dir.children.entry(CompactString::from(name)) {
             Entry::Vacant(slot) => {
                 slot.insert(Child::Dir(id));

@@ -41,6 +41,8 @@
 //! 6. if `to` exists: a file over a directory gives `IsADirectory`, a
 //!    directory over a file gives `NotADirectory`, a directory over a
 //!    non-empty directory gives `NotEmpty`; otherwise `to` is replaced.
+//!    When `from` and `to` are two names of one file (hard links), nothing
+//!    happens, as POSIX says.
 //!
 //! **`readdir(path)`** lists a directory without `.` and `..`; the services of
 //! this project return the entries sorted by name. A file gives `NotADirectory`.

@@ -4,14 +4,29 @@
 //! `LogsFs` (fixed names), `WorkspaceOverlay` (writable) and its review
 //! service (fixed names, computed files); and, for `TaskFs` and `LogsFs`,
 //! that every size they report is what a read returns, in every state.
+//!
+//! The links part of the suite and the reference model with links, on
+//! `WorkspaceFs` (read-write, read-only holding links, `CowFs` over it, in a
+//! namespace) and `WorkspaceOverlay`: each in `links::Follow`, and bare
+//! for the checks that a service reports the links it meets.
 
 use std::io::SeekFrom;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use oanix_conformance::{Fixture, StatSizes, check_fixed_names, check_writable};
-use oanix_services::{LogEvent, LogLevel, LogStream, LogsFs, TaskFs, TaskMeta, TaskSpec};
-use oanix_vfs::{FileService, OpenFlags, Timestamp, append_file, read_file, write_file};
+use oanix_conformance::model::{ModelFs, OpSpace, run_ops};
+use oanix_conformance::{
+    Fixture, LinkSupport, StatSizes, check_fixed_names, check_link_reports, check_links,
+    check_read_only, check_writable,
+};
+use oanix_prims::CowFs;
+use oanix_services::{
+    LogEvent, LogLevel, LogStream, LogsFs, TaskFs, TaskMeta, TaskSpec, WorkspaceFs,
+    WorkspaceOverlay,
+};
+use oanix_vfs::links::Follow;
+use oanix_vfs::{FileService, Namespace, OpenFlags, Timestamp, append_file, read_file, write_file};
+use proptest::prelude::*;
 use serde_json::json;
 
 fn spec() -> TaskSpec {
@@ -173,15 +188,13 @@ impl Dirs {
 #[test]
 fn workspace_overlay_is_writable() {
     let dirs = Dirs::new();
-    check_writable(|| oanix_services::WorkspaceOverlay::new(dirs.fresh()).unwrap());
+    check_writable(|| WorkspaceOverlay::new(dirs.fresh()).unwrap());
 }
 
 #[test]
 fn workspace_overlay_with_a_capacity_is_writable() {
     let dirs = Dirs::new();
-    check_writable(|| {
-        oanix_services::WorkspaceOverlay::with_capacity(dirs.fresh(), 64 << 20).unwrap()
-    });
+    check_writable(|| WorkspaceOverlay::with_capacity(dirs.fresh(), 64 << 20).unwrap());
 }
 
 // The review service is a `FuncFs`: fixed names, computed files whose size
@@ -191,10 +204,117 @@ fn the_review_service_keeps_the_fixed_names_contract() {
     let dirs = Dirs::new();
     let dir = dirs.fresh();
     std::fs::write(dir.join("a.txt"), "old\n").unwrap();
-    let ws = oanix_services::WorkspaceOverlay::new(&dir).unwrap();
+    let ws = WorkspaceOverlay::new(&dir).unwrap();
     write_file(&ws, "/a.txt", "new\n").unwrap();
     let fixture = Fixture::new()
         .file("/changes.json", pretty(&ws.changes().unwrap()))
         .file("/diff", ws.diff().unwrap());
     check_fixed_names(&ws.review_fs(), &fixture, StatSizes::Unknown);
+}
+
+// ------------------------------------------------------------------ links
+
+const ALL_LINKS: LinkSupport = LinkSupport::SymlinksAndHardLinks;
+
+#[test]
+fn workspacefs_keeps_links() {
+    let dirs = Dirs::new();
+    check_links(
+        || Follow(WorkspaceFs::new(dirs.fresh()).unwrap()),
+        ALL_LINKS,
+    );
+}
+
+#[test]
+fn workspacefs_reports_links() {
+    let dirs = Dirs::new();
+    check_link_reports(|| WorkspaceFs::new(dirs.fresh()).unwrap());
+}
+
+#[test]
+fn namespace_over_workspacefs_keeps_links() {
+    let dirs = Dirs::new();
+    check_links(
+        || {
+            Namespace::builder()
+                .mount("/", WorkspaceFs::new(dirs.fresh()).unwrap())
+                .build()
+        },
+        ALL_LINKS,
+    );
+}
+
+#[test]
+fn cowfs_over_readonly_workspacefs_keeps_links() {
+    let dirs = Dirs::new();
+    check_links(
+        || Follow(CowFs::new(WorkspaceFs::readonly(dirs.fresh()).unwrap())),
+        ALL_LINKS,
+    );
+}
+
+#[test]
+fn workspace_overlay_keeps_links() {
+    let dirs = Dirs::new();
+    check_links(
+        || Follow(WorkspaceOverlay::new(dirs.fresh()).unwrap()),
+        ALL_LINKS,
+    );
+}
+
+#[test]
+fn workspace_overlay_reports_links() {
+    let dirs = Dirs::new();
+    check_link_reports(|| WorkspaceOverlay::new(dirs.fresh()).unwrap());
+}
+
+/// Content with links of every sort (see the prims' fixture of the same
+/// name): to files and directories, through parents, absolute, with `..`,
+/// dangling and looping.
+fn fixture_with_links() -> Fixture {
+    Fixture::standard()
+        .symlink("/to_a", "a.txt")
+        .symlink("/to_dir", "dir")
+        .symlink("/dir/up", "../a.txt")
+        .symlink("/dir/sub/abs", "/dir/b.txt")
+        .symlink("/empty/high", "../../../dir/sub")
+        .symlink("/dangling", "missing")
+        .symlink("/loop", "loop")
+        .symlink("/via", "to_dir/sub/c.txt")
+}
+
+#[test]
+fn readonly_workspacefs_holding_links_is_read_only() {
+    let dirs = Dirs::new();
+    let dir = dirs.fresh();
+    let fixture = fixture_with_links();
+    fixture.populate(&WorkspaceFs::new(&dir).unwrap()).unwrap();
+    check_read_only(&WorkspaceFs::readonly(&dir).unwrap(), &fixture);
+}
+
+/// 64 cases (each a fresh directory on disk), or as many as
+/// `PROPTEST_CASES` says; no file of failures kept.
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(64);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn workspacefs_with_links_agrees_with_the_model(
+        ops in OpSpace::default().links(ALL_LINKS).ops(30)
+    ) {
+        let dirs = Dirs::new();
+        let ws = WorkspaceFs::new(dirs.fresh()).unwrap();
+        run_ops(&Follow(ws), &mut ModelFs::new(), &ops);
+    }
 }
