@@ -124,6 +124,11 @@ const LAYERS: &[Layer] = &[
         may_test_with: &[],
     },
     Layer {
+        name: "oanix-sandbox",
+        may_use: &[],
+        may_test_with: &[],
+    },
+    Layer {
         name: "oanix-web",
         may_use: &["oanix-vfs", "oanix-prims", "oanix-services", "oanix-caps"],
         may_test_with: &[],

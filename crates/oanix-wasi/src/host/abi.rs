@@ -59,10 +59,22 @@ impl Errno {
 
 /// `filetype` values.
 pub(crate) mod filetype {
+    use oanix_vfs::FileKind;
+
     pub(crate) const UNKNOWN: u8 = 0;
-    pub(crate) const CHARACTER_DEVICE: u8 = 2;
     pub(crate) const DIRECTORY: u8 = 3;
     pub(crate) const REGULAR_FILE: u8 = 4;
+    pub(crate) const SYMBOLIC_LINK: u8 = 7;
+
+    /// The file type of a namespace entry of `kind`.
+    pub(crate) fn of(kind: FileKind) -> u8 {
+        match kind {
+            FileKind::Directory => DIRECTORY,
+            FileKind::File => REGULAR_FILE,
+            FileKind::Symlink => SYMBOLIC_LINK,
+            _ => UNKNOWN,
+        }
+    }
 }
 
 /// `fdflags` bits.
@@ -145,11 +157,10 @@ pub(crate) mod rights {
         | FD_FILESTAT_SET_SIZE
         | FD_FILESTAT_SET_TIMES
         | POLL_FD_READWRITE;
-    /// What a directory can do.
-    pub(crate) const DIRECTORY: u64 = FD_FDSTAT_SET_FLAGS
-        | FD_SYNC
-        | FD_ADVISE
-        | PATH_CREATE_DIRECTORY
+    /// What a directory can do: every `path_*` right (`path_filestat_set_size`
+    /// being the right to open with `oflags::trunc`), listing, and its own
+    /// `filestat`. No `fd_*` call that works on files only.
+    pub(crate) const DIRECTORY: u64 = PATH_CREATE_DIRECTORY
         | PATH_CREATE_FILE
         | PATH_LINK_SOURCE
         | PATH_LINK_TARGET
@@ -166,9 +177,10 @@ pub(crate) mod rights {
         | PATH_SYMLINK
         | PATH_REMOVE_DIRECTORY
         | PATH_UNLINK_FILE;
-    /// What the standard streams can do.
-    pub(crate) const STDIO: u64 =
-        FD_READ | FD_WRITE | FD_FDSTAT_SET_FLAGS | FD_FILESTAT_GET | POLL_FD_READWRITE;
+    /// What stdin can do.
+    pub(crate) const STDIN: u64 = FD_READ | FD_FILESTAT_GET | POLL_FD_READWRITE;
+    /// What stdout and stderr can do.
+    pub(crate) const STDOUT: u64 = FD_WRITE | FD_FILESTAT_GET | POLL_FD_READWRITE;
 }
 
 /// `clockid` values.

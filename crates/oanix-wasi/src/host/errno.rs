@@ -25,6 +25,7 @@ use super::abi::Errno;
 /// | `TimedOut` | `timedout` |
 /// | `CrossDevice` | `xdev` |
 /// | `Unsupported` | `notsup` |
+/// | `Loop` | `loop` |
 /// | `Io` and anything newer | `io` |
 pub(crate) fn from_fs_error(err: &FsError) -> Errno {
     match err.kind() {
@@ -45,6 +46,7 @@ pub(crate) fn from_fs_error(err: &FsError) -> Errno {
         FsErrorKind::TimedOut => Errno::TIMEDOUT,
         FsErrorKind::CrossDevice => Errno::XDEV,
         FsErrorKind::Unsupported => Errno::NOTSUP,
+        FsErrorKind::Loop => Errno::LOOP,
         _ => Errno::IO,
     }
 }
@@ -66,5 +68,6 @@ mod tests {
             Errno::NFILE
         );
         assert_eq!(from_fs_error(&FsError::io("/a", "disk")), Errno::IO);
+        assert_eq!(from_fs_error(&FsError::too_many_links("/a")), Errno::LOOP);
     }
 }

@@ -9,9 +9,9 @@
 use std::io::SeekFrom;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::abi::{Errno, clock, event};
+use super::abi::{Errno, clock, event, rights};
 use super::call::{Cx, Fail, HostResult};
-use super::fdtable::Fd;
+use super::fdtable::FdKind;
 use super::{DeadlineReached, monotonic_anchor};
 
 /// One subscription, decoded.
@@ -169,18 +169,29 @@ pub(crate) fn poll_oneoff(cx: &mut Cx<'_>, subs: u32, events: u32, n: u32, out: 
         .put_u32(out, u32::try_from(ready.len()).unwrap_or(u32::MAX))?)
 }
 
-/// Whether `fd` is ready, and how many bytes a read would find.
+/// Whether `fd` is ready, and how many bytes a read would find: `EBADF`
+/// for a descriptor that cannot be read (or written), `ENOTCAPABLE` without
+/// the rights to read (or write) it and to poll it.
 fn readiness(cx: &mut Cx<'_>, fd: u32, read: bool) -> Result<u64, Errno> {
     let stdin_ready = cx.h.stdin.ready_bytes();
-    match cx.h.fds.get(fd)? {
-        Fd::Stdin { .. } if read => Ok(stdin_ready),
-        Fd::Stdout { .. } | Fd::Stderr { .. } if !read => Ok(0),
-        Fd::File(f) if read => {
+    let entry = cx.h.fds.get(fd)?;
+    let needed = rights::POLL_FD_READWRITE
+        | if read {
+            rights::FD_READ
+        } else {
+            rights::FD_WRITE
+        };
+    let ready = match &mut entry.kind {
+        FdKind::Stdin if read => stdin_ready,
+        FdKind::Stdout | FdKind::Stderr if !read => 0,
+        FdKind::File(f) if read => {
             let size = f.handle.stat().map(|m| m.size).unwrap_or(0);
             let pos = f.handle.seek(SeekFrom::Current(0)).unwrap_or(0);
-            Ok(size.saturating_sub(pos))
+            size.saturating_sub(pos)
         }
-        Fd::File(_) => Ok(0),
-        _ => Err(Errno::BADF),
-    }
+        FdKind::File(_) => 0,
+        _ => return Err(Errno::BADF),
+    };
+    entry.rights.require(needed)?;
+    Ok(ready)
 }

@@ -10,6 +10,8 @@
 )]
 
 mod bounds;
+mod c_guest;
+mod compare;
 mod conformance;
 mod guests;
 mod limits;

@@ -122,10 +122,12 @@ pub mod errno {
     pub const FAULT: u16 = 21;
     pub const INVAL: u16 = 28;
     pub const ISDIR: u16 = 31;
+    pub const LOOP: u16 = 32;
     pub const NAMETOOLONG: u16 = 37;
     pub const NOENT: u16 = 44;
     pub const NOTDIR: u16 = 54;
     pub const NOTEMPTY: u16 = 55;
+    pub const NOTSOCK: u16 = 57;
     pub const NOTSUP: u16 = 58;
     pub const PERM: u16 = 63;
     pub const ROFS: u16 = 69;
