@@ -19,7 +19,7 @@
 //!   link) must lead to a directory.
 //!
 //! Limit: `..` in the path a caller looks up is removed by
-//! [`path::parse`](crate::path::parse) before any lookup, so `a/link/..`
+//! [`path::parse`] before any lookup, so `a/link/..`
 //! is `a`, not the parent of the link's target (as in Plan 9, whose `..`
 //! is lexical too).
 //!
