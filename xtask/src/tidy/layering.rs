@@ -38,6 +38,7 @@ const DEV_ONLY: &[&str] = &[TEST_KIT, BENCH_KIT];
 /// - `oanix-services` and `oanix-caps` (capability services) build on both, independently.
 /// - `oanix-exec` (executors) drives capability services.
 /// - `oanix-wasi` (the WASI host) needs only the core: a guest sees one namespace.
+/// - `oanix-fuse` (a namespace served through the kernel) needs only the core, as `oanix-wasi`.
 /// - `oanix-env` assembles environments from everything above.
 /// - `oanix-sched` schedules environments, and may use what `oanix-env` may.
 /// - `oanix`, the facade, may use every library crate; so may `oanix-cli`, the command.
@@ -127,6 +128,12 @@ const LAYERS: &[Layer] = &[
         name: "oanix-sandbox",
         may_use: &[],
         may_test_with: &[],
+    },
+    Layer {
+        name: "oanix-fuse",
+        may_use: &["oanix-vfs"],
+        // Served through the kernel, real services show the file protocol works from a shell.
+        may_test_with: &["oanix-prims", "oanix-services", "oanix-caps"],
     },
     Layer {
         name: "oanix-web",
