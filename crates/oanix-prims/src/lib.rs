@@ -10,6 +10,10 @@
 //!   [`CowFs::changes`] reporting what was added, modified and deleted
 //!   relative to the base, and [`CowFs::discard`] to throw it all away.
 //!
+//! Every one keeps the links part of the contract (`oanix_vfs::links`):
+//! `MemFs` and `CowFs` hold symbolic and hard links, `MapFs` declares
+//! symbolic links when it is built; none follows a link itself.
+//!
 //! And [`FixedTree`], the one implementation of "a fixed set of names":
 //! declared once with a value per file (the service's typed node), it
 //! parses a path once into that node and answers, with the contract's
