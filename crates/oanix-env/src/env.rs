@@ -90,15 +90,67 @@ impl EnvLimits {
     }
 }
 
-/// The agent a manifest names: a WASI module, its arguments and environment.
+/// The agent a manifest names: a WASI module or a native command, its
+/// arguments and environment.
+///
+/// At most one of `module` and `command` is set. A native command runs in a
+/// Linux sandbox whose root is the environment's namespace (the
+/// `oanix-native` crate); `sandbox` says what that sandbox holds besides.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AgentSpec {
-    /// The module on the host.
+    /// The WASI module on the host.
     pub module: Option<PathBuf>,
-    /// Arguments after `argv[0]`.
+    /// A native command: the program (a path inside the sandbox, or a name
+    /// looked up on its `PATH`) and its first arguments. Empty when the
+    /// agent is a module.
+    pub command: Vec<String>,
+    /// Arguments after `argv[0]` (for a command: after its own).
     pub args: Vec<String>,
     /// Environment variables (nothing from the host leaks in otherwise).
     pub env: Vec<(String, String)>,
+    /// The sandbox of a native command.
+    pub sandbox: SandboxSpec,
+}
+
+impl AgentSpec {
+    /// Whether the agent is a native command.
+    pub fn is_native(&self) -> bool {
+        !self.command.is_empty()
+    }
+}
+
+/// What the sandbox of a native agent holds besides the namespace: the
+/// host's system paths for its tools, its environment and its limits (a
+/// manifest's `[sandbox]`). `None` means the default of `oanix-sandbox`.
+///
+/// These are data: `oanix-native` checks and applies them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SandboxSpec {
+    /// Host paths bound read-only at the same place inside. `None`: the
+    /// usual tool paths that exist on the host (`/usr`, `/bin`, `/lib`,
+    /// `/etc/ssl/certs`...).
+    pub system_paths: Option<Vec<PathBuf>>,
+    /// Further host paths bound read-only, on top of the default ones.
+    pub extra_paths: Vec<PathBuf>,
+    /// Environment variables for the command, over the agent's.
+    pub env: Vec<(String, String)>,
+    /// The working directory inside (default `/workspace` when mounted,
+    /// else `/`).
+    pub cwd: Option<String>,
+    /// The hostname inside.
+    pub hostname: Option<String>,
+    /// Processes and threads of the whole sandbox.
+    pub processes: Option<u64>,
+    /// Address space of each process, in MiB.
+    pub address_space_mb: Option<u64>,
+    /// CPU time of each process, in seconds.
+    pub cpu_secs: Option<u64>,
+    /// Largest file a process may write, in MiB.
+    pub file_size_mb: Option<u64>,
+    /// Open files of each process.
+    pub open_files: Option<u64>,
+    /// Memory of the whole tree, in MiB (cgroup v2, where delegated).
+    pub memory_mb: Option<u64>,
 }
 
 /// One role, with the path of the mount that declared it.
@@ -751,11 +803,19 @@ impl OanixEnv {
 
     /// Runs the agent the environment was given ([`AgentSpec`]) with
     /// [`run_config`](Self::run_config).
+    ///
+    /// A native command is not run here: `oanix-native` runs it (this
+    /// answers [`EnvError::Manifest`] saying so).
     pub fn run_agent(&self) -> Result<RunResult> {
         let Some(module) = &self.agent.module else {
+            let message = if self.agent.is_native() {
+                "the agent is a native command, which oanix-native runs".into()
+            } else {
+                "no agent module was given".into()
+            };
             return Err(EnvError::Manifest {
                 source_name: "environment".into(),
-                message: "no agent module was given".into(),
+                message,
             });
         };
         let wasm = std::fs::read(module).map_err(|e| EnvError::Io {

@@ -70,7 +70,7 @@ mod status;
 pub use capability::EnvCapability;
 pub use env::{
     AgentSpec, DEFAULT_MEMFS_BYTES, DEFAULT_OVERLAY_BYTES, DEFAULT_TMP_BYTES, EnvBuilder,
-    EnvLimits, OanixEnv,
+    EnvLimits, OanixEnv, SandboxSpec,
 };
 pub use error::{EnvError, Result};
 pub use mount::Mount;

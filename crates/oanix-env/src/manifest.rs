@@ -11,8 +11,21 @@
 //!
 //! [agent]
 //! module = "agent.wasm"          # relative to the manifest's directory
+//! # command = ["python3", "agent.py"]  # or a native program (oanix-native)
 //! args = ["--verbose"]
 //! env = { LANG = "C" }
+//!
+//! [sandbox]                      # for a native command
+//! system_paths = ["/usr", "/bin", "/lib", "/lib64", "/etc/ssl/certs"]
+//! extra_paths = ["/opt/tools"]   # bound besides the system paths
+//! env = { PATH = "/usr/bin:/bin" }
+//! cwd = "/workspace"
+//! processes = 256
+//! address_space_mb = 4096
+//! cpu_secs = 300
+//! file_size_mb = 1024
+//! open_files = 1024
+//! memory_mb = 2048               # cgroup v2, where delegated
 //!
 //! [[mount]]
 //! path = "/workspace"
@@ -79,6 +92,13 @@
 //! host directories that do not exist and environment variables that are
 //! not set.
 //!
+//! **A native agent** (`command`) runs in a Linux sandbox whose root is the
+//! namespace, with the host's system paths read-only: by default the usual
+//! tool directories that exist (`/usr`, `/bin`, `/lib`, `/etc/ssl/certs`...),
+//! or exactly `system_paths`; `extra_paths` adds to either. A path that does
+//! not exist is an error naming its line. `[limits] timeout_secs` bounds it
+//! as it bounds a module.
+//!
 //! A manifest is read into an [`EnvPlan`] (the same plan the `oanix`
 //! command makes of its flags), which [`EnvPlan::builder`] assembles.
 
@@ -92,7 +112,7 @@ use oanix_vfs::{BindMode, MountFlags};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::env::{AgentSpec, EnvBuilder};
+use crate::env::{AgentSpec, EnvBuilder, SandboxSpec};
 use crate::error::{EnvError, Result};
 use crate::plan::{
     EnvPlan, InjectPlan, LimitsPlan, MountPlan, MountSource, Origin, PolicyPlan, TaskPlan,
@@ -109,6 +129,7 @@ struct Manifest {
     #[serde(default)]
     capabilities: Capabilities,
     limits: Option<Spanned<LimitsPlan>>,
+    sandbox: Option<Spanned<SandboxSection>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,10 +151,29 @@ struct TaskSection {
 #[serde(deny_unknown_fields)]
 struct AgentSection {
     module: Option<Spanned<String>>,
+    command: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     args: Vec<String>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxSection {
+    system_paths: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    extra_paths: Vec<Spanned<String>>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    cwd: Option<Spanned<String>>,
+    hostname: Option<String>,
+    processes: Option<u64>,
+    address_space_mb: Option<u64>,
+    cpu_secs: Option<u64>,
+    file_size_mb: Option<u64>,
+    open_files: Option<u64>,
+    memory_mb: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -412,20 +452,109 @@ impl Ctx<'_> {
         Ok(plan)
     }
 
-    fn agent(&mut self, agent: &AgentSection) {
+    fn agent(&mut self, agent: &AgentSection) -> Result<()> {
         let module = agent.module.as_ref().map(|m| {
             self.note("agent.module", m.span());
             self.host_path(m.get_ref())
         });
+        let command = match &agent.command {
+            Some(c) => {
+                self.note("agent.command", c.span());
+                if module.is_some() {
+                    return Err(self.error(
+                        "agent.command",
+                        Some(c.span()),
+                        "an agent is a module or a command, not both",
+                    ));
+                }
+                if c.get_ref().first().is_none_or(String::is_empty) {
+                    return Err(self.error(
+                        "agent.command",
+                        Some(c.span()),
+                        "the command is empty (expected [\"program\", \"arg\", ...])",
+                    ));
+                }
+                c.get_ref().clone()
+            }
+            None => Vec::new(),
+        };
+        let sandbox = std::mem::take(&mut self.plan.agent.sandbox);
         self.plan.agent = AgentSpec {
             module,
+            command,
             args: agent.args.clone(),
             env: agent
                 .env
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            sandbox,
         };
+        Ok(())
+    }
+
+    /// A `[sandbox]` host path: absolute, and present on the host.
+    fn system_path(&self, key: &str, p: &Spanned<String>) -> Result<PathBuf> {
+        let path = PathBuf::from(p.get_ref());
+        if !path.is_absolute() {
+            return Err(self.error(
+                key,
+                Some(p.span()),
+                format!("system path {} is not absolute", path.display()),
+            ));
+        }
+        if std::fs::metadata(&path).is_err() {
+            return Err(self.error(
+                key,
+                Some(p.span()),
+                format!("system path {} does not exist on the host", path.display()),
+            ));
+        }
+        Ok(path)
+    }
+
+    fn sandbox(&mut self, section: &Spanned<SandboxSection>) -> Result<()> {
+        self.note("sandbox", section.span());
+        let s = section.get_ref();
+        let system_paths = match &s.system_paths {
+            Some(paths) => Some(
+                paths
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| self.system_path(&format!("sandbox.system_paths[{i}]"), p))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            None => None,
+        };
+        let extra_paths = s
+            .extra_paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| self.system_path(&format!("sandbox.extra_paths[{i}]"), p))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(cwd) = &s.cwd
+            && !cwd.get_ref().starts_with('/')
+        {
+            return Err(self.error(
+                "sandbox.cwd",
+                Some(cwd.span()),
+                format!("{:?} is not an absolute path", cwd.get_ref()),
+            ));
+        }
+        self.plan.agent.sandbox = SandboxSpec {
+            system_paths,
+            extra_paths,
+            env: s.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            cwd: s.cwd.as_ref().map(|c| c.get_ref().clone()),
+            hostname: s.hostname.clone(),
+            processes: s.processes,
+            address_space_mb: s.address_space_mb,
+            cpu_secs: s.cpu_secs,
+            file_size_mb: s.file_size_mb,
+            open_files: s.open_files,
+            memory_mb: s.memory_mb,
+        };
+        Ok(())
     }
 }
 
@@ -488,8 +617,11 @@ impl EnvPlan {
         if let Some(n) = &manifest.capabilities.nostr {
             ctx.plan.nostr = Some(ctx.nostr(n)?);
         }
+        if let Some(sandbox) = &manifest.sandbox {
+            ctx.sandbox(sandbox)?;
+        }
         if let Some(agent) = &manifest.agent {
-            ctx.agent(agent);
+            ctx.agent(agent)?;
         }
         Ok(ctx.plan)
     }

@@ -136,6 +136,21 @@ const LAYERS: &[Layer] = &[
         may_test_with: &["oanix-prims", "oanix-services", "oanix-caps"],
     },
     Layer {
+        name: "oanix-native",
+        may_use: &[
+            "oanix-vfs",
+            "oanix-prims",
+            "oanix-services",
+            "oanix-caps",
+            "oanix-exec",
+            "oanix-wasi",
+            "oanix-env",
+            "oanix-fuse",
+            "oanix-sandbox",
+        ],
+        may_test_with: &[],
+    },
+    Layer {
         name: "oanix-web",
         may_use: &["oanix-vfs", "oanix-prims", "oanix-services", "oanix-caps"],
         may_test_with: &[],
