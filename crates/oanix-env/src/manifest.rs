@@ -503,14 +503,22 @@ impl Ctx<'_> {
                 format!("system path {} is not absolute", path.display()),
             ));
         }
-        if std::fs::metadata(&path).is_err() {
-            return Err(self.error(
+        match std::fs::metadata(&path) {
+            Err(_) => Err(self.error(
                 key,
                 Some(p.span()),
                 format!("system path {} does not exist on the host", path.display()),
-            ));
+            )),
+            Ok(m) if !m.is_dir() => Err(self.error(
+                key,
+                Some(p.span()),
+                format!(
+                    "system path {} is not a directory (a native sandbox binds directories)",
+                    path.display()
+                ),
+            )),
+            Ok(_) => Ok(path),
         }
-        Ok(path)
     }
 
     fn sandbox(&mut self, section: &Spanned<SandboxSection>) -> Result<()> {

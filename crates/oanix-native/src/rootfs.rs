@@ -79,22 +79,36 @@ pub(crate) fn runtime_dir() -> Result<PathBuf> {
 }
 
 /// Removes what runs of killed processes left under `dir`: dead FUSE mounts
-/// and their empty directories. Live mounts of running processes are left
-/// alone (their directories are busy). Returns how many dead mounts went.
+/// and their directories. Directories of live processes (this one included)
+/// are left alone: their names carry the process id. Returns how many dead
+/// mounts went.
 pub(crate) fn cleanup_stale(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
     let mut removed = 0;
     for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = owner_pid(&name.to_string_lossy()) else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
         let path = entry.path();
         if FuseMount::cleanup_stale(&path).unwrap_or(false) {
             removed += 1;
         }
-        // Fails, harmlessly, for the mount points of live runs.
         let _ = std::fs::remove_dir(&path);
     }
     removed
+}
+
+/// The process id in a mount point's name (`ENV-PID-N`).
+fn owner_pid(name: &str) -> Option<u32> {
+    let mut parts = name.rsplitn(3, '-');
+    let _run = parts.next()?;
+    parts.next()?.parse().ok()
 }
 
 /// A fresh, empty mount point under `dir` for the environment `id`.

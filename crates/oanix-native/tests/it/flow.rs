@@ -129,3 +129,72 @@ fn output_reaches_the_logs_while_the_agent_runs() {
     assert_eq!(outcome.exit, Exit::Code(0));
     assert_eq!(output(&env, LogStream::Stderr), "1\n");
 }
+
+/// Not a test by itself: with `OANIX_NATIVE_CHILD` set, starts a long run
+/// for `a_killed_hosts_dead_mount_is_removed_by_the_next_run` to kill.
+#[test]
+fn child_process_for_the_stale_mount_test() {
+    let Some(dir) = std::env::var_os("OANIX_NATIVE_CHILD") else {
+        return;
+    };
+    let fx = Fixture::new(&[]);
+    let env = fx.env(&manifest(
+        r#"command = ["sh", "-c", "echo started; sleep 600"]"#,
+        "",
+    ));
+    std::fs::write(std::path::Path::new(&dir).join("env"), env.id().to_string()).unwrap();
+    let _ = NativeRun::new(&env).run();
+}
+
+#[test]
+fn a_killed_hosts_dead_mount_is_removed_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "flow::child_process_for_the_stale_mount_test",
+            "--test-threads=1",
+        ])
+        .env("OANIX_NATIVE_CHILD", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until the child's namespace is mounted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let env_id = loop {
+        let mounted = std::fs::read_to_string(dir.path().join("env"))
+            .ok()
+            .filter(|id| {
+                std::fs::read_to_string("/proc/self/mountinfo")
+                    .unwrap()
+                    .contains(&format!("oanix-{id}"))
+            });
+        if let Some(id) = mounted {
+            break id;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child never mounted"
+        );
+        std::thread::yield_now();
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        mountinfo.contains(&format!("oanix-{env_id}")),
+        "the dead mount is there"
+    );
+    // The next run removes it before it mounts its own.
+    let fx = Fixture::new(&[]);
+    let env = fx.env(&manifest(r#"command = ["true"]"#, ""));
+    let outcome = NativeRun::new(&env).run().unwrap();
+    assert!(outcome.exit.is_success());
+    // (Another test's run may have been the one to remove it, and noted it.)
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mountinfo.contains(&format!("oanix-{env_id}")),
+        "{mountinfo}"
+    );
+}
