@@ -1,5 +1,6 @@
-//! `oanix batch`: many jobs of one agent, each in an environment of its
-//! own, through the scheduler, with a progress line and a summary.
+//! `oanix batch`: many jobs of one agent (a WASI module or a native
+//! command), each in an environment of its own, through the scheduler, with
+//! a progress line and a summary.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -45,23 +46,26 @@ pub(crate) fn batch(args: &BatchArgs, json: bool) -> Result<u8> {
     // Read the manifest and the agent once; every job gets an environment
     // of its own from the same plan, and shares the module's bytes.
     let plan = EnvPlan::from_manifest_file(manifest)?;
-    let Some(module) = plan.agent.module.clone() else {
-        bail!(
-            "{}: the manifest names no [agent] module",
-            manifest.display()
-        );
+    let kind = if plan.agent.is_native() {
+        // Each job runs the environment's own command, arguments and sandbox.
+        JobKind::native(Vec::<String>::new())
+    } else {
+        let Some(module) = plan.agent.module.clone() else {
+            bail!(
+                "{}: the manifest names no [agent] module or command",
+                manifest.display()
+            );
+        };
+        let wasm: Arc<[u8]> = std::fs::read(&module)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", module.display()))?
+            .into();
+        JobKind::wasi(wasm, Vec::<String>::new())
     };
-    let wasm: Arc<[u8]> = std::fs::read(&module)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", module.display()))?
-        .into();
     let mut scheduler = Scheduler::with_max_concurrent(args.concurrency);
     for _ in 0..args.jobs {
         let env = plan.builder()?.build()?;
         let id = scheduler.register_env(env);
-        scheduler.submit(JobSpec::new(
-            id,
-            JobKind::wasi(Arc::clone(&wasm), Vec::<String>::new()),
-        ))?;
+        scheduler.submit(JobSpec::new(id, kind.clone()))?;
     }
     let show_progress = !json && std::io::stderr().is_terminal();
     let started = std::time::Instant::now();

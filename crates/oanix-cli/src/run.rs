@@ -95,20 +95,34 @@ fn capability(spec: &str) -> Result<(&str, PolicyPlan)> {
 /// The plan the arguments describe: the manifest's (or an empty one for a
 /// module), with the flags translated into it.
 fn plan(args: &RunArgs) -> Result<EnvPlan> {
-    let is_manifest = args.target.extension().is_some_and(|e| e == "toml");
-    let mut plan = if is_manifest {
-        EnvPlan::from_manifest_file(&args.target)?
-    } else {
-        if !args.target.is_file() {
-            bail!(
-                "{} is not a file (expected a .wasm module or a .toml manifest)",
-                args.target.display()
-            );
+    let mut plan = match &args.target {
+        Some(target) if target.extension().is_some_and(|e| e == "toml") => {
+            EnvPlan::from_manifest_file(target)?
         }
-        let mut plan = EnvPlan::new();
-        plan.agent.module = Some(args.target.clone());
-        plan
+        Some(target) => {
+            if !target.is_file() {
+                bail!(
+                    "{} is not a file (expected a .wasm module or a .toml manifest; \
+                     a native command goes after --)",
+                    target.display()
+                );
+            }
+            let mut plan = EnvPlan::new();
+            plan.agent.module = Some(target.clone());
+            plan
+        }
+        None if args.args.is_empty() => {
+            bail!("nothing to run: give a .wasm module, a .toml manifest, or -- COMMAND ARGS...")
+        }
+        None => EnvPlan::new(),
     };
+    if plan.agent.module.is_none() && plan.agent.command.is_empty() {
+        // No agent named: the arguments after `--` are a native command.
+        plan.agent.command = args.args.clone();
+        plan.set_origin("agent.command", Origin::given("-- COMMAND".to_owned()));
+    } else {
+        plan.agent.args.extend(args.args.iter().cloned());
+    }
     if let Some(path) = &args.task {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the task {}", path.display()))?;
@@ -159,7 +173,6 @@ fn plan(args: &RunArgs) -> Result<EnvPlan> {
             Origin::given(format!("--timeout {t}")),
         );
     }
-    plan.agent.args.extend(args.args.iter().cloned());
     Ok(plan)
 }
 
@@ -243,6 +256,13 @@ pub(crate) fn run(args: &RunArgs, json: bool) -> Result<u8> {
         (false, Some(logs)) => Some(Streamer::start(logs)),
         _ => None,
     };
+    if env.agent().is_native() {
+        let outcome = oanix_native::NativeRun::new(&env).run();
+        if let Some(s) = streamer {
+            s.finish();
+        }
+        return report_native(&env, args, json, outcome?);
+    }
     let result = env.run_agent();
     if let Some(s) = streamer {
         s.finish();
@@ -292,6 +312,67 @@ pub(crate) fn run(args: &RunArgs, json: bool) -> Result<u8> {
     Ok(code)
 }
 
+/// The end of a native run: the review of the workspace, the report, the
+/// exit code (the command's, `128 + signal`, or 124 for the timeout).
+fn report_native(
+    env: &OanixEnv,
+    args: &RunArgs,
+    json: bool,
+    outcome: oanix_native::NativeOutcome,
+) -> Result<u8> {
+    let status = env.status();
+    let task_result = env
+        .task()
+        .map(|t| t.result().map_err(|e| e.to_string()))
+        .transpose();
+    let workspace = review(env, args, json)?;
+    let code = u8::try_from(outcome.shell_code()).unwrap_or(EXIT_FAILED);
+    let (exit_code, signal) = match outcome.exit {
+        oanix_native::Exit::Code(c) => (Some(c), None),
+        oanix_native::Exit::Signal(s) => (None, Some(s)),
+        _ => (None, None),
+    };
+    let logs = |stream| {
+        env.logs().map_or_else(String::new, |l| {
+            String::from_utf8_lossy(&l.contents(stream)).into_owned()
+        })
+    };
+    if json {
+        let report = serde_json::json!({
+            "env": env.id().to_string(),
+            "status": status,
+            "exit_code": exit_code,
+            "signal": signal,
+            "timed_out": outcome.exit == oanix_native::Exit::TimedOut,
+            "duration_ms": outcome.duration.as_secs_f64() * 1e3,
+            "stdout": logs(LogStream::Stdout),
+            "stderr": logs(LogStream::Stderr),
+            "result": match &task_result {
+                Ok(Some(Some(v))) => v.clone(),
+                Ok(_) => serde_json::Value::Null,
+                Err(e) => serde_json::json!({ "invalid": e }),
+            },
+            "workspace": workspace,
+            "notes": outcome.notes,
+        });
+        println!("{report}");
+    } else {
+        for note in &outcome.notes {
+            eprintln!("note: {note}");
+        }
+        eprintln!(
+            "status: {status} in {:.1} ms",
+            outcome.duration.as_secs_f64() * 1e3
+        );
+        match task_result {
+            Ok(Some(Some(v))) => eprintln!("result: {v}"),
+            Ok(_) => {}
+            Err(e) => eprintln!("result: invalid: {e}"),
+        }
+    }
+    Ok(code)
+}
+
 /// Every bound the run had, defaults filled in.
 fn limits_report(env: &OanixEnv) -> serde_json::Value {
     let l = env.limits().resolved();
@@ -312,8 +393,10 @@ fn limits_report(env: &OanixEnv) -> serde_json::Value {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("mode").args(["workspace_mode", "ro", "rw", "cow"])))]
 pub(crate) struct RunArgs {
-    /// A WASI module (`.wasm`) or an environment manifest (`.toml`).
-    target: PathBuf,
+    /// A WASI module (`.wasm`) or an environment manifest (`.toml`); without
+    /// one, the arguments after `--` are a native command to run in a
+    /// sandbox whose root is the environment (`oanix run -- python3 agent.py`).
+    target: Option<PathBuf>,
     /// A host directory to mount at /workspace (copy-on-write unless
     /// --workspace-mode says otherwise), replacing the manifest's.
     #[arg(long)]
@@ -349,7 +432,8 @@ pub(crate) struct RunArgs {
     /// Wall-clock limit of the run, in seconds.
     #[arg(long)]
     timeout: Option<f64>,
-    /// Arguments for the agent.
+    /// Arguments for the agent, or the native command and its arguments
+    /// when no agent is named.
     #[arg(last = true)]
     args: Vec<String>,
 }

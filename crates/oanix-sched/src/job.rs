@@ -26,6 +26,14 @@ pub enum JobKind {
         /// Arguments after `argv[0]`.
         args: Vec<String>,
     },
+    /// A native command run in a Linux sandbox whose root is the
+    /// environment's namespace (the built-in runner does this with the
+    /// `native` feature).
+    Native {
+        /// The program and its arguments; empty for the environment's own
+        /// agent command (`[agent] command`).
+        command: Vec<String>,
+    },
     /// Anything else, for a user-supplied runner.
     Custom {
         /// What kind of custom job.
@@ -74,6 +82,14 @@ impl JobKind {
         }
     }
 
+    /// A native job: `command` (program and arguments) in the environment's
+    /// sandbox, or the environment's agent command when `command` is empty.
+    pub fn native(command: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self::Native {
+            command: command.into_iter().map(Into::into).collect(),
+        }
+    }
+
     /// A custom job.
     pub fn custom(name: impl Into<String>, payload: serde_json::Value) -> Self {
         Self::Custom {
@@ -82,11 +98,12 @@ impl JobKind {
         }
     }
 
-    /// The kind's name: `script`, `wasi` or `custom`.
+    /// The kind's name: `script`, `wasi`, `native` or `custom`.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Script { .. } => "script",
             Self::Wasi { .. } => "wasi",
+            Self::Native { .. } => "native",
             Self::Custom { .. } => "custom",
         }
     }
@@ -285,8 +302,10 @@ where
 
 /// The built-in runner: WASI jobs run in the environment's namespace (with
 /// the job's timeout and environment variables, and the environment's
-/// limits); other kinds go to `fallback` when there is one, and fail
-/// otherwise — OANIX never runs host commands on its own.
+/// limits); with the `native` feature, native jobs run in a sandbox whose
+/// root is that namespace (`oanix-native`, with the environment's
+/// `[sandbox]`); other kinds go to `fallback` when there is one, and fail
+/// otherwise — OANIX never runs host commands outside a sandbox.
 pub struct WasiRunner {
     fallback: Option<Arc<dyn JobRunner>>,
 }
@@ -321,6 +340,10 @@ impl Default for WasiRunner {
 
 impl JobRunner for WasiRunner {
     fn run(&self, env: &oanix_env::OanixEnv, job: &JobSpec, cancel: &CancelToken) -> RunOutcome {
+        #[cfg(feature = "native")]
+        if let JobKind::Native { command } = &job.kind {
+            return run_native(env, job, command);
+        }
         let JobKind::Wasi { module, args } = &job.kind else {
             return match &self.fallback {
                 Some(runner) => runner.run(env, job, cancel),
@@ -354,5 +377,31 @@ impl JobRunner for WasiRunner {
         Ok(result
             .exit_code
             .map_or(0, |c| i32::try_from(c).unwrap_or(i32::MAX)))
+    }
+}
+
+/// Runs a native job through `oanix-native`, without touching the
+/// environment's lifecycle (the scheduler reports the job).
+#[cfg(feature = "native")]
+fn run_native(env: &oanix_env::OanixEnv, job: &JobSpec, command: &[String]) -> RunOutcome {
+    let mut run = oanix_native::NativeRun::new(env);
+    if !command.is_empty() {
+        run = run.command(command.iter().cloned());
+    }
+    for (k, v) in &job.env {
+        run = run.env(k, v);
+    }
+    if let Some(t) = job.timeout {
+        run = run.timeout(t);
+    }
+    let outcome = run
+        .execute()
+        .map_err(|e| JobFailure::Error(e.to_string()))?;
+    match outcome.exit {
+        oanix_native::Exit::Code(code) => Ok(code),
+        oanix_native::Exit::Signal(signal) => {
+            Err(JobFailure::Error(format!("killed by signal {signal}")))
+        }
+        _ => Err(JobFailure::TimedOut),
     }
 }

@@ -16,6 +16,9 @@
 //! | `executor` | `oanix-exec` | `ExecutorManager`, `ExecutorConfig`, `RetryPolicy`, the HTTP, WebSocket and Nostr relay executors (feature `executor`) |
 //! | `env` | `oanix-env` | `OanixEnv`, `EnvBuilder`, `EnvStatus`, manifests (feature `env`) |
 //! | `sched` | `oanix-sched` | `Scheduler`, `JobSpec`, `JobKind` (feature `sched`) |
+//! | `fuse` | `oanix-fuse` | `FuseMount`, `MountOptions`, `CachePolicy` (feature `fuse`, Linux) |
+//! | `sandbox` | `oanix-sandbox` | `Sandbox`, `Command`, `Limits`, `Exit` (feature `sandbox`, Linux) |
+//! | `native` | `oanix-native` | `NativeRun`, `NativeOutcome` (feature `native`, Linux) |
 //! | `services` | `oanix-services` | `TaskFs`, `LogsFs`, `WorkspaceFs`, `WorkspaceOverlay` (feature `services`) |
 //!
 //! # Feature flags
@@ -44,6 +47,13 @@
 //!   `services`, `caps` and `wasi`).
 //! - `sched`: the `Scheduler` of prioritised jobs in environments (module
 //!   `sched`, crate `oanix-sched`; implies `env`).
+//! - `fuse`: a namespace served through the kernel with FUSE (module `fuse`,
+//!   crate `oanix-fuse`).
+//! - `sandbox`: a native process tree confined in Linux namespaces (module
+//!   `sandbox`, crate `oanix-sandbox`).
+//! - `native`: native agents — an environment's command run in a sandbox
+//!   whose root is its namespace, and native jobs in the scheduler (module
+//!   `native`, crate `oanix-native`; implies `env`, `fuse` and `sandbox`).
 //!
 //! # Example
 //!
@@ -76,7 +86,16 @@ pub use oanix_env as env;
 #[cfg(feature = "executor")]
 #[cfg_attr(docsrs, doc(cfg(feature = "executor")))]
 pub use oanix_exec as executor;
+#[cfg(feature = "fuse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fuse")))]
+pub use oanix_fuse as fuse;
+#[cfg(feature = "native")]
+#[cfg_attr(docsrs, doc(cfg(feature = "native")))]
+pub use oanix_native as native;
 pub use oanix_prims as prims;
+#[cfg(feature = "sandbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
+pub use oanix_sandbox as sandbox;
 #[cfg(feature = "sched")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sched")))]
 pub use oanix_sched as sched;
@@ -103,9 +122,12 @@ pub use oanix_caps::{Filter, NostrFs};
 #[cfg(feature = "env")]
 #[cfg_attr(docsrs, doc(cfg(feature = "env")))]
 pub use oanix_env::{
-    EnvBuilder, EnvCapability, EnvError, EnvLimits, EnvPlan, EnvStatus, Mount, OanixEnv,
-    WorkspaceReview,
+    AgentSpec, EnvBuilder, EnvCapability, EnvError, EnvLimits, EnvPlan, EnvStatus, Mount, OanixEnv,
+    SandboxSpec, WorkspaceReview,
 };
+#[cfg(feature = "native")]
+#[cfg_attr(docsrs, doc(cfg(feature = "native")))]
+pub use oanix_native::{NativeOutcome, NativeRun};
 #[cfg(feature = "sched")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sched")))]
 pub use oanix_sched::{

@@ -39,8 +39,12 @@ const DEV_ONLY: &[&str] = &[TEST_KIT, BENCH_KIT];
 /// - `oanix-exec` (executors) drives capability services.
 /// - `oanix-wasi` (the WASI host) needs only the core: a guest sees one namespace.
 /// - `oanix-fuse` (a namespace served through the kernel) needs only the core, as `oanix-wasi`.
-/// - `oanix-env` assembles environments from everything above.
-/// - `oanix-sched` schedules environments, and may use what `oanix-env` may.
+/// - `oanix-sandbox` (a confined Linux process tree) depends on no workspace crate.
+/// - `oanix-env` assembles environments from everything above but the FUSE and sandbox crates.
+/// - `oanix-native` runs an environment's native agent: `oanix-env`, `oanix-fuse` and
+///   `oanix-sandbox` together.
+/// - `oanix-sched` schedules environments, and may use what `oanix-native` may (native jobs
+///   behind its `native` feature).
 /// - `oanix`, the facade, may use every library crate; so may `oanix-cli`, the command.
 /// - `oanix-web` (the browser bindings and the Namespace Explorer) uses the in-memory crates;
 ///   nothing depends on it and the facade does not re-export it.
@@ -107,6 +111,9 @@ const LAYERS: &[Layer] = &[
             "oanix-exec",
             "oanix-wasi",
             "oanix-env",
+            "oanix-fuse",
+            "oanix-sandbox",
+            "oanix-native",
         ],
         may_test_with: &[],
     },
@@ -121,6 +128,9 @@ const LAYERS: &[Layer] = &[
             "oanix-wasi",
             "oanix-env",
             "oanix-sched",
+            "oanix-fuse",
+            "oanix-sandbox",
+            "oanix-native",
         ],
         may_test_with: &[],
     },
@@ -166,6 +176,9 @@ const LAYERS: &[Layer] = &[
             "oanix-wasi",
             "oanix-env",
             "oanix-sched",
+            "oanix-fuse",
+            "oanix-sandbox",
+            "oanix-native",
         ],
         may_test_with: &[],
     },

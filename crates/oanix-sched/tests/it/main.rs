@@ -1,5 +1,5 @@
 //! Integration tests of oanix-sched: ordering, the concurrency limit,
-//! cancellation, timeouts, failures, and WASI jobs.
+//! cancellation, timeouts, failures, WASI jobs and native jobs.
 
 #![allow(
     clippy::unwrap_used,
@@ -8,6 +8,8 @@
     reason = "test setup: a panic is how a test reports a failure"
 )]
 
+#[cfg(feature = "native")]
+mod native;
 mod pool;
 mod queue;
 mod wasi;
