@@ -10,7 +10,8 @@
 //! - `cargo xtask guests` builds the WebAssembly test guests of oanix-wasi, and
 //!   `cargo xtask hello-wasi` builds the example agent and runs it.
 //! - `cargo xtask demo` builds the example agent and runs it with the `oanix` command in the
-//!   demo environment (`examples/demo.toml`): the README's first command.
+//!   demo environment (`examples/demo.toml`): the README's first command; then the native
+//!   Python agent of `examples/native-demo.toml` beside it.
 //! - `cargo xtask web [--serve]` builds the Namespace Explorer (oanix-web in the browser) and
 //!   serves it on 127.0.0.1; `cargo xtask browser-test` drives it in headless Chromium.
 //!
@@ -45,7 +46,7 @@ tasks:
   install-tools   install the tools the checks use (cargo-deny, wasm-bindgen-cli)
   guests          build the oanix-wasi test guests for wasm32-wasip1
   hello-wasi      build examples/hello-wasi for wasm32-wasip1 and run it with run_wasi
-  demo            build hello-wasi and run it with `oanix run examples/demo.toml`
+  demo            run hello-wasi (examples/demo.toml) and the native agent (examples/native-demo.toml)
                   (`--build-only` to stop after the build)
   web [--serve]   build the Namespace Explorer (oanix-web for wasm32) into target/web/site;
                   `--serve` then serves it on http://127.0.0.1:8080/ (`--port N` for another)

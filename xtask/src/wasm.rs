@@ -131,8 +131,10 @@ pub(crate) fn hello_wasi(args: &[String]) -> Result<()> {
 }
 
 /// `cargo xtask demo`: builds the hello-wasi agent and runs it with the
-/// `oanix` command in the demo environment (`examples/demo.toml`), passing
-/// any further arguments to `oanix run` (the default is `--discard`).
+/// `oanix` command in the demo environment (`examples/demo.toml`), then runs
+/// the native Python agent of `examples/native-demo.toml` on the same
+/// project, passing any further arguments to both `oanix run`s (the default
+/// is `--discard`).
 pub(crate) fn demo(args: &[String]) -> Result<()> {
     ensure_target()?;
     println!("==> building examples/hello-wasi for {TARGET}");
@@ -142,22 +144,19 @@ pub(crate) fn demo(args: &[String]) -> Result<()> {
     } else {
         args.to_vec()
     };
-    println!("==> oanix run examples/demo.toml {}", extra.join(" "));
-    let status = process::command("cargo")
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "oanix-cli",
-            "--",
-            "run",
-            "examples/demo.toml",
-        ])
-        .args(&extra)
-        .status()
-        .context("could not start cargo")?;
-    if !status.success() {
-        bail!("the demo agent did not complete ({status})");
+    for (manifest, what) in [
+        ("examples/demo.toml", "the WASI agent"),
+        ("examples/native-demo.toml", "the native agent (python3)"),
+    ] {
+        println!("==> {what}: oanix run {manifest} {}", extra.join(" "));
+        let status = process::command("cargo")
+            .args(["run", "--quiet", "-p", "oanix-cli", "--", "run", manifest])
+            .args(&extra)
+            .status()
+            .context("could not start cargo")?;
+        if !status.success() {
+            bail!("{what} did not complete ({status})");
+        }
     }
     Ok(())
 }
