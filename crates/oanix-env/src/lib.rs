@@ -7,7 +7,9 @@
 //! follows the environment's, every capability's records go to the logs'
 //! `events.jsonl`, and the guest's output goes to `/logs` as it runs.
 //! [`OanixEnv::run_wasi`] runs a WASI agent in it, and the status follows
-//! the run.
+//! the run. A native agent (an [`AgentSpec`] with a `command`, and its
+//! [`SandboxSpec`]) is data here; `oanix-native` runs it in a Linux sandbox
+//! over the namespace.
 //!
 //! # Wiring
 //!

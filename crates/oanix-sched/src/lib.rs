@@ -8,13 +8,16 @@
 //! they run, and a job that outlives its timeout is reported as timed out.
 //!
 //! What a job *does* is up to a [`JobRunner`]. The built-in [`WasiRunner`]
-//! runs [`JobKind::Wasi`] modules in the environment's namespace; script and
-//! custom jobs go to a runner you supply — OANIX never runs host commands on
+//! runs [`JobKind::Wasi`] modules in the environment's namespace and, with the
+//! `native` feature, [`JobKind::Native`] commands in a Linux sandbox whose
+//! root is that namespace (`oanix-native`); script and custom jobs go to a
+//! runner you supply — OANIX never runs host commands outside a sandbox on
 //! its own.
 //!
 //! # Where it sits
 //!
-//! On top of `oanix-env`; the `oanix` command's `batch` uses it.
+//! On top of `oanix-env` (and `oanix-native` with the `native` feature); the
+//! `oanix` command's `batch` uses it.
 //!
 //! # Example
 //!
