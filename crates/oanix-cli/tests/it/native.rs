@@ -145,17 +145,27 @@ fn native_timeouts_and_errors_give_their_codes_and_one_line() {
 #[test]
 fn the_native_demo_agent_runs_its_flow() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    let before = std::fs::read_dir(examples.join("demo-project")).unwrap().count();
-    let out = oanix(&["--json", "run", "native-demo.toml", "--discard"], &examples);
+    let before = std::fs::read_dir(examples.join("demo-project"))
+        .unwrap()
+        .count();
+    let out = oanix(
+        &["--json", "run", "native-demo.toml", "--discard"],
+        &examples,
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let stdout = report["stdout"].as_str().unwrap();
-    assert!(stdout.starts_with("hello from Python, inside an OANIX namespace\n"), "{stdout}");
+    assert!(
+        stdout.starts_with("hello from Python, inside an OANIX namespace\n"),
+        "{stdout}"
+    );
     assert!(stdout.contains("workspace: 2 files"), "{stdout}");
     assert_eq!(report["result"]["status"], "done");
     assert_eq!(report["result"]["lines"], 8);
     assert_eq!(report["workspace"]["changes"][0]["path"], "/SUMMARY.md");
     assert_eq!(report["workspace"]["applied"], false);
-    let after = std::fs::read_dir(examples.join("demo-project")).unwrap().count();
+    let after = std::fs::read_dir(examples.join("demo-project"))
+        .unwrap()
+        .count();
     assert_eq!(before, after, "the demo project is left as it was");
 }
