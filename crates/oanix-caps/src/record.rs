@@ -137,6 +137,9 @@ pub enum RecordAction {
     Retry,
     /// An HTTP redirect followed or refused by the executor.
     Redirect,
+    /// A `CONNECT` tunnel through the egress proxy: opened, refused, or closed
+    /// with the bytes it carried.
+    Tunnel,
     /// A WebSocket connection asked for.
     Open,
     /// A WebSocket connection made.
@@ -182,6 +185,7 @@ impl RecordAction {
         Self::Response,
         Self::Retry,
         Self::Redirect,
+        Self::Tunnel,
         Self::Open,
         Self::Connected,
         Self::Send,
@@ -219,6 +223,7 @@ impl RecordAction {
             Self::Response => "response",
             Self::Retry => "retry",
             Self::Redirect => "redirect",
+            Self::Tunnel => "tunnel",
             Self::Open => "open",
             Self::Connected => "connected",
             Self::Send => "send",

@@ -22,7 +22,7 @@ use crate::error::ExecutorError;
 
 /// Why a connection could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum ConnectFailure {
+pub enum ConnectFailure {
     /// The policy refused every address (or the literal address).
     #[error("{0}")]
     Refused(String),
@@ -46,7 +46,7 @@ pub(crate) enum ConnectFailure {
 
 impl ConnectFailure {
     /// The failure kind HttpFs records for it.
-    pub(crate) fn kind(&self) -> FailureKind {
+    pub fn kind(&self) -> FailureKind {
         match self {
             Self::Refused(_) => FailureKind::Refused,
             Self::Dns { .. } => FailureKind::Dns,
@@ -119,9 +119,11 @@ fn refusal(message: &str) -> String {
         .to_owned()
 }
 
-/// Resolves `host`, checks every address, and opens a TCP connection to the
-/// first allowed address that answers within `timeout`.
-pub(crate) async fn connect_checked(
+/// Resolves `host` once, checks every address against `policy` (the SSRF
+/// guard the executors use), and opens a TCP connection to the first
+/// allowed address that answers within `timeout`. For other code that must
+/// reach the network under a policy, such as an egress proxy.
+pub async fn connect_checked(
     host: &str,
     port: u16,
     policy: &EgressPolicy,

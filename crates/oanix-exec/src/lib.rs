@@ -139,6 +139,7 @@ mod ws;
 pub use config::{ExecutorConfig, ExecutorConfigBuilder, RetryPolicy};
 pub use error::{ExecutorError, Result};
 pub use executor::{BoxFuture, Executor, ExecutorContext, ShutdownSignal, ShutdownTrigger};
+pub use guard::{ConnectFailure, connect_checked};
 pub use http::HttpExecutor;
 pub use manager::ExecutorManager;
 pub use nostr::NostrRelayConnector;

@@ -94,7 +94,7 @@ impl Config {
             Self {
                 quick,
                 files: 10_000,
-                reps: 5,
+                reps: 3,
                 edits: 50,
                 first_edits: 5,
                 starts: 50,
@@ -710,6 +710,8 @@ struct ReadLoad {
     argv: Vec<&'static str>,
     /// Whether the output's lines come in no fixed order.
     unordered: bool,
+    /// Whether one untimed run comes first.
+    warm_up: bool,
 }
 
 fn read_loads() -> Vec<ReadLoad> {
@@ -719,26 +721,36 @@ fn read_loads() -> Vec<ReadLoad> {
             needs: &["git"],
             argv: git(&["status"]),
             unordered: false,
+            warm_up: true,
         },
         ReadLoad {
             name: "`rg -c fn`",
             needs: &["rg"],
             argv: vec!["rg", "-c", "fn"],
             unordered: true,
+            warm_up: false,
         },
         ReadLoad {
             name: "`find . | wc -l`",
             needs: &["sh", "find", "wc"],
             argv: vec!["sh", "-c", "find . | wc -l"],
             unordered: false,
+            warm_up: false,
         },
         ReadLoad {
             name: "`tar cf - . | wc -c` (read every file)",
             needs: &["sh", "tar", "wc"],
             argv: vec!["sh", "-c", "tar cf - . | wc -c"],
             unordered: false,
+            warm_up: false,
         },
     ]
+}
+
+/// The modification time and size of git's index in `tree`.
+fn index_stamp(tree: &Path) -> Option<(SystemTime, u64)> {
+    let meta = fs::metadata(tree.join(".git/index")).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 fn normalised(out: &[u8], unordered: bool) -> Vec<u8> {
@@ -816,14 +828,20 @@ fn tree_tables(scratch: &Path, config: &Config) -> Res<()> {
         let mut times: Vec<Vec<Duration>> = vec![Vec::new(); subjects.len()];
         let mut outputs: Vec<Option<Vec<u8>>> = vec![None; subjects.len()];
         let mut failed: Vec<bool> = vec![false; subjects.len()];
-        // The warm-up run: git refreshes its index here (the copies have
-        // new inode numbers), the rest reach a steady state.
-        for (i, s) in subjects.iter().enumerate() {
-            if let Err(e) = run_in(&s.tree(), &load.argv) {
-                table.note(format!("{} on {}: {e}", load.name, s.kind.name()));
-                failed[i] = true;
+        // The warm-up run: git refreshes its index here (each copy has
+        // new inode numbers) and writes it.
+        if load.warm_up {
+            for (i, s) in subjects.iter().enumerate() {
+                if let Err(e) = run_in(&s.tree(), &load.argv) {
+                    table.note(format!("{} on {}: {e}", load.name, s.kind.name()));
+                    failed[i] = true;
+                }
             }
         }
+        // What git's index looks like before the timed runs: a timed run
+        // that rewrites it did the warm-up's work again.
+        let index_before: Vec<Option<(SystemTime, u64)>> =
+            subjects.iter().map(|s| index_stamp(&s.tree())).collect();
         for _ in 0..config.reps {
             for (i, s) in subjects.iter().enumerate() {
                 if failed[i] {
@@ -839,6 +857,17 @@ fn tree_tables(scratch: &Path, config: &Config) -> Res<()> {
                         failed[i] = true;
                         times[i].clear();
                     }
+                }
+            }
+        }
+        if load.warm_up {
+            for (i, s) in subjects.iter().enumerate() {
+                if !failed[i] && index_stamp(&s.tree()) != index_before[i] {
+                    table.note(format!(
+                        "{} on {}: git rewrote its index during the timed runs.",
+                        load.name,
+                        s.kind.name()
+                    ));
                 }
             }
         }

@@ -19,7 +19,12 @@
 //!    there is one, its standard output and error appended to
 //!    `/logs/stdout.log` and `/logs/stderr.log` as they come (so `tail -f`
 //!    inside, and the host's followers, see them live);
-//! 4. unmounts on every way out, and removes dead mounts that a killed
+//! 4. when the environment has an HTTP capability, serves the egress proxy
+//!    (`oanix-proxy`) on the sandbox's own `127.0.0.1:3128` ([`PROXY_PORT`])
+//!    with `HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY` (and the lower-case forms)
+//!    set: the tools' own HTTP and HTTPS go out under the capability's
+//!    policy, guard and records, and nothing else leaves;
+//! 5. unmounts on every way out, and removes dead mounts that a killed
 //!    process left in that directory before it mounts.
 //!
 //! [`NativeRun::run`] drives the environment's lifecycle: `Running`, then
@@ -78,4 +83,4 @@ mod run;
 
 pub use error::{NativeError, Result};
 pub use oanix_sandbox::Exit;
-pub use run::{NativeOutcome, NativeRun};
+pub use run::{NativeOutcome, NativeRun, PROXY_PORT};

@@ -219,7 +219,11 @@ fn binds(spec: &SandboxSpec) -> Vec<(PathBuf, String)> {
     all
 }
 
-/// The command's environment: the defaults, then the agent's, the
+/// The port of the egress proxy on the sandbox's loopback.
+pub const PROXY_PORT: u16 = 3128;
+
+/// The command's environment: the defaults (and the proxy's variables when
+/// the environment has an HTTP capability), then the agent's, the
 /// sandbox's and the run's variables, later ones winning.
 fn variables(env: &OanixEnv, agent: &AgentSpec, run: &[(String, String)]) -> Vec<(String, String)> {
     let defaults = [
@@ -232,6 +236,15 @@ fn variables(env: &OanixEnv, agent: &AgentSpec, run: &[(String, String)]) -> Vec
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+    if env.http().is_some() {
+        let url = format!("http://127.0.0.1:{PROXY_PORT}");
+        for key in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+            vars.push((key.to_owned(), url.clone()));
+        }
+        for key in ["NO_PROXY", "no_proxy"] {
+            vars.push((key.to_owned(), "localhost,127.0.0.1,::1".to_owned()));
+        }
+    }
     for (k, v) in agent.env.iter().chain(&agent.sandbox.env).chain(run) {
         vars.retain(|(key, _)| key != k);
         vars.push((k.clone(), v.clone()));
@@ -354,12 +367,33 @@ impl Prepared {
                 Box::new(std::io::sink()) as Box<dyn Write + Send>,
             ),
         };
-        let command = Command::new(self.argv[0].clone())
+        let mut command = Command::new(self.argv[0].clone())
             .args(self.argv[1..].iter().cloned())
             .stdout(stdout)
             .stderr(stderr);
+        // The egress proxy on the sandbox's own loopback, for an environment
+        // with an HTTP capability: served here, under its policy.
+        let (served_tx, served) = std::sync::mpsc::sync_channel(1);
+        if let Some(http) = self.env.http() {
+            let http = http.clone();
+            command = command.listen(PROXY_PORT, move |listener| {
+                let _ = served_tx.send(oanix_proxy::Proxy::new(http).serve(listener));
+            });
+        } else {
+            drop(served_tx);
+        }
         let outcome = sandbox.run(command);
         let mut notes = Vec::new();
+        // Stops the proxy (dropping its handle): the sandbox is gone. A
+        // handler never called drops its sender, which ends the wait at once.
+        match served.recv_timeout(Duration::from_secs(5)) {
+            Ok(Ok(handle)) => handle.shutdown(),
+            Ok(Err(e)) => notes.push(format!("the egress proxy did not start: {e}")),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                notes.push("the egress proxy did not report its start".to_owned());
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
+        }
         if cleaned > 0 {
             notes.push(format!(
                 "removed {cleaned} dead mount(s) left under {} by a killed process",

@@ -19,7 +19,11 @@
 //!    or made in the root without following symbolic links, a fresh tmpfs `/dev` with six
 //!    device nodes bound from the host, a fresh `/proc`; then `pivot_root` into the root and
 //!    detach the host's tree;
-//! 4. hostname, loopback up;
+//! 4. hostname, loopback up; then, for each port the caller serves, a TCP socket bound to
+//!    `127.0.0.1:PORT` and listening, sent to the caller over the socket pair (`SCM_RIGHTS`)
+//!    and closed, and last the socket pair closed — while init still holds its capabilities
+//!    in the user namespace that owns the network namespace (privileged ports work), and
+//!    before the command exists, so that its connections are queued on the sockets;
 //! 5. no_new_privs, locked securebits, empty bounding, ambient, effective, permitted and
 //!    inheritable sets, the seccomp filter — all inherited by the command;
 //! 6. start the command (PID 2): new session, stdio, rlimits, working directory,
@@ -47,6 +51,9 @@ const NAMESPACES: u64 = (libc::CLONE_NEWUSER
 pub(crate) const GO_CLEAR_GROUPS: u8 = 1;
 /// The go-ahead byte: the id maps are written, `setgroups` is denied (an unprivileged caller).
 pub(crate) const GO_KEEP_GROUPS: u8 = 2;
+
+/// The backlog of each listening socket handed to the caller.
+const LISTEN_BACKLOG: libc::c_int = 128;
 
 /// Mount attributes of a read-only bind.
 const READ_ONLY: u64 = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV;
@@ -122,6 +129,7 @@ fn build(plan: &ChildPlan) -> Result<i32, Failure> {
     mounts(plan)?;
     sys::set_hostname(&plan.hostname).map_err(at(Step::Hostname, 0))?;
     sys::loopback_up().map_err(at(Step::Loopback, 0))?;
+    listen(plan)?;
     privileges(plan)?;
     let command = start_command(plan)?;
     for fd in [
@@ -251,6 +259,23 @@ fn mount_proc(root: RawFd) -> Result<(), Failure> {
     sys::attach_mount(proc, target).map_err(&fail)?;
     sys::close(target);
     sys::close(proc);
+    Ok(())
+}
+
+/// Listens on each port and sends the sockets to the caller, in order; then closes the
+/// channel, which tells the caller there are no more.
+fn listen(plan: &ChildPlan) -> Result<(), Failure> {
+    let Some(channel) = plan.fds.listeners else {
+        return Ok(());
+    };
+    for (index, port) in plan.ports.iter().enumerate() {
+        let fail = at(Step::Listen, index);
+        let listener = sys::listen_loopback(*port, LISTEN_BACKLOG).map_err(&fail)?;
+        let sent = sys::send_fd(channel, listener, &port.to_be_bytes());
+        sys::close(listener);
+        sent.map_err(&fail)?;
+    }
+    sys::close(channel);
     Ok(())
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Write;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -589,7 +590,8 @@ impl Sandbox {
     }
 }
 
-/// The program to run, its arguments, and where its output goes.
+/// The program to run, its arguments, where its output goes, and the TCP ports the caller
+/// serves on the sandbox's loopback.
 ///
 /// Standard input is `/dev/null`. Standard output and error are streamed to the sinks while
 /// the command runs, from two threads, each chunk written as it arrives and flushed.
@@ -597,6 +599,35 @@ pub struct Command {
     pub(crate) argv: Vec<OsString>,
     pub(crate) stdout: Box<dyn Write + Send>,
     pub(crate) stderr: Box<dyn Write + Send>,
+    pub(crate) listeners: Vec<Listener>,
+}
+
+/// What serves a port of the sandbox's loopback: called once with the listening socket.
+pub(crate) type Handler = Box<dyn FnOnce(TcpListener) + Send + 'static>;
+
+/// A port the caller serves inside the sandbox, and its handler.
+pub(crate) struct Listener {
+    /// The port on the sandbox's `127.0.0.1`.
+    pub(crate) port: u16,
+    /// What gets the listening socket.
+    pub(crate) handler: Handler,
+}
+
+/// Ports must be distinct and non-zero.
+pub(crate) fn check_ports(ports: &[u16]) -> Result<()> {
+    for (k, port) in ports.iter().enumerate() {
+        if *port == 0 {
+            return Err(SandboxError::InvalidConfig(
+                "cannot listen on port 0 inside the sandbox: give a port from 1 to 65535".into(),
+            ));
+        }
+        if ports.get(..k).is_some_and(|before| before.contains(port)) {
+            return Err(SandboxError::InvalidConfig(format!(
+                "port {port} is given to listen on twice"
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl Command {
@@ -607,6 +638,7 @@ impl Command {
             argv: vec![program.into()],
             stdout: Box::new(std::io::sink()),
             stderr: Box::new(std::io::sink()),
+            listeners: Vec::new(),
         }
     }
 
@@ -638,9 +670,85 @@ impl Command {
         self
     }
 
+    /// Serves TCP `port` on the sandbox's own `127.0.0.1` with `handler`.
+    ///
+    /// Before the command starts, the sandbox's init binds `127.0.0.1:port` in the sandbox's
+    /// network namespace, listens, and hands the socket to the caller, which calls `handler`
+    /// with it on a thread of its own (one per port, so a handler that blocks stops no
+    /// other). Since the socket listens before the command starts, a connection the command
+    /// makes to `127.0.0.1:port` is queued on it even if the handler has not accepted yet.
+    /// Any number of ports may be given, each once; privileged ports (below 1024) work too,
+    /// since the sandbox's user namespace owns its network namespace. The command cannot
+    /// take the port: it is bound (without `SO_REUSEPORT`) before the command exists.
+    ///
+    /// Connections come only from inside the sandbox: the port is on the sandbox's loopback,
+    /// which nothing on the host's network reaches (the host's own `127.0.0.1` is another
+    /// interface). Streams the handler accepts are in the sandbox's network namespace; what
+    /// the handler connects to itself is in the caller's.
+    ///
+    /// The listener keeps the sandbox's network namespace alive as long as it is open, and
+    /// once the run is over nothing can connect to it any more. So the handler should stop
+    /// accepting and drop the listener when the run ends: the caller arranges it after
+    /// [`Sandbox::run`] returns, whatever it returned (a handler may have been called for a
+    /// run that then failed to start its command). When `run` returns, every handler has
+    /// been called (its thread started) or dropped. One way with `std` alone to stop a
+    /// handler is to shut down a clone of its listener, which makes a blocked `accept` fail:
+    ///
+    /// ```no_run
+    /// use std::io::Write;
+    /// use std::net::{Shutdown, TcpStream};
+    /// use std::os::fd::OwnedFd;
+    /// use std::sync::mpsc;
+    /// use oanix_sandbox::{Command, Sandbox};
+    ///
+    /// let sandbox = Sandbox::builder().root("/srv/agent-root").tool_paths().build()?;
+    /// let (clone_tx, clones) = mpsc::channel();
+    /// let command = Command::new("python3")
+    ///     .args(["-c", "import socket; print(socket.create_connection(('127.0.0.1', 80)).recv(9))"])
+    ///     .listen(80, move |listener| {
+    ///         // A clone for the caller, to stop this loop with.
+    ///         if let Ok(clone) = listener.try_clone() {
+    ///             let _ = clone_tx.send(clone);
+    ///         }
+    ///         drop(clone_tx);
+    ///         // Ends when the caller shuts the listener down: `accept` fails then.
+    ///         for stream in listener.incoming() {
+    ///             let Ok(mut stream) = stream else { break };
+    ///             let _ = stream.write_all(b"hello\n");
+    ///         }
+    ///     });
+    /// let outcome = sandbox.run(command);
+    /// // Every handler has been called or dropped: each clone is here.
+    /// for clone in clones {
+    ///     let _ = TcpStream::from(OwnedFd::from(clone)).shutdown(Shutdown::Both);
+    /// }
+    /// outcome?;
+    /// # Ok::<(), oanix_sandbox::SandboxError>(())
+    /// ```
+    ///
+    /// A port given twice, or port 0, makes [`Sandbox::run`] fail with
+    /// [`SandboxError::InvalidConfig`]; a port the sandbox cannot listen on fails the run
+    /// with [`SandboxError::Setup`] naming it. In either case, and whenever the sandbox
+    /// fails before the socket is handed over, the handler is dropped without being called.
+    pub fn listen(mut self, port: u16, handler: impl FnOnce(TcpListener) + Send + 'static) -> Self {
+        self.listeners.push(Listener {
+            port,
+            handler: Box::new(handler),
+        });
+        self
+    }
+
     /// The program and its arguments.
     pub fn argv(&self) -> &[OsString] {
         &self.argv
+    }
+
+    /// The ports the caller serves inside the sandbox, in the order given.
+    fn ports(&self) -> Vec<u16> {
+        self.listeners
+            .iter()
+            .map(|listener| listener.port)
+            .collect()
     }
 }
 
@@ -648,6 +756,7 @@ impl fmt::Debug for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Command")
             .field("argv", &self.argv)
+            .field("ports", &self.ports())
             .finish_non_exhaustive()
     }
 }

@@ -13,6 +13,9 @@
 //!   error) and returns an [`Outcome`]: [`Exit::Code`], [`Exit::Signal`] or
 //!   [`Exit::TimedOut`], the duration, and notes. A sandbox can run any number of commands,
 //!   one after another or at once from several threads; each run gets new namespaces.
+//! - [`Command::listen`] serves a TCP port on the sandbox's own loopback from the caller:
+//!   the command connects to `127.0.0.1:PORT` and the caller's handler accepts, on a
+//!   listening socket made inside the sandbox and handed out before the command starts.
 //! - Everything that stops a command from starting is a [`SandboxError`] of one line: user
 //!   namespaces unavailable, a system path missing, a command not found inside, an
 //!   unsupported platform, a failed step with the paths it concerned.
@@ -41,8 +44,14 @@
 //! The caller clones a process into new user, mount, PID, IPC, UTS, network and cgroup
 //! namespaces, writes its one-line uid and gid maps, and lets it go. That process is PID 1 of
 //! the sandbox: it takes the sandbox's ids, builds the mount tree, enters it with
-//! `pivot_root`, drops every privilege, installs the system call filter, and starts the
-//! command as PID 2 — which sets its rlimits and working directory and executes the program.
+//! `pivot_root`, brings `lo` up, drops every privilege, installs the system call filter, and
+//! starts the command as PID 2 — which sets its rlimits and working directory and executes
+//! the program. When the command has listeners ([`Command::listen`]), init binds and listens
+//! on each `127.0.0.1:PORT` after bringing `lo` up, while it still holds its capabilities in
+//! the sandbox's user namespace (which owns the network namespace, so ports below 1024 work
+//! too), and sends each socket to the caller over a socket pair (`SCM_RIGHTS`) before it
+//! drops its privileges; the caller calls each handler with its socket on a thread of its
+//! own. A connection the command makes is queued on the socket until the handler accepts.
 //! Init reaps every process until the command ends, reports its status and exits; the kernel
 //! then kills whatever the command left behind, daemons that called `setsid` and forked
 //! twice included. At the timeout the caller kills init, with the same effect. Two threads
@@ -63,15 +72,22 @@
 //!   sandbox's PID namespace; `/dev` a read-only tmpfs holding only `null`, `zero`, `full`,
 //!   `random`, `urandom` and `tty`, bound from the host. Nothing else of the host's tree is
 //!   mounted: the host's root is detached after `pivot_root`, and no descriptor of the host
-//!   survives into the command but its standard streams (`/dev/null` and two pipes). Mount
+//!   survives into the command but its standard streams (`/dev/null` and two pipes; init
+//!   closes the listening sockets and their socket pair before it starts the command). Mount
 //!   points missing in the root are created in it (as the sandbox's user), one component at
 //!   a time, never through a symbolic link: a link planted where a mount point belongs stops
 //!   the run with an error instead of redirecting a mount.
 //! - **Processes.** The command sees only the sandbox's processes. Init is not dumpable, so
 //!   no sandboxed process can trace it or read its memory.
 //! - **Network.** A new network namespace with only `lo`, brought up: nothing listening on
-//!   the host (its `127.0.0.1` included) can be reached. `AF_VSOCK`, which no network
-//!   namespace confines, is refused by the filter.
+//!   the host (its `127.0.0.1` included) can be reached. The only servers on it beside the
+//!   command's own are the listeners the caller asked for ([`Command::listen`]), served by
+//!   the caller: sockets in the sandbox's namespace, bound before the command starts (so
+//!   the command cannot take their ports), reachable only from inside the sandbox and not
+//!   from the host's network. Whatever a handler does with a connection — a proxy's
+//!   requests to the outside, say — is the caller's authority, not the sandbox's. A
+//!   listener keeps the sandbox's network namespace alive while the caller holds it.
+//!   `AF_VSOCK`, which no network namespace confines, is refused by the filter.
 //! - **Privileges.** The user namespace maps a single uid and gid ([`Identity`]; by default
 //!   1000 inside, `nobody` on the host for a root caller). The command holds no capability
 //!   in any set (effective, permitted, inheritable, ambient, bounding), runs with

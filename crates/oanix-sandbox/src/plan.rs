@@ -25,6 +25,9 @@ pub(crate) struct Fds {
     pub(crate) stdout: RawFd,
     /// Write end of the standard error pipe.
     pub(crate) stderr: RawFd,
+    /// The sandbox's end of the socket pair that carries the listening sockets to the
+    /// caller (close-on-exec), when the command has listeners.
+    pub(crate) listeners: Option<RawFd>,
 }
 
 /// A read-only bind, ready for the child.
@@ -103,6 +106,8 @@ pub(crate) struct ChildPlan {
     pub(crate) binds: Vec<BindPlan>,
     /// The hostname.
     pub(crate) hostname: CString,
+    /// The ports to listen on, in the order the caller receives them.
+    pub(crate) ports: Vec<u16>,
     /// The highest capability number the kernel knows.
     pub(crate) last_cap: u32,
     /// The system call filter.
@@ -170,8 +175,19 @@ pub(crate) fn exec_candidates(program: &OsStr, path: Option<&OsString>) -> Vec<V
 }
 
 impl ChildPlan {
-    /// The plan for running `argv` in `sandbox` with the descriptors `fds`.
-    pub(crate) fn new(sandbox: &Sandbox, argv: &[OsString], fds: Fds) -> Result<Self> {
+    /// The plan for running `argv` in `sandbox`, listening on `ports`, with the descriptors
+    /// `fds`.
+    pub(crate) fn new(
+        sandbox: &Sandbox,
+        argv: &[OsString],
+        ports: &[u16],
+        fds: Fds,
+    ) -> Result<Self> {
+        if !ports.is_empty() && fds.listeners.is_none() {
+            return Err(SandboxError::InvalidConfig(
+                "listeners need a channel to the caller".into(),
+            ));
+        }
         let program = argv
             .first()
             .filter(|program| !program.is_empty())
@@ -223,6 +239,7 @@ impl ChildPlan {
             (libc::RLIMIT_CORE, 0),
         ];
         let mut keep = vec![fds.report, fds.sync, fds.stdin, fds.stdout, fds.stderr];
+        keep.extend(fds.listeners);
         keep.sort_unstable();
         keep.dedup();
         let argv_ptrs = pointers(&argv_c);
@@ -235,6 +252,7 @@ impl ChildPlan {
             root: c_string(sandbox.root.as_os_str().as_bytes(), "the root")?,
             binds,
             hostname: c_string(sandbox.hostname.as_bytes(), "the hostname")?,
+            ports: ports.to_vec(),
             last_cap: last_capability(),
             filter: seccomp::program(),
             rlimits,
@@ -288,9 +306,10 @@ mod tests {
             stdin: 7,
             stdout: 6,
             stderr: 8,
+            listeners: None,
         };
         let argv = [OsString::from("sh"), OsString::from("-c")];
-        let plan = ChildPlan::new(&sandbox, &argv, fds).unwrap();
+        let plan = ChildPlan::new(&sandbox, &argv, &[], fds).unwrap();
         assert_eq!(plan.argv.len(), 3);
         assert!(plan.argv[2].is_null());
         assert_eq!(plan.envp.len(), 3);
@@ -298,9 +317,33 @@ mod tests {
         assert_eq!(plan.keep, [5, 6, 7, 8, 9]);
         assert_eq!(plan.candidates.len(), 3);
         let bad = [OsString::from("sh"), OsString::from("a\0b")];
-        let error = ChildPlan::new(&sandbox, &bad, fds).unwrap_err();
+        let error = ChildPlan::new(&sandbox, &bad, &[], fds).unwrap_err();
         assert!(error.to_string().contains("argument 1"), "{error}");
-        let error = ChildPlan::new(&sandbox, &[OsString::new()], fds).unwrap_err();
+        let error = ChildPlan::new(&sandbox, &[OsString::new()], &[], fds).unwrap_err();
         assert!(error.to_string().contains("no program"), "{error}");
+    }
+
+    #[test]
+    fn the_listeners_channel_is_kept_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::builder().root(dir.path()).build().unwrap();
+        let fds = Fds {
+            report: 9,
+            sync: 5,
+            stdin: 7,
+            stdout: 6,
+            stderr: 8,
+            listeners: Some(4),
+        };
+        let argv = [OsString::from("true")];
+        let plan = ChildPlan::new(&sandbox, &argv, &[80, 8080], fds).unwrap();
+        assert_eq!(plan.keep, [4, 5, 6, 7, 8, 9]);
+        assert_eq!(plan.ports, [80, 8080]);
+        let without = Fds {
+            listeners: None,
+            ..fds
+        };
+        let error = ChildPlan::new(&sandbox, &argv, &[80], without).unwrap_err();
+        assert!(error.to_string().contains("channel"), "{error}");
     }
 }

@@ -36,6 +36,9 @@ pub(crate) enum Step {
     Hostname,
     /// Bringing the loopback interface up.
     Loopback,
+    /// Listening on a port of the loopback and handing the socket to the caller (index:
+    /// the port, in the order given).
+    Listen,
     /// Making the root `/` (pivot_root) and dropping the host's tree.
     PivotRoot,
     /// Dropping capabilities and setting no_new_privs.
@@ -56,7 +59,7 @@ pub(crate) enum Step {
 
 impl Step {
     /// Every step, in code order (for decoding).
-    const ALL: [Step; 21] = [
+    const ALL: [Step; 22] = [
         Step::Start,
         Step::Identity,
         Step::PrivateMounts,
@@ -70,6 +73,7 @@ impl Step {
         Step::ProcMount,
         Step::Hostname,
         Step::Loopback,
+        Step::Listen,
         Step::PivotRoot,
         Step::Privileges,
         Step::Seccomp,
@@ -90,7 +94,7 @@ impl Step {
 pub(crate) struct Failure {
     /// The step.
     pub(crate) step: Step,
-    /// The bind, device, limit or candidate the step concerned (0 where none).
+    /// The bind, device, port, limit or candidate the step concerned (0 where none).
     pub(crate) index: i32,
     /// The errno.
     pub(crate) errno: i32,

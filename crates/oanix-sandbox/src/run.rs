@@ -1,16 +1,18 @@
 //! A run, from the caller's side: pipes, the clone, the id maps and the cgroup, the output
-//! threads, the timeout, and turning what the sandbox reported into an outcome or an error.
+//! threads, the listening sockets handed to their handlers, the timeout, and turning what
+//! the sandbox reported into an outcome or an error.
 
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, PipeReader, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::net::TcpListener;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::cgroup::{self, HostView};
 use crate::child::{self, GO_CLEAR_GROUPS, GO_KEEP_GROUPS};
-use crate::config::{Command, Exit, Identity, Outcome, Sandbox};
+use crate::config::{Command, Exit, Identity, Listener, Outcome, Sandbox, check_ports};
 use crate::error::{Result, SandboxError, describe_errno, describe_io};
 use crate::plan::{ChildPlan, DEVICES, Fds, RLIMIT_NAMES};
 use crate::report::{Failure, RECORD_LEN, Record, Step};
@@ -23,9 +25,14 @@ impl Sandbox {
     /// the command's first process ends (whatever it left running is killed then) or when
     /// the timeout runs out (the whole tree is killed).
     ///
+    /// The listening sockets of [`Command::listen`] are handed to their handlers before the
+    /// command starts; when `run` returns, every handler has been called (on its own
+    /// thread, which may still be running) or dropped, whatever `run` returns.
+    ///
     /// # Errors
     ///
-    /// [`SandboxError::UserNamespaces`] when the kernel refuses the namespaces;
+    /// [`SandboxError::InvalidConfig`] for a port given to [`Command::listen`] twice, or
+    /// port 0; [`SandboxError::UserNamespaces`] when the kernel refuses the namespaces;
     /// [`SandboxError::CommandNotFound`] and [`SandboxError::Exec`] when the program cannot
     /// be started inside; [`SandboxError::WorkingDirectory`]; [`SandboxError::Setup`] for
     /// any other step of building the sandbox that fails (a mount point that is a symbolic
@@ -37,9 +44,14 @@ impl Sandbox {
             argv,
             stdout,
             stderr,
+            listeners,
         } = command;
+        let ports: Vec<u16> = listeners.iter().map(|listener| listener.port).collect();
+        check_ports(&ports)?;
         let pipes = Pipes::new()?;
-        let plan = ChildPlan::new(self, &argv, pipes.fds())?;
+        // Declared before `init`: dropped after it, when the sandbox is gone.
+        let mut handoff = Handoff::start(listeners)?;
+        let plan = ChildPlan::new(self, &argv, &ports, pipes.fds(handoff.child_end()))?;
         let mut notes = Vec::new();
         let leaf = cgroup::prepare(&self.limits.cgroup, &HostView::current(), &mut notes);
         let spawned = child::spawn(&plan).map_err(clone_error)?;
@@ -55,6 +67,7 @@ impl Sandbox {
             child_side,
         } = pipes;
         drop(child_side);
+        handoff.close_child_end();
         let go = write_id_maps(spawned.pid, self.identity)?;
         if let Some(leaf) = &leaf
             && let Err(error) = leaf.attach(spawned.pid)
@@ -85,6 +98,7 @@ impl Sandbox {
                 Err(_) => notes.push("an output sink panicked; its output was dropped".into()),
             }
         }
+        notes.extend(handoff.finish());
         if let Some(leaf) = leaf {
             leaf.finish(&mut notes);
         }
@@ -144,7 +158,7 @@ impl Pipes {
         })
     }
 
-    fn fds(&self) -> Fds {
+    fn fds(&self, listeners: Option<RawFd>) -> Fds {
         let [report, sync, stdin, stdout, stderr] = &self.child_side;
         Fds {
             report: report.as_raw_fd(),
@@ -152,8 +166,116 @@ impl Pipes {
             stdin: stdin.as_raw_fd(),
             stdout: stdout.as_raw_fd(),
             stderr: stderr.as_raw_fd(),
+            listeners,
         }
     }
+}
+
+/// The listening sockets' way from the sandbox's init to their handlers: a socket pair
+/// (the sandbox's end numbered 3 or more) and a thread that receives the sockets in order
+/// and calls each handler on a thread of its own. The thread ends when every holder of
+/// the sandbox's end has closed it — init after the last socket, or by ending — and the
+/// handlers not called by then are dropped. Finishing, or dropping, joins it.
+struct Handoff {
+    child_end: Option<OwnedFd>,
+    thread: Option<JoinHandle<Vec<String>>>,
+}
+
+impl Handoff {
+    /// Nothing at all when there are no listeners.
+    fn start(listeners: Vec<Listener>) -> Result<Self> {
+        if listeners.is_empty() {
+            return Ok(Self {
+                child_end: None,
+                thread: None,
+            });
+        }
+        let fail = host_error("creating the socket pair for the listeners");
+        let (ours, theirs) = sys::seqpacket_pair().map_err(&fail)?;
+        let child_end = sys::dup_at_least(theirs.as_raw_fd(), 3).map_err(&fail)?;
+        drop(theirs);
+        let thread = thread::Builder::new()
+            .name("oanix-sandbox-listeners".into())
+            .spawn(move || hand_over(&ours, listeners))
+            .map_err(host_error("starting the listeners' thread"))?;
+        Ok(Self {
+            child_end: Some(child_end),
+            thread: Some(thread),
+        })
+    }
+
+    /// The sandbox's end, for the plan.
+    fn child_end(&self) -> Option<RawFd> {
+        self.child_end.as_ref().map(AsRawFd::as_raw_fd)
+    }
+
+    /// Closes this process's copy of the sandbox's end (once init holds its own).
+    fn close_child_end(&mut self) {
+        self.child_end = None;
+    }
+
+    /// Waits until every socket was handed over or the sandbox's end closed; returns notes
+    /// for the caller.
+    fn finish(&mut self) -> Vec<String> {
+        self.close_child_end();
+        match self.thread.take().map(JoinHandle::join) {
+            None => Vec::new(),
+            Some(Ok(notes)) => notes,
+            Some(Err(_)) => vec!["the thread handing over the listeners panicked".into()],
+        }
+    }
+}
+
+impl Drop for Handoff {
+    fn drop(&mut self) {
+        // Only notes are lost, on a path that returns an error anyway.
+        let _ = self.finish();
+    }
+}
+
+/// Receives the listening sockets until end of file and starts each one's handler.
+fn hand_over(channel: &OwnedFd, listeners: Vec<Listener>) -> Vec<String> {
+    let mut waiting: Vec<Option<Listener>> = listeners.into_iter().map(Some).collect();
+    let mut notes = Vec::new();
+    loop {
+        let mut data = [0u8; 2];
+        match sys::receive_fd(channel.as_raw_fd(), &mut data) {
+            Ok(None) => break,
+            Ok(Some((2, Some(fd)))) => {
+                let port = u16::from_be_bytes(data);
+                let Some(Listener { port, handler }) = waiting
+                    .iter_mut()
+                    .find(|slot| slot.as_ref().is_some_and(|l| l.port == port))
+                    .and_then(Option::take)
+                else {
+                    // Not a port of this command: nothing sends that.
+                    continue;
+                };
+                let socket = TcpListener::from(fd);
+                let started = thread::Builder::new()
+                    .name(format!("oanix-sandbox-port-{port}"))
+                    .spawn(move || handler(socket));
+                if let Err(error) = started {
+                    notes.push(format!(
+                        "the handler of port {port} was not called: starting its thread \
+                         failed: {}",
+                        describe_io(&error)
+                    ));
+                }
+            }
+            // Nothing sends a message of another shape; a descriptor in it is closed.
+            Ok(Some(_)) => {}
+            Err(error) => {
+                notes.push(format!(
+                    "receiving the listening sockets failed ({}); the handlers of the ports \
+                     not received were dropped",
+                    describe_io(&error)
+                ));
+                break;
+            }
+        }
+    }
+    notes
 }
 
 /// The sandbox's init; killed and reaped on drop unless already reaped.
@@ -522,6 +644,13 @@ fn describe_failure(
         Step::PrivateMounts => setup("making the mounts private".into(), reason),
         Step::Hostname => setup("setting the hostname".into(), reason),
         Step::Loopback => setup("bringing up the loopback interface".into(), reason),
+        Step::Listen => setup(
+            match plan.ports.get(index) {
+                Some(port) => format!("listening on 127.0.0.1:{port} inside the sandbox"),
+                None => "listening on a port inside the sandbox".into(),
+            },
+            reason,
+        ),
         Step::Privileges => setup("dropping privileges".into(), reason),
         Step::Seccomp => setup("installing the system call filter".into(), reason),
         Step::Spawn => setup("starting the command's process".into(), reason),
@@ -560,6 +689,33 @@ mod tests {
             clone_error(Errno(libc::ENOSYS)),
             SandboxError::Unsupported(_)
         ));
+    }
+
+    #[test]
+    fn a_failed_listener_names_its_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::builder().root(dir.path()).build().unwrap();
+        let fds = Fds {
+            report: 9,
+            sync: 5,
+            stdin: 7,
+            stdout: 6,
+            stderr: 8,
+            listeners: Some(4),
+        };
+        let argv = [OsString::from("true")];
+        let plan = ChildPlan::new(&sandbox, &argv, &[80, 8080], fds).unwrap();
+        let error = describe_failure(
+            &sandbox,
+            &plan,
+            &argv,
+            Failure::new(Step::Listen, 1, libc::EACCES),
+        );
+        assert_eq!(
+            error.to_string(),
+            "sandbox setup failed at listening on 127.0.0.1:8080 inside the sandbox: \
+             permission denied"
+        );
     }
 
     #[test]

@@ -756,6 +756,197 @@ pub(crate) fn loopback_up() -> Result<(), Errno> {
     result
 }
 
+// ---------------------------------------------------------------------------------------
+// Listening sockets handed to the caller.
+
+/// The room one descriptor takes in a control message (`CMSG_SPACE(sizeof(int))`).
+// SAFETY: CMSG_SPACE is arithmetic on its argument.
+const FD_SPACE: usize =
+    unsafe { libc::CMSG_SPACE(std::mem::size_of::<c_int>() as c_uint) } as usize;
+
+/// The length of a control message holding one descriptor (`CMSG_LEN(sizeof(int))`).
+// SAFETY: CMSG_LEN is arithmetic on its argument.
+const FD_LEN: usize = unsafe { libc::CMSG_LEN(std::mem::size_of::<c_int>() as c_uint) } as usize;
+
+/// A control message buffer with room for one descriptor, aligned as a `cmsghdr`.
+#[repr(C)]
+union FdControl {
+    header: libc::cmsghdr,
+    bytes: [u8; FD_SPACE],
+}
+
+/// A connected pair of `AF_UNIX` `SOCK_SEQPACKET` sockets, close-on-exec: messages keep
+/// their boundaries, and closing one end is end of file at the other.
+pub(crate) fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds: [c_int; 2] = [-1, -1];
+    // SAFETY: socketpair writes two descriptors into a live local array of two ints.
+    let ret = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the two descriptors were just created and nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A TCP socket bound to `127.0.0.1:port` (`SO_REUSEADDR`), listening with `backlog`,
+/// close-on-exec.
+pub(crate) fn listen_loopback(port: u16, backlog: c_int) -> Result<RawFd, Errno> {
+    // SAFETY: socket with integer arguments.
+    let fd =
+        check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })?;
+    let result = bind_and_listen(fd, port, backlog);
+    if result.is_err() {
+        close(fd);
+    }
+    result.map(|()| fd)
+}
+
+fn bind_and_listen(fd: RawFd, port: u16, backlog: c_int) -> Result<(), Errno> {
+    let on: c_int = 1;
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes of a live local.
+    check(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&on as *const c_int).cast::<c_void>(),
+            std::mem::size_of::<c_int>() as libc::socklen_t,
+        )
+    })?;
+    let address = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: libc::INADDR_LOOPBACK.to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: bind reads `size_of::<sockaddr_in>()` bytes of a live local.
+    check(unsafe {
+        libc::bind(
+            fd,
+            (&address as *const libc::sockaddr_in).cast::<libc::sockaddr>(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    })?;
+    // SAFETY: listen with integer arguments.
+    check(unsafe { libc::listen(fd, backlog) }).map(drop)
+}
+
+/// Sends `data` (at least one byte) with the descriptor `fd` attached (`SCM_RIGHTS`) as one
+/// message on `channel`; a closed peer is `EPIPE`, without `SIGPIPE`.
+pub(crate) fn send_fd(channel: RawFd, fd: RawFd, data: &[u8]) -> Result<(), Errno> {
+    if data.is_empty() {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: the union's members are plain data for which all zeroes is a valid value.
+    let mut control: FdControl = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; every member that matters is then set.
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr().cast_mut().cast::<c_void>(),
+        iov_len: data.len(),
+    };
+    message.msg_iov = &mut iov;
+    message.msg_iovlen = 1;
+    message.msg_control = (&mut control as *mut FdControl).cast::<c_void>();
+    message.msg_controllen = FD_SPACE as _;
+    // SAFETY: `msg_controllen` (FD_SPACE) holds a header, so CMSG_FIRSTHDR is the start of
+    // `control`, aligned as a `cmsghdr` by the union, and CMSG_DATA points at the room for
+    // one int inside it (FD_LEN <= FD_SPACE); the unaligned write needs no alignment.
+    unsafe {
+        let header = libc::CMSG_FIRSTHDR(&message);
+        if header.is_null() {
+            return Err(Errno(libc::EINVAL));
+        }
+        (*header).cmsg_len = FD_LEN as _;
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        libc::CMSG_DATA(header).cast::<c_int>().write_unaligned(fd);
+    }
+    loop {
+        // SAFETY: sendmsg reads the message, its one iovec over the live `data` and its
+        // control buffer, all of which outlive the call; the kernel writes nothing.
+        let ret = unsafe { libc::sendmsg(channel, &message, libc::MSG_NOSIGNAL) };
+        if ret >= 0 {
+            return Ok(());
+        }
+        if errno().0 != libc::EINTR {
+            return Err(errno());
+        }
+    }
+}
+
+/// Receives one message from `channel` into `data`, with the descriptor it carries
+/// (close-on-exec). `None` at end of file; a message without a descriptor gives `None` in
+/// the pair.
+pub(crate) fn receive_fd(
+    channel: RawFd,
+    data: &mut [u8],
+) -> io::Result<Option<(usize, Option<OwnedFd>)>> {
+    loop {
+        // SAFETY: the union's members are plain data for which all zeroes is a valid value.
+        let mut control: FdControl = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; every member that matters is then set.
+        let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+        let mut iov = libc::iovec {
+            iov_base: data.as_mut_ptr().cast::<c_void>(),
+            iov_len: data.len(),
+        };
+        message.msg_iov = &mut iov;
+        message.msg_iovlen = 1;
+        message.msg_control = (&mut control as *mut FdControl).cast::<c_void>();
+        message.msg_controllen = FD_SPACE as _;
+        // SAFETY: recvmsg writes at most `data.len()` bytes into `data` and at most
+        // FD_SPACE bytes into `control`, both live for the call.
+        let ret = unsafe { libc::recvmsg(channel, &mut message, libc::MSG_CMSG_CLOEXEC) };
+        if ret < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        if ret == 0 {
+            return Ok(None);
+        }
+        let mut received = None;
+        // SAFETY: the kernel filled `message.msg_control`/`msg_controllen` with whole
+        // control messages inside `control`; CMSG_FIRSTHDR and CMSG_NXTHDR stay within
+        // it, and an SCM_RIGHTS message of `cmsg_len` bytes holds
+        // `(cmsg_len - CMSG_LEN(0)) / size_of::<c_int>()` descriptors, new ones that this
+        // process now owns (read unaligned: CMSG_DATA needs no alignment for an int).
+        unsafe {
+            let mut header = libc::CMSG_FIRSTHDR(&message);
+            while !header.is_null() {
+                if (*header).cmsg_level == libc::SOL_SOCKET
+                    && (*header).cmsg_type == libc::SCM_RIGHTS
+                {
+                    let payload =
+                        ((*header).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
+                    let first = libc::CMSG_DATA(header).cast::<c_int>();
+                    for k in 0..payload / std::mem::size_of::<c_int>() {
+                        let fd = OwnedFd::from_raw_fd(first.add(k).read_unaligned());
+                        // One is expected; any other is closed by the drop.
+                        if received.is_none() {
+                            received = Some(fd);
+                        }
+                    }
+                }
+                header = libc::CMSG_NXTHDR(&message, header);
+            }
+        }
+        return Ok(Some((ret as usize, received)));
+    }
+}
+
 /// Whether `path` is the root of a cgroup2 file system (`statfs`'s magic number).
 pub(crate) fn is_cgroup2(path: &std::path::Path) -> bool {
     use std::os::unix::ffi::OsStrExt;

@@ -18,6 +18,7 @@
 //! | `sched` | `oanix-sched` | `Scheduler`, `JobSpec`, `JobKind` (feature `sched`) |
 //! | `fuse` | `oanix-fuse` | `FuseMount`, `MountOptions`, `CachePolicy` (feature `fuse`, Linux) |
 //! | `sandbox` | `oanix-sandbox` | `Sandbox`, `Command`, `Limits`, `Exit` (feature `sandbox`, Linux) |
+//! | `proxy` | `oanix-proxy` | `Proxy`, `ProxyConfig`, `ProxyHandle` (feature `proxy`) |
 //! | `native` | `oanix-native` | `NativeRun`, `NativeOutcome` (feature `native`, Linux) |
 //! | `services` | `oanix-services` | `TaskFs`, `LogsFs`, `WorkspaceFs`, `WorkspaceOverlay` (feature `services`) |
 //!
@@ -51,9 +52,12 @@
 //!   crate `oanix-fuse`).
 //! - `sandbox`: a native process tree confined in Linux namespaces (module
 //!   `sandbox`, crate `oanix-sandbox`).
+//! - `proxy`: the egress proxy that gives native programs HTTP and HTTPS
+//!   under an `HttpFs`'s policy (module `proxy`, crate `oanix-proxy`;
+//!   implies `executor`).
 //! - `native`: native agents — an environment's command run in a sandbox
 //!   whose root is its namespace, and native jobs in the scheduler (module
-//!   `native`, crate `oanix-native`; implies `env`, `fuse` and `sandbox`).
+//!   `native`, crate `oanix-native`; implies `env`, `fuse`, `sandbox` and `proxy`).
 //!
 //! # Example
 //!
@@ -93,6 +97,9 @@ pub use oanix_fuse as fuse;
 #[cfg_attr(docsrs, doc(cfg(feature = "native")))]
 pub use oanix_native as native;
 pub use oanix_prims as prims;
+#[cfg(feature = "proxy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
+pub use oanix_proxy as proxy;
 #[cfg(feature = "sandbox")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub use oanix_sandbox as sandbox;

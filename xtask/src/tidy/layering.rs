@@ -41,8 +41,10 @@ const DEV_ONLY: &[&str] = &[TEST_KIT, BENCH_KIT];
 /// - `oanix-fuse` (a namespace served through the kernel) needs only the core, as `oanix-wasi`.
 /// - `oanix-sandbox` (a confined Linux process tree) depends on no workspace crate.
 /// - `oanix-env` assembles environments from everything above but the FUSE and sandbox crates.
-/// - `oanix-native` runs an environment's native agent: `oanix-env`, `oanix-fuse` and
-///   `oanix-sandbox` together.
+/// - `oanix-proxy` (the egress proxy for native programs) uses the capabilities and the
+///   executors.
+/// - `oanix-native` runs an environment's native agent: `oanix-env`, `oanix-fuse`,
+///   `oanix-sandbox` and `oanix-proxy` together.
 /// - `oanix-sched` schedules environments, and may use what `oanix-native` may (native jobs
 ///   behind its `native` feature).
 /// - `oanix`, the facade, may use every library crate; so may `oanix-cli`, the command.
@@ -113,6 +115,7 @@ const LAYERS: &[Layer] = &[
             "oanix-env",
             "oanix-fuse",
             "oanix-sandbox",
+            "oanix-proxy",
             "oanix-native",
         ],
         may_test_with: &[],
@@ -130,6 +133,7 @@ const LAYERS: &[Layer] = &[
             "oanix-sched",
             "oanix-fuse",
             "oanix-sandbox",
+            "oanix-proxy",
             "oanix-native",
         ],
         may_test_with: &[],
@@ -146,6 +150,11 @@ const LAYERS: &[Layer] = &[
         may_test_with: &["oanix-prims", "oanix-services", "oanix-caps"],
     },
     Layer {
+        name: "oanix-proxy",
+        may_use: &["oanix-vfs", "oanix-prims", "oanix-caps", "oanix-exec"],
+        may_test_with: &[],
+    },
+    Layer {
         name: "oanix-native",
         may_use: &[
             "oanix-vfs",
@@ -157,6 +166,7 @@ const LAYERS: &[Layer] = &[
             "oanix-env",
             "oanix-fuse",
             "oanix-sandbox",
+            "oanix-proxy",
         ],
         may_test_with: &[],
     },
@@ -178,6 +188,7 @@ const LAYERS: &[Layer] = &[
             "oanix-sched",
             "oanix-fuse",
             "oanix-sandbox",
+            "oanix-proxy",
             "oanix-native",
         ],
         may_test_with: &[],

@@ -142,7 +142,10 @@ fn child_process_for_the_stale_mount_test() {
         r#"command = ["sh", "-c", "echo started; sleep 600"]"#,
         "",
     ));
-    std::fs::write(std::path::Path::new(&dir).join("env"), env.id().to_string()).unwrap();
+    // Written whole, then renamed: the reader never sees a part of it.
+    let dir = std::path::Path::new(&dir);
+    std::fs::write(dir.join("env.part"), env.id().to_string()).unwrap();
+    std::fs::rename(dir.join("env.part"), dir.join("env")).unwrap();
     let _ = NativeRun::new(&env).run();
 }
 
@@ -179,6 +182,7 @@ fn a_killed_hosts_dead_mount_is_removed_by_the_next_run() {
         );
         std::thread::yield_now();
     };
+    let child_pid = child.id();
     child.kill().unwrap();
     child.wait().unwrap();
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -186,6 +190,30 @@ fn a_killed_hosts_dead_mount_is_removed_by_the_next_run() {
         mountinfo.contains(&format!("oanix-{env_id}")),
         "the dead mount is there"
     );
+    // The kernel ends the connection once every process holding the FUSE
+    // device has gone (a sandbox init cloned just before the kill may hold
+    // it a moment longer): wait, bounded, until the mount answers ENOTCONN.
+    let point = mountinfo
+        .lines()
+        .find(|l| l.contains(&format!("oanix-{env_id}")))
+        .and_then(|l| l.split(' ').nth(4))
+        .unwrap()
+        .to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // (Or another test's run has removed it already: ENOENT.)
+    while !matches!(
+        std::fs::metadata(&point)
+            .err()
+            .and_then(|e| e.raw_os_error()),
+        Some(libc::ENOTCONN | libc::ENOENT)
+    ) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mount never died: {:?}",
+            std::fs::metadata(&point).map(|m| m.len())
+        );
+        std::thread::yield_now();
+    }
     // The next run removes it before it mounts its own.
     let fx = Fixture::new(&[]);
     let env = fx.env(&manifest(r#"command = ["true"]"#, ""));
@@ -195,6 +223,7 @@ fn a_killed_hosts_dead_mount_is_removed_by_the_next_run() {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(
         !mountinfo.contains(&format!("oanix-{env_id}")),
-        "{mountinfo}"
+        "child {child_pid}, me {}: {mountinfo}",
+        std::process::id()
     );
 }

@@ -168,6 +168,10 @@ path = "/workspace"
 kind = "workspace"
 host = "project"
 
+# The test's server is on the host's loopback: go through the proxy for it.
+[sandbox]
+env = {{ NO_PROXY = "", no_proxy = "" }}
+
 [capabilities.http]
 allow_hosts = ["127.0.0.1"]
 schemes = ["http"]
@@ -196,4 +200,68 @@ timeout_secs = 60
     let events = output(&env, LogStream::Events);
     assert!(events.contains("127.0.0.1"), "{events}");
     assert!(events.contains("example.com"), "{events}");
+}
+
+#[test]
+fn tools_reach_allowed_hosts_through_the_egress_proxy_and_nothing_else() {
+    require!("curl");
+    require!("python3");
+    let (port, seen) = serve("through the proxy");
+    let script = format!(
+        r#"curl -s -S http://127.0.0.1:{port}/by-curl; echo
+curl -s http://example.com/ | head -c 200
+python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:{port}/by-python").read().decode())'
+python3 -c 'import socket
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=2); print("DIRECT")
+except OSError:
+    print("no direct route")'
+echo "$HTTPS_PROXY"
+"#
+    );
+    let fx = Fixture::new(&[]);
+    let manifest = format!(
+        r#"
+[agent]
+command = ["sh", "-c", {script:?}]
+
+# The test's server is on the host's loopback: go through the proxy for it.
+[sandbox]
+env = {{ NO_PROXY = "", no_proxy = "" }}
+
+[capabilities.http]
+allow_hosts = ["127.0.0.1"]
+schemes = ["http"]
+ports = [{port}]
+allow_loopback = true
+
+[limits]
+timeout_secs = 60
+"#
+    );
+    let env = fx.env(&manifest);
+    let outcome = NativeRun::new(&env).run().unwrap();
+    let stdout = output(&env, LogStream::Stdout);
+    assert_eq!(
+        outcome.exit,
+        Exit::Code(0),
+        "{stdout}\n{}",
+        output(&env, LogStream::Stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "through the proxy", "{stdout}");
+    assert!(
+        lines[1].contains("refused by the egress policy"),
+        "{stdout}"
+    );
+    assert_eq!(lines[2], "through the proxy", "{stdout}");
+    assert_eq!(lines[3], "no direct route", "{stdout}");
+    assert_eq!(lines[4], "http://127.0.0.1:3128");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen, ["GET /by-curl HTTP/1.1", "GET /by-python HTTP/1.1"]);
+    let events = output(&env, LogStream::Events);
+    assert!(
+        events.contains("example.com"),
+        "the refusal is recorded: {events}"
+    );
 }

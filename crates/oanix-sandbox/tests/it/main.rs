@@ -10,5 +10,6 @@
 mod abuse;
 mod errors;
 mod escape;
+mod listen;
 mod normal;
 mod support;

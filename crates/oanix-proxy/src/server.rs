@@ -1,0 +1,486 @@
+//! The proxy's server: connections accepted within a bound, plain HTTP
+//! requests handed to the environment's `HttpFs`, `CONNECT` tunnels checked
+//! and carried.
+
+use std::convert::Infallible;
+use std::net::TcpListener;
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use oanix_caps::{
+    Body, CapRecord, Capability, FailureKind, HttpFs, HttpMethod, HttpOutcome, HttpRequest,
+    Outcome, RecordAction,
+};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::error::{ProxyError, Result};
+use crate::sni::{self, Hello};
+
+/// Bounds and timeouts of a proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// Client connections served at once; more are closed as they come
+    /// (and recorded). Default 128.
+    pub max_connections: usize,
+    /// How long a forwarded request may take, executor included. Default 120 s.
+    pub request_timeout: Duration,
+    /// How long a tunnel's upstream connection may take to open, and a
+    /// client to send its ClientHello. Default 10 s.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 128,
+            request_timeout: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An egress proxy over an environment's HTTP capability: its policy, its
+/// guard, its executor and its records apply to everything that passes.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    http: HttpFs,
+    config: ProxyConfig,
+}
+
+/// A proxy serving a listener; dropping it (or [`shutdown`](Self::shutdown))
+/// stops accepting and closes every connection it serves.
+#[derive(Debug)]
+pub struct ProxyHandle {
+    stop: watch::Sender<bool>,
+    addr: std::net::SocketAddr,
+}
+
+impl ProxyHandle {
+    /// The address the proxy listens on.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Stops the proxy: no new connections, open ones closed.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for ProxyHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// The runtime every proxy of the process runs on.
+fn runtime() -> Result<tokio::runtime::Handle> {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt.handle().clone());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("oanix-proxy")
+        .enable_all()
+        .build()
+        .map_err(ProxyError::Runtime)?;
+    Ok(RUNTIME.get_or_init(|| rt).handle().clone())
+}
+
+impl Proxy {
+    /// A proxy for `http`'s policy and executor, with the default bounds.
+    ///
+    /// Plain requests are carried out by the executor attached to `http`
+    /// (an environment's, when built with executors); without one they wait
+    /// until the request timeout and fail.
+    pub fn new(http: HttpFs) -> Self {
+        Self {
+            http,
+            config: ProxyConfig::default(),
+        }
+    }
+
+    /// Sets the bounds.
+    #[must_use]
+    pub fn with_config(mut self, config: ProxyConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Serves `listener` until the handle is dropped, on a runtime shared by
+    /// the proxies of the process.
+    pub fn serve(&self, listener: TcpListener) -> Result<ProxyHandle> {
+        let addr = listener.local_addr().map_err(ProxyError::Listener)?;
+        listener
+            .set_nonblocking(true)
+            .map_err(ProxyError::Listener)?;
+        let handle = runtime()?;
+        let listener = {
+            let _guard = handle.enter();
+            tokio::net::TcpListener::from_std(listener).map_err(ProxyError::Listener)?
+        };
+        let (stop, stopped) = watch::channel(false);
+        let state = Arc::new(State {
+            http: self.http.clone(),
+            config: self.config.clone(),
+        });
+        handle.spawn(accept_loop(state, listener, stopped));
+        Ok(ProxyHandle { stop, addr })
+    }
+}
+
+struct State {
+    http: HttpFs,
+    config: ProxyConfig,
+}
+
+impl State {
+    fn record(&self, action: RecordAction, target: &str, outcome: Outcome, detail: &str) {
+        let mut record = CapRecord::new(Capability::Http, action, target, outcome);
+        if !detail.is_empty() {
+            record.detail = Some(detail.to_owned());
+        }
+        self.http.emit_record(record);
+    }
+}
+
+async fn accept_loop(
+    state: Arc<State>,
+    listener: tokio::net::TcpListener,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(state.config.max_connections.max(1)));
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = stopped.changed() => break,
+            accepted = listener.accept() => accepted,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let Ok((stream, peer)) = accepted else {
+            continue;
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            state.record(
+                RecordAction::Request,
+                &peer.to_string(),
+                Outcome::Refused,
+                "the proxy's connection limit is reached",
+            );
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let state = Arc::clone(&state);
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let state = Arc::clone(&state);
+                async move { Ok::<_, Infallible>(handle(state, req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+            drop(slot);
+        });
+    }
+    connections.abort_all();
+}
+
+type Reply = Response<Full<Bytes>>;
+
+/// A response of the proxy itself: a status and one line the client shows.
+fn answer(status: StatusCode, message: &str) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from(format!("oanix proxy: {message}\n"))));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
+    if req.method() == Method::CONNECT {
+        tunnel(state, req).await
+    } else {
+        forward(state, req).await
+    }
+}
+
+/// Headers that belong to one hop and are never passed on.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+];
+
+async fn forward(state: Arc<State>, req: Request<Incoming>) -> Reply {
+    let uri = req.uri().clone();
+    if uri.scheme().is_none() || uri.authority().is_none() {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            "expected an absolute URL (this is a proxy: set HTTP_PROXY)",
+        );
+    }
+    let url = uri.to_string();
+    let Ok(method) = HttpMethod::from_str(req.method().as_str()) else {
+        return answer(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("method {} is not supported", req.method()),
+        );
+    };
+    let mut headers = std::collections::HashMap::<String, String>::new();
+    for (name, value) in req.headers() {
+        let name = name.as_str();
+        if HOP_BY_HOP.contains(&name) {
+            continue;
+        }
+        let Ok(value) = value.to_str() else { continue };
+        headers
+            .entry(name.to_owned())
+            .and_modify(|v| {
+                v.push_str(", ");
+                v.push_str(value);
+            })
+            .or_insert_with(|| value.to_owned());
+    }
+    let limit = usize::try_from(state.http.policy().max_request_body()).unwrap_or(usize::MAX);
+    let body = match Limited::new(req.into_body(), limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return answer(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the request body is larger than the policy allows ({limit} bytes)"),
+            );
+        }
+    };
+    let request = HttpRequest {
+        method,
+        url: url.clone(),
+        headers,
+        body: Body::from_bytes(body.to_vec()),
+        timeout: None,
+    };
+    let id = match state.http.try_submit(request) {
+        Ok(id) => id,
+        Err(e) => {
+            return answer(
+                StatusCode::FORBIDDEN,
+                &format!("refused by the egress policy: {e}"),
+            );
+        }
+    };
+    let http = state.http.clone();
+    let timeout = state.config.request_timeout;
+    let waited = tokio::task::spawn_blocking(move || {
+        let outcome = http.wait_response(&id, timeout);
+        let _ = http.remove_response(&id);
+        outcome
+    })
+    .await;
+    match waited {
+        Ok(Ok(HttpOutcome::Response(reply))) => {
+            let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut r = Response::new(Full::new(Bytes::from(reply.body.into_bytes())));
+            *r.status_mut() = status;
+            for (name, value) in &reply.headers {
+                if HOP_BY_HOP.contains(&name.to_ascii_lowercase().as_str()) {
+                    continue;
+                }
+                if let (Ok(n), Ok(v)) = (
+                    hyper::header::HeaderName::from_bytes(name.as_bytes()),
+                    hyper::header::HeaderValue::from_str(value),
+                ) {
+                    r.headers_mut().append(n, v);
+                }
+            }
+            r
+        }
+        Ok(Ok(HttpOutcome::Failure(f))) => {
+            let status = match f.kind {
+                FailureKind::Refused => StatusCode::FORBIDDEN,
+                FailureKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            answer(status, &format!("{url}: {}", f.message))
+        }
+        Ok(Ok(_)) => answer(StatusCode::BAD_GATEWAY, &format!("{url}: no response")),
+        Ok(Err(e)) => answer(StatusCode::GATEWAY_TIMEOUT, &format!("{url}: {e}")),
+        Err(e) => answer(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// `host` without a trailing dot, lowercase, without IPv6 brackets.
+fn canonical_host(host: &str) -> String {
+    host.trim_end_matches('.')
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase()
+}
+
+async fn tunnel(state: Arc<State>, req: Request<Incoming>) -> Reply {
+    let Some(authority) = req.uri().authority().cloned() else {
+        return answer(StatusCode::BAD_REQUEST, "CONNECT needs host:port");
+    };
+    let host = canonical_host(authority.host());
+    let port = authority.port_u16().unwrap_or(443);
+    let target = format!("{host}:{port}");
+    let bracketed = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.clone()
+    };
+    if let Err(e) = state
+        .http
+        .policy()
+        .check_url(&format!("https://{bracketed}:{port}/"))
+    {
+        let why = e.to_string();
+        state.record(RecordAction::Tunnel, &target, Outcome::Refused, &why);
+        return answer(
+            StatusCode::FORBIDDEN,
+            &format!("refused by the egress policy: {why}"),
+        );
+    }
+    // Resolve once under the guard, and connect, before saying yes: a
+    // refused address is a refused CONNECT the client can report.
+    let upstream = match oanix_exec::connect_checked(
+        &bracketed,
+        port,
+        state.http.policy(),
+        state.config.connect_timeout,
+    )
+    .await
+    {
+        Ok(stream) => stream,
+        Err(e) => {
+            let (outcome, status) = if e.kind() == FailureKind::Refused {
+                (Outcome::Refused, StatusCode::FORBIDDEN)
+            } else {
+                (Outcome::Failed, StatusCode::BAD_GATEWAY)
+            };
+            let why = e.to_string();
+            state.record(RecordAction::Tunnel, &target, outcome, &why);
+            let prefix = if outcome == Outcome::Refused {
+                "refused by the egress policy: "
+            } else {
+                ""
+            };
+            return answer(status, &format!("{prefix}{why}"));
+        }
+    };
+    tokio::spawn(async move {
+        let upgraded = match hyper::upgrade::on(req).await {
+            Ok(u) => u,
+            Err(e) => {
+                state.record(
+                    RecordAction::Tunnel,
+                    &target,
+                    Outcome::Failed,
+                    &e.to_string(),
+                );
+                return;
+            }
+        };
+        let mut client = TokioIo::new(upgraded);
+        match carry(&state, &mut client, upstream, &host).await {
+            Ok((up, down, digest)) => {
+                let mut record =
+                    CapRecord::new(Capability::Http, RecordAction::Tunnel, &target, Outcome::Ok);
+                record.bytes = up + down;
+                record.digest = Some(digest);
+                record.detail = Some(format!("{up} bytes out, {down} bytes in"));
+                state.http.emit_record(record);
+            }
+            Err((outcome, why)) => state.record(RecordAction::Tunnel, &target, outcome, &why),
+        }
+    });
+    Response::new(Full::new(Bytes::new()))
+}
+
+/// Checks the ClientHello against `host`, then copies both ways between the
+/// client and `upstream`; returns the bytes each way and the digest of the
+/// hello.
+async fn carry(
+    state: &State,
+    client: &mut TokioIo<hyper::upgrade::Upgraded>,
+    mut upstream: tokio::net::TcpStream,
+    host: &str,
+) -> std::result::Result<(u64, u64, String), (Outcome, String)> {
+    let mut hello = Vec::with_capacity(1024);
+    let deadline = state.config.connect_timeout;
+    let read_hello = async {
+        loop {
+            match sni::parse(&hello) {
+                Hello::Incomplete => {}
+                other => return Ok(other),
+            }
+            let mut chunk = [0u8; 4096];
+            let n = client.read(&mut chunk).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("the client closed the tunnel before its TLS ClientHello".to_owned());
+            }
+            hello.extend_from_slice(&chunk[..n]);
+            if hello.len() > sni::MAX_HELLO {
+                return Ok(Hello::NotTls);
+            }
+        }
+    };
+    let seen = match tokio::time::timeout(deadline, read_hello).await {
+        Ok(Ok(seen)) => seen,
+        Ok(Err(why)) => return Err((Outcome::Failed, why)),
+        Err(_) => return Err((Outcome::Failed, "no TLS ClientHello in time".to_owned())),
+    };
+    let is_ip = host.parse::<std::net::IpAddr>().is_ok();
+    match seen {
+        Hello::Name(name) if canonical_host(&name) == host => {}
+        Hello::NoName if is_ip => {}
+        Hello::Name(name) => {
+            return Err((
+                Outcome::Refused,
+                format!("the TLS server name {name} is not the CONNECT host {host}"),
+            ));
+        }
+        Hello::NoName => {
+            return Err((
+                Outcome::Refused,
+                "the TLS ClientHello names no server".to_owned(),
+            ));
+        }
+        Hello::NotTls | Hello::Incomplete => {
+            return Err((
+                Outcome::Refused,
+                "a tunnel carries TLS only, and this is not a TLS ClientHello".to_owned(),
+            ));
+        }
+    }
+    let digest = format!("sha256:{:x}", Sha256::digest(&hello));
+    upstream
+        .write_all(&hello)
+        .await
+        .map_err(|e| (Outcome::Failed, e.to_string()))?;
+    let (up, down) = tokio::io::copy_bidirectional(client, &mut upstream)
+        .await
+        .unwrap_or((0, 0));
+    Ok((up + hello.len() as u64, down, digest))
+}
