@@ -244,7 +244,7 @@ pub use nostr::{
     MAX_SUBSCRIPTION_ID, NostrFs, NostrFsBuilder, NostrLimits, NostrStatus, OutboxEvent,
 };
 pub use notify::{EventListener, Listener};
-pub use policy::{EgressPolicy, EgressPolicyBuilder, HostPattern, IpClass};
+pub use policy::{EgressPolicy, EgressPolicyBuilder, HostPattern, IpClass, SecretValue};
 pub use record::{
     CapRecord, Capability, Outcome, RecordAction, RecordLog, RecordName, RecordSink, sha256_digest,
 };

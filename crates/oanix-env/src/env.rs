@@ -151,6 +151,9 @@ pub struct SandboxSpec {
     pub open_files: Option<u64>,
     /// Memory of the whole tree, in MiB (cgroup v2, where delegated).
     pub memory_mb: Option<u64>,
+    /// Secrets of the HTTP capability, for the egress proxy (a plan copies
+    /// them from `[capabilities.http] secrets`).
+    pub secrets: Vec<crate::plan::SecretPlan>,
 }
 
 /// One role, with the path of the mount that declared it.

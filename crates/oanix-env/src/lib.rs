@@ -79,8 +79,8 @@ pub use mount::Mount;
 #[cfg(feature = "nostr")]
 pub use plan::NostrPlan;
 pub use plan::{
-    EnvPlan, InjectPlan, LimitsPlan, MountPlan, MountSource, Origin, PolicyPlan, TaskPlan,
-    WorkspaceMode,
+    EnvPlan, InjectPlan, LimitsPlan, MountPlan, MountSource, Origin, PolicyPlan, SecretPlan,
+    TaskPlan, WorkspaceMode,
 };
 pub use review::WorkspaceReview;
 pub use status::EnvStatus;

@@ -45,6 +45,10 @@
 //! schemes = ["https"]
 //! methods = ["GET", "POST"]
 //! inject = [{ host = "api.example.com", header = "authorization", value_env = "API_TOKEN" }]
+//! # For native agents: the egress proxy puts the value of GITHUB_TOKEN (read
+//! # on the host) in place of the placeholder the agent's GITHUB_TOKEN holds,
+//! # in requests to these hosts only.
+//! secrets = [{ name = "github-token", hosts = ["github.com", "*.github.com"], value_env = "GITHUB_TOKEN", env = "GITHUB_TOKEN" }]
 //!
 //! [capabilities.ws]
 //! allow_hosts = ["relay.example.com"]
@@ -233,6 +237,17 @@ struct PolicySection {
     allow_private: bool,
     #[serde(default)]
     inject: Vec<Spanned<InjectSection>>,
+    #[serde(default)]
+    secrets: Vec<Spanned<SecretSection>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretSection {
+    name: Spanned<String>,
+    hosts: Vec<Spanned<String>>,
+    value_env: Spanned<String>,
+    env: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -417,7 +432,50 @@ impl Ctx<'_> {
                 value,
             });
         }
+        let mut secrets = Vec::with_capacity(p.secrets.len());
+        for (i, item) in p.secrets.iter().enumerate() {
+            let at = format!("{key}.secrets[{i}]");
+            self.note(&at, item.span());
+            let item = item.get_ref();
+            let name = item.name.get_ref();
+            let valid = !name.is_empty()
+                && name.len() <= 40
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !valid {
+                return Err(self.error(
+                    &format!("{at}.name"),
+                    Some(item.name.span()),
+                    format!("secret name {name:?}: use 1 to 40 of a-z, 0-9 and -"),
+                ));
+            }
+            if item.hosts.is_empty() {
+                return Err(self.error(
+                    &format!("{at}.hosts"),
+                    Some(item.name.span()),
+                    format!("secret {name} is bound to no host"),
+                ));
+            }
+            for (j, h) in item.hosts.iter().enumerate() {
+                if let Err(e) = oanix_caps::HostPattern::new(h.get_ref()) {
+                    return Err(self.error(&format!("{at}.hosts[{j}]"), Some(h.span()), e));
+                }
+            }
+            let value = self.env_var(&format!("{at}.value_env"), &item.value_env)?;
+            let env = item.env.as_ref().map_or_else(
+                || name.to_ascii_uppercase().replace('-', "_"),
+                |e| e.get_ref().clone(),
+            );
+            secrets.push(crate::plan::SecretPlan {
+                name: name.clone(),
+                hosts: item.hosts.iter().map(|h| h.get_ref().clone()).collect(),
+                env,
+                value,
+            });
+        }
         let mut plan = PolicyPlan::allow_hosts(allow_hosts);
+        plan.secrets = secrets;
         plan.deny_hosts = deny_hosts;
         plan.schemes.clone_from(&p.schemes);
         plan.ports.clone_from(&p.ports);
@@ -561,6 +619,7 @@ impl Ctx<'_> {
             file_size_mb: s.file_size_mb,
             open_files: s.open_files,
             memory_mb: s.memory_mb,
+            secrets: Vec::new(),
         };
         Ok(())
     }

@@ -18,6 +18,9 @@ pub enum NativeError {
     /// The sandbox refused its configuration or could not start the command.
     #[error("{0}")]
     Sandbox(#[from] SandboxError),
+    /// The egress proxy could not be made (a secret, its certificates).
+    #[error("the egress proxy: {0}")]
+    Proxy(#[from] oanix_proxy::ProxyError),
     /// The environment refused a step (a status change, a namespace that did not build).
     #[error(transparent)]
     Env(#[from] EnvError),

@@ -83,4 +83,4 @@ mod run;
 
 pub use error::{NativeError, Result};
 pub use oanix_sandbox::Exit;
-pub use run::{NativeOutcome, NativeRun, PROXY_PORT};
+pub use run::{NativeOutcome, NativeRun, PROXY_PORT, TRUST_DIR};

@@ -18,11 +18,16 @@ use crate::error::{NativeError, Result};
 const OWN_MOUNTS: &[&str] = &["/proc", "/dev"];
 
 /// `namespace` as the sandbox's root: the namespace itself when every mount
-/// point in `points` (and `/proc`, `/dev`) is a directory in it, else the
-/// namespace mounted at `/` with an empty read-only directory over each
-/// missing point. Points the namespace has are left as they are (the bind
+/// point in `points` (and `/proc`, `/dev`) is a directory in it and there
+/// are no `trust` files, else the namespace mounted at `/` with an empty
+/// read-only directory over each missing point and the trust files at
+/// `/etc/oanix`. Points the namespace has are left as they are (the bind
 /// covers them inside the sandbox).
-pub(crate) fn with_mount_points(namespace: &Namespace, points: &[String]) -> Result<Namespace> {
+pub(crate) fn with_mount_points(
+    namespace: &Namespace,
+    points: &[String],
+    trust: Option<MapFs>,
+) -> Result<Namespace> {
     let missing: Vec<&str> = OWN_MOUNTS
         .iter()
         .copied()
@@ -34,13 +39,16 @@ pub(crate) fn with_mount_points(namespace: &Namespace, points: &[String]) -> Res
                 .is_some_and(|e| e.kind() == FsErrorKind::NotFound)
         })
         .collect();
-    if missing.is_empty() {
+    if missing.is_empty() && trust.is_none() {
         return Ok(namespace.clone());
     }
     let inner: Arc<dyn FileService> = Arc::new(namespace.clone());
     let mut b = Namespace::builder().mount_shared("/", "namespace", inner, MountFlags::replace());
     for p in missing {
         b = b.mount(p, MapFs::empty());
+    }
+    if let Some(trust) = trust {
+        b = b.mount(crate::run::TRUST_DIR, trust);
     }
     b.try_build()
         .map_err(|e| NativeError::Env(oanix_env::EnvError::Fs(e)))

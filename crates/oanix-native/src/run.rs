@@ -173,19 +173,48 @@ impl NativeRun {
         let identity = Identity::for_caller();
         let binds = binds(&agent.sandbox);
         let points: Vec<String> = binds.iter().map(|(_, inside)| inside.clone()).collect();
-        let root = rootfs::with_mount_points(self.env.namespace(), &points)?;
+        // The egress proxy, with the secrets and (for them) the authority
+        // the sandbox trusts, at /etc/oanix.
+        let proxy = match self.env.http() {
+            Some(http) => Some(proxy_for(http, &agent.sandbox)?),
+            None => None,
+        };
+        let trust = proxy.as_ref().and_then(|p| p.ca_pem()).map(trust_files);
+        let root = rootfs::with_mount_points(self.env.namespace(), &points, trust.clone())?;
         let cwd = match &agent.sandbox.cwd {
             Some(cwd) => cwd.clone(),
             None if root.stat("/workspace").is_ok_and(|m| m.is_dir()) => "/workspace".into(),
             None => "/".into(),
         };
-        let vars = variables(&self.env, agent, &self.vars);
+        let mut vars = variables(&self.env, agent, &self.vars);
+        if let Some(proxy) = &proxy {
+            for (key, placeholder) in proxy.placeholders() {
+                vars.retain(|(k, _)| *k != key);
+                vars.push((key, placeholder));
+            }
+        }
+        if trust.is_some() {
+            for key in [
+                "SSL_CERT_FILE",
+                "REQUESTS_CA_BUNDLE",
+                "CURL_CA_BUNDLE",
+                "GIT_SSL_CAINFO",
+                "PIP_CERT",
+            ] {
+                vars.push((key.to_owned(), format!("{TRUST_DIR}/ca-bundle.pem")));
+            }
+            vars.push((
+                "NODE_EXTRA_CA_CERTS".to_owned(),
+                format!("{TRUST_DIR}/ca.pem"),
+            ));
+        }
         let limits = limits(&agent.sandbox)?;
         let timeout = self.timeout.or(self.env.limits().timeout);
         let mut argv: Vec<OsString> = self.command.iter().map(OsString::from).collect();
         argv.extend(self.args.iter().map(OsString::from));
         Ok(Prepared {
             env: self.env.clone(),
+            proxy: proxy.map(|p| p.proxy),
             root,
             argv,
             binds,
@@ -221,6 +250,72 @@ fn binds(spec: &SandboxSpec) -> Vec<(PathBuf, String)> {
 
 /// The port of the egress proxy on the sandbox's loopback.
 pub const PROXY_PORT: u16 = 3128;
+
+/// Where the sandbox finds the certificate authority of its proxy
+/// (`ca.pem`) and the host's bundle with it (`ca-bundle.pem`), when a secret
+/// is bound: the variables of the usual tools name them.
+pub const TRUST_DIR: &str = "/etc/oanix";
+
+/// The host's bundle of trusted certificates, if it has one where Debian
+/// keeps it.
+const HOST_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The proxy of a run and the placeholders it gives the agent.
+struct RunProxy {
+    proxy: oanix_proxy::Proxy,
+    placeholders: Vec<(String, String)>,
+}
+
+impl RunProxy {
+    fn ca_pem(&self) -> Option<&str> {
+        self.proxy.ca_pem()
+    }
+
+    /// (variable, placeholder) for each secret.
+    fn placeholders(&self) -> Vec<(String, String)> {
+        self.placeholders.clone()
+    }
+}
+
+/// The proxy over `http` with the sandbox's secrets.
+fn proxy_for(http: &oanix_caps::HttpFs, spec: &SandboxSpec) -> Result<RunProxy> {
+    let mut secrets = Vec::with_capacity(spec.secrets.len());
+    let mut placeholders = Vec::with_capacity(spec.secrets.len());
+    for s in &spec.secrets {
+        let hosts = s
+            .hosts
+            .iter()
+            .map(|h| oanix_caps::HostPattern::new(h))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| NativeError::InvalidSandbox {
+                key: "secrets",
+                message: format!("secret {}: {e}", s.name),
+            })?;
+        let secret =
+            oanix_proxy::Secret::new(&s.name, hosts, oanix_caps::SecretValue::new(&s.value))?;
+        placeholders.push((s.env.clone(), secret.placeholder().to_owned()));
+        secrets.push(secret);
+    }
+    let proxy = oanix_proxy::Proxy::new(http.clone()).with_secrets(secrets)?;
+    Ok(RunProxy {
+        proxy,
+        placeholders,
+    })
+}
+
+/// The trust files for an authority: its certificate, and the host's
+/// bundle with it.
+fn trust_files(ca: &str) -> oanix_prims::MapFs {
+    let mut bundle = std::fs::read(HOST_BUNDLE).unwrap_or_default();
+    if !bundle.is_empty() && !bundle.ends_with(b"\n") {
+        bundle.push(b'\n');
+    }
+    bundle.extend_from_slice(ca.as_bytes());
+    oanix_prims::MapFs::builder()
+        .file("/ca.pem", ca.as_bytes().to_vec())
+        .file("/ca-bundle.pem", bundle)
+        .build()
+}
 
 /// The command's environment: the defaults (and the proxy's variables when
 /// the environment has an HTTP capability), then the agent's, the
@@ -303,6 +398,7 @@ fn signal_name(signal: i32) -> &'static str {
 /// A run ready to start.
 struct Prepared {
     env: OanixEnv,
+    proxy: Option<oanix_proxy::Proxy>,
     root: oanix_vfs::Namespace,
     argv: Vec<OsString>,
     binds: Vec<(PathBuf, String)>,
@@ -374,10 +470,9 @@ impl Prepared {
         // The egress proxy on the sandbox's own loopback, for an environment
         // with an HTTP capability: served here, under its policy.
         let (served_tx, served) = std::sync::mpsc::sync_channel(1);
-        if let Some(http) = self.env.http() {
-            let http = http.clone();
+        if let Some(proxy) = self.proxy.clone() {
             command = command.listen(PROXY_PORT, move |listener| {
-                let _ = served_tx.send(oanix_proxy::Proxy::new(http).serve(listener));
+                let _ = served_tx.send(proxy.serve(listener));
             });
         } else {
             drop(served_tx);

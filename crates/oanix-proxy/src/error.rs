@@ -7,6 +7,12 @@ pub enum ProxyError {
     /// The listener could not be used.
     #[error("the proxy's listener: {0}")]
     Listener(#[source] std::io::Error),
+    /// A secret that cannot be used (its name, its hosts, its value).
+    #[error("{0}")]
+    InvalidSecret(String),
+    /// The certificate authority or a certificate could not be made.
+    #[error("the proxy's certificates: {0}")]
+    Tls(String),
     /// The proxies' runtime could not be started.
     #[error("starting the proxy's runtime: {0}")]
     Runtime(#[source] std::io::Error),

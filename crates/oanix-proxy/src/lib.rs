@@ -43,12 +43,35 @@
 //!
 //! Above `oanix-caps` (the policy, the records) and `oanix-exec` (the guard
 //! and the executor); `oanix-native` serves one on each native sandbox's
-//! own loopback. Not yet: secrets substituted into requests to their hosts
-//! (which needs TLS interception for HTTPS), policy changes while running.
+//! own loopback.
+//!
+//! # Secrets
+//!
+//! [`Proxy::with_secrets`] takes [`Secret`]s: a name, the hosts it may be
+//! sent to, and the value, which stays in the host process. The agent is
+//! given a random placeholder (`oanix-secret-NAME-…`); in a request to a
+//! bound host the proxy puts the value in its place in the headers (inside
+//! `Basic` credentials too, as `git` sends a token of its URL), and a
+//! request that carries a placeholder anywhere (headers or URL) to another
+//! host is refused with `403` and recorded. HTTPS to a bound host is read by
+//! the proxy: it ends the agent's TLS with a certificate for that host
+//! signed by a [`CertAuthority`] made for the proxy, whose certificate
+//! ([`Proxy::ca_pem`]) the sandbox trusts, and sends each request through
+//! the executor, which verifies the host's own certificate as usual. Hosts
+//! with no secret bound stay tunnelled end to end.
+//!
+//! Limits: secrets are put into headers only, never into URLs or bodies (a
+//! URL goes into the records, which the agent can read); a server that
+//! echoes a request header back shows the agent the value; a read HTTPS
+//! exchange is HTTP/1.1, carried whole in memory.
 
+mod ca;
 mod error;
+mod secrets;
 mod server;
 mod sni;
 
+pub use ca::CertAuthority;
 pub use error::{ProxyError, Result};
+pub use secrets::Secret;
 pub use server::{Proxy, ProxyConfig, ProxyHandle};

@@ -22,7 +22,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::ca::CertAuthority;
 use crate::error::{ProxyError, Result};
+use crate::secrets::{Secret, Secrets};
 use crate::sni::{self, Hello};
 
 /// Bounds and timeouts of a proxy.
@@ -54,6 +56,8 @@ impl Default for ProxyConfig {
 pub struct Proxy {
     http: HttpFs,
     config: ProxyConfig,
+    secrets: Secrets,
+    ca: Option<Arc<CertAuthority>>,
 }
 
 /// A proxy serving a listener; dropping it (or [`shutdown`](Self::shutdown))
@@ -107,7 +111,29 @@ impl Proxy {
         Self {
             http,
             config: ProxyConfig::default(),
+            secrets: Secrets::default(),
+            ca: None,
         }
+    }
+
+    /// Adds secrets: each placeholder is replaced by the value in requests
+    /// to the secret's hosts, and refused (and recorded) anywhere else. HTTPS
+    /// to a host a secret is bound to is read by the proxy, which presents
+    /// the agent a certificate of an authority made here for it
+    /// ([`ca_pem`](Self::ca_pem), to be trusted in the sandbox); upstream TLS
+    /// is verified by the executor as usual. Other hosts stay tunnelled.
+    pub fn with_secrets(mut self, secrets: impl IntoIterator<Item = Secret>) -> Result<Self> {
+        self.secrets.0.extend(secrets);
+        if !self.secrets.0.is_empty() && self.ca.is_none() {
+            self.ca = Some(Arc::new(CertAuthority::new("OANIX environment proxy")?));
+        }
+        Ok(self)
+    }
+
+    /// The certificate (PEM) the agent must trust for the hosts whose TLS
+    /// the proxy reads; `None` without secrets.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca.as_deref().map(CertAuthority::pem)
     }
 
     /// Sets the bounds.
@@ -133,6 +159,8 @@ impl Proxy {
         let state = Arc::new(State {
             http: self.http.clone(),
             config: self.config.clone(),
+            secrets: self.secrets.clone(),
+            ca: self.ca.clone(),
         });
         handle.spawn(accept_loop(state, listener, stopped));
         Ok(ProxyHandle { stop, addr })
@@ -142,6 +170,8 @@ impl Proxy {
 struct State {
     http: HttpFs,
     config: ProxyConfig,
+    secrets: Secrets,
+    ca: Option<Arc<CertAuthority>>,
 }
 
 impl State {
@@ -236,13 +266,19 @@ const HOP_BY_HOP: &[&str] = &[
 
 async fn forward(state: Arc<State>, req: Request<Incoming>) -> Reply {
     let uri = req.uri().clone();
-    if uri.scheme().is_none() || uri.authority().is_none() {
+    let (Some(_), Some(authority)) = (uri.scheme(), uri.authority()) else {
         return answer(
             StatusCode::BAD_REQUEST,
             "expected an absolute URL (this is a proxy: set HTTP_PROXY)",
         );
-    }
-    let url = uri.to_string();
+    };
+    let host = canonical_host(authority.host());
+    send(&state, req, uri.to_string(), &host).await
+}
+
+/// Carries out one request to `url` (on `host`) through the HttpFs, with
+/// the secrets in place; answers what came back.
+async fn send(state: &State, req: Request<Incoming>, url: String, host: &str) -> Reply {
     let Ok(method) = HttpMethod::from_str(req.method().as_str()) else {
         return answer(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -264,6 +300,11 @@ async fn forward(state: Arc<State>, req: Request<Incoming>) -> Reply {
             })
             .or_insert_with(|| value.to_owned());
     }
+    if let Err(name) = state.secrets.apply(host, &url, &mut headers) {
+        let why = format!("the placeholder of secret {name} may not be sent to {host}");
+        state.record(RecordAction::Request, host, Outcome::Refused, &why);
+        return answer(StatusCode::FORBIDDEN, &format!("refused: {why}"));
+    }
     let limit = usize::try_from(state.http.policy().max_request_body()).unwrap_or(usize::MAX);
     let body = match Limited::new(req.into_body(), limit).collect().await {
         Ok(b) => b.to_bytes(),
@@ -274,9 +315,10 @@ async fn forward(state: Arc<State>, req: Request<Incoming>) -> Reply {
             );
         }
     };
+    let shown = url.clone();
     let request = HttpRequest {
         method,
-        url: url.clone(),
+        url,
         headers,
         body: Body::from_bytes(body.to_vec()),
         timeout: None,
@@ -322,12 +364,22 @@ async fn forward(state: Arc<State>, req: Request<Incoming>) -> Reply {
                 FailureKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
                 _ => StatusCode::BAD_GATEWAY,
             };
-            answer(status, &format!("{url}: {}", f.message))
+            answer(
+                status,
+                &format!("{shown}: {}", redact(&f.message, &state.secrets)),
+            )
         }
-        Ok(Ok(_)) => answer(StatusCode::BAD_GATEWAY, &format!("{url}: no response")),
-        Ok(Err(e)) => answer(StatusCode::GATEWAY_TIMEOUT, &format!("{url}: {e}")),
+        Ok(Ok(_)) => answer(StatusCode::BAD_GATEWAY, &format!("{shown}: no response")),
+        Ok(Err(e)) => answer(StatusCode::GATEWAY_TIMEOUT, &format!("{shown}: {e}")),
         Err(e) => answer(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
+}
+
+/// `text` with every secret's value shown as its name.
+fn redact(text: &str, secrets: &Secrets) -> String {
+    secrets.0.iter().fold(text.to_owned(), |t, s| {
+        t.replace(s.value_str(), &format!("<secret {}>", s.name()))
+    })
 }
 
 /// `host` without a trailing dot, lowercase, without IPv6 brackets.
@@ -361,6 +413,13 @@ async fn tunnel(state: Arc<State>, req: Request<Incoming>) -> Reply {
             StatusCode::FORBIDDEN,
             &format!("refused by the egress policy: {why}"),
         );
+    }
+    if let Some(ca) = state
+        .ca
+        .clone()
+        .filter(|_| state.secrets.any_bound_to(&host))
+    {
+        return intercept(state, req, ca, host, port, target);
     }
     // Resolve once under the guard, and connect, before saying yes: a
     // refused address is a refused CONNECT the client can report.
@@ -483,4 +542,100 @@ async fn carry(
         .await
         .unwrap_or((0, 0));
     Ok((up + hello.len() as u64, down, digest))
+}
+
+/// A tunnel to a host a secret is bound to: the proxy ends the agent's TLS
+/// with a certificate of the environment's authority and carries each
+/// request inside through [`send`] (secrets in place, the executor's own
+/// TLS to the host).
+fn intercept(
+    state: Arc<State>,
+    req: Request<Incoming>,
+    ca: Arc<CertAuthority>,
+    host: String,
+    port: u16,
+    target: String,
+) -> Reply {
+    let config = match ca.server_config(&host) {
+        Ok(c) => c,
+        Err(e) => {
+            state.record(
+                RecordAction::Tunnel,
+                &target,
+                Outcome::Failed,
+                &e.to_string(),
+            );
+            return answer(StatusCode::BAD_GATEWAY, &e.to_string());
+        }
+    };
+    tokio::spawn(async move {
+        let upgraded = match hyper::upgrade::on(req).await {
+            Ok(u) => u,
+            Err(e) => {
+                state.record(
+                    RecordAction::Tunnel,
+                    &target,
+                    Outcome::Failed,
+                    &e.to_string(),
+                );
+                return;
+            }
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let accepted = tokio::time::timeout(
+            state.config.connect_timeout,
+            acceptor.accept(TokioIo::new(upgraded)),
+        )
+        .await;
+        let tls = match accepted {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                let why = format!(
+                    "TLS with the agent failed (does it trust the environment's authority?): {e}"
+                );
+                state.record(RecordAction::Tunnel, &target, Outcome::Failed, &why);
+                return;
+            }
+            Err(_) => {
+                state.record(
+                    RecordAction::Tunnel,
+                    &target,
+                    Outcome::Failed,
+                    "no TLS handshake in time",
+                );
+                return;
+            }
+        };
+        state.record(
+            RecordAction::Tunnel,
+            &target,
+            Outcome::Ok,
+            "read by the proxy: a secret is bound to this host",
+        );
+        let authority = if port == 443 {
+            if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host.clone()
+            }
+        } else if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let state = Arc::clone(&state);
+            let host = host.clone();
+            let url = format!(
+                "https://{authority}{}",
+                req.uri().path_and_query().map_or("/", |p| p.as_str())
+            );
+            async move { Ok::<_, Infallible>(send(&state, req, url, &host).await) }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(tls), service)
+            .await;
+    });
+    Response::new(Full::new(Bytes::new()))
 }

@@ -13,4 +13,5 @@ mod support;
 mod abuse;
 mod errors;
 mod flow;
+mod secrets;
 mod tools;

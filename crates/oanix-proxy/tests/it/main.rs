@@ -18,6 +18,8 @@ use oanix_caps::{CapRecord, EgressPolicy, HttpFs, Outcome, RecordAction, RecordS
 use oanix_exec::{ExecutorConfig, ExecutorManager};
 use oanix_proxy::{Proxy, ProxyConfig, ProxyHandle};
 
+mod secrets;
+
 /// A proxy over an HttpFs with `policy`, its executor running.
 struct Fixture {
     proxy: ProxyHandle,
