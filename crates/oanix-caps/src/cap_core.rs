@@ -3,7 +3,7 @@
 //! notifications — and the one sequence every change follows.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use crate::error::{CapError, Result};
 use crate::notify::{EventListener, Signal};
@@ -54,7 +54,7 @@ impl<L: fmt::Debug> fmt::Debug for CoreParts<L> {
 /// The core of a capability service with state `S` and limits `L`.
 pub(crate) struct CapCore<S, L> {
     state: Mutex<S>,
-    policy: Arc<EgressPolicy>,
+    policy: RwLock<Arc<EgressPolicy>>,
     limits: L,
     work: Signal,
     ready: Signal,
@@ -65,7 +65,7 @@ impl<S: fmt::Debug, L: fmt::Debug> fmt::Debug for CapCore<S, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CapCore")
             .field("state", &*self.lock())
-            .field("policy", &self.policy)
+            .field("policy", &self.policy())
             .field("limits", &self.limits)
             .field("recorder", &self.recorder)
             .finish()
@@ -77,7 +77,7 @@ impl<S, L> CapCore<S, L> {
     pub(crate) fn new(state: S, parts: CoreParts<L>) -> Self {
         Self {
             state: Mutex::new(state),
-            policy: Arc::new(parts.policy),
+            policy: RwLock::new(Arc::new(parts.policy)),
             limits: parts.limits,
             work: Signal::default(),
             ready: Signal::default(),
@@ -91,9 +91,14 @@ impl<S, L> CapCore<S, L> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The egress policy.
-    pub(crate) fn policy(&self) -> &Arc<EgressPolicy> {
-        &self.policy
+    /// The egress policy now.
+    pub(crate) fn policy(&self) -> Arc<EgressPolicy> {
+        Arc::clone(&self.policy.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Replaces the egress policy: what is checked from now on.
+    pub(crate) fn set_policy(&self, policy: EgressPolicy) {
+        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
     }
 
     /// The limits.

@@ -19,7 +19,7 @@ use crate::error::{CapError, Result};
 use crate::message::parse_object;
 use crate::method::HttpMethod;
 use crate::notify::{EventListener, WaitEnd};
-use crate::policy::{EgressPolicy, is_token};
+use crate::policy::{EgressPolicy, HostPattern, is_token};
 use crate::queue::{BoundedQueue, Recent};
 use crate::record::{CapRecord, Capability, Outcome, RecordAction, RecordSink, sha256_digest};
 use crate::tree::{self, CapFiles, ContentHandle, MessageHandle, json_bytes};
@@ -685,9 +685,30 @@ impl HttpFs {
         HttpFsBuilder::default()
     }
 
-    /// The egress policy.
-    pub fn policy(&self) -> &Arc<EgressPolicy> {
+    /// The egress policy now.
+    pub fn policy(&self) -> Arc<EgressPolicy> {
         self.core().policy()
+    }
+
+    /// Replaces the egress policy while the service runs (for example,
+    /// allowing the package index for an install step, then closing it):
+    /// every request submitted from now on is checked against it, and an
+    /// executor checks redirects, resolved addresses, injected headers and
+    /// response limits with it from its next request on. Requests already
+    /// accepted keep the policy they were accepted under. The change is
+    /// recorded (`policy`, with what the new policy allows).
+    pub fn set_policy(&self, policy: EgressPolicy) {
+        let hosts: Vec<&str> = policy.hosts().iter().map(HostPattern::as_str).collect();
+        let detail = format!("allow_hosts = [{}]", hosts.join(", "));
+        self.core().set_policy(policy);
+        let mut record = CapRecord::new(
+            Capability::Http,
+            RecordAction::Policy,
+            "policy",
+            Outcome::Ok,
+        );
+        record.detail = Some(detail);
+        self.emit_record(record);
     }
 
     /// The limits.
@@ -990,7 +1011,7 @@ impl HttpFs {
             id: id.to_owned(),
             request: e.request.clone(),
             url: e.url.clone(),
-            policy: Arc::clone(self.core().policy()),
+            policy: self.core().policy(),
             timeout: e.timeout,
             submitted_at: e.submitted_at,
         }

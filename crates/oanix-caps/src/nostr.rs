@@ -664,7 +664,7 @@ impl NostrFs {
 
     /// The egress policy for relays (the relay executor checks relay URLs
     /// and resolved addresses with it).
-    pub fn policy(&self) -> &Arc<EgressPolicy> {
+    pub fn policy(&self) -> Arc<EgressPolicy> {
         self.core().policy()
     }
 

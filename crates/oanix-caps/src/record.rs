@@ -137,6 +137,8 @@ pub enum RecordAction {
     Retry,
     /// An HTTP redirect followed or refused by the executor.
     Redirect,
+    /// An egress policy replaced while the capability runs.
+    Policy,
     /// A `CONNECT` tunnel through the egress proxy: opened, refused, or closed
     /// with the bytes it carried.
     Tunnel,
@@ -186,6 +188,7 @@ impl RecordAction {
         Self::Retry,
         Self::Redirect,
         Self::Tunnel,
+        Self::Policy,
         Self::Open,
         Self::Connected,
         Self::Send,
@@ -224,6 +227,7 @@ impl RecordAction {
             Self::Retry => "retry",
             Self::Redirect => "redirect",
             Self::Tunnel => "tunnel",
+            Self::Policy => "policy",
             Self::Open => "open",
             Self::Connected => "connected",
             Self::Send => "send",

@@ -318,7 +318,7 @@ impl WsFs {
     }
 
     /// The egress policy (executors check resolved addresses with it).
-    pub fn policy(&self) -> &Arc<EgressPolicy> {
+    pub fn policy(&self) -> Arc<EgressPolicy> {
         self.core().policy()
     }
 

@@ -149,14 +149,27 @@ pub async fn connect_checked(
 
 /// A hyper connector that opens TCP connections only through
 /// [`connect_checked`]. It reads no proxy settings from the environment.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct GuardedConnector {
-    policy: Arc<EgressPolicy>,
+    policy: PolicySource,
     timeout: Duration,
 }
 
+/// Where a connector reads the policy, at each connection (it may change
+/// while the executor runs).
+pub(crate) type PolicySource = Arc<dyn Fn() -> Arc<EgressPolicy> + Send + Sync>;
+
+impl std::fmt::Debug for GuardedConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardedConnector")
+            .field("policy", &(self.policy)())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
 impl GuardedConnector {
-    pub(crate) fn new(policy: Arc<EgressPolicy>, timeout: Duration) -> Self {
+    pub(crate) fn new(policy: PolicySource, timeout: Duration) -> Self {
         Self { policy, timeout }
     }
 }
@@ -171,7 +184,7 @@ impl tower_service::Service<Uri> for GuardedConnector {
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
-        let policy = Arc::clone(&self.policy);
+        let policy = (self.policy)();
         let timeout = self.timeout;
         Box::pin(async move {
             let host = uri.host().ok_or_else(|| ConnectFailure::Connect {

@@ -15,7 +15,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use oanix_caps::{
-    Body, CapRecord, Capability, EgressPolicy, FailureKind, HttpFs, HttpMethod, HttpReply, Outcome,
+    Body, CapRecord, Capability, FailureKind, HttpFs, HttpMethod, HttpReply, Outcome,
     PendingRequest, RecordAction,
 };
 use tokio::sync::Semaphore;
@@ -76,7 +76,8 @@ pub struct HttpExecutor {
 
 struct Inner {
     client: HyperClient,
-    policy: Arc<EgressPolicy>,
+    /// The service, whose policy is read at each use (it may change).
+    http: HttpFs,
     attempt_timeout: Duration,
     retry: RetryPolicy,
     max_redirects: usize,
@@ -97,7 +98,7 @@ impl fmt::Debug for HttpExecutor {
 impl HttpExecutor {
     /// An executor for `http` with `config`.
     pub fn new(http: HttpFs, config: &ExecutorConfig) -> Result<Self> {
-        let policy = Arc::clone(http.policy());
+        let source = http.clone();
         // hyper-rustls sets the ALPN protocols itself (h2, http/1.1).
         let tls = guard::tls_config(config, &[])?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
@@ -106,7 +107,7 @@ impl HttpExecutor {
             .enable_http1()
             .enable_http2()
             .wrap_connector(GuardedConnector::new(
-                Arc::clone(&policy),
+                Arc::new(move || source.policy()),
                 config.connect_timeout,
             ));
         let client = Client::builder(TokioExecutor::new())
@@ -115,10 +116,10 @@ impl HttpExecutor {
             .timer(TokioTimer::new())
             .build(connector);
         Ok(Self {
-            http,
+            http: http.clone(),
             inner: Arc::new(Inner {
                 client,
-                policy,
+                http: http.clone(),
                 attempt_timeout: config.http_timeout,
                 retry: config.http_retry,
                 max_redirects: config.http_max_redirects,
@@ -332,7 +333,8 @@ impl Inner {
         // the policy refuses): every request is checked before the first
         // connection.
         let mut url = self
-            .policy
+            .http
+            .policy()
             .check_http(
                 p.request.method,
                 p.url.as_str(),
@@ -408,7 +410,8 @@ impl Inner {
                 body = Bytes::new();
             }
             if let Err(e) = self
-                .policy
+                .http
+                .policy()
                 .check_http(method, next.as_str(), body.len() as u64)
             {
                 http.emit_record(
@@ -537,7 +540,7 @@ impl Inner {
                 };
             }
         };
-        let max = self.policy.max_response_body();
+        let max = self.http.policy().max_response_body();
         let fut = async {
             let response = match self.client.request(request).await {
                 Ok(r) => r,
@@ -624,11 +627,11 @@ impl Inner {
         agent_headers: &[(String, String)],
         body: Bytes,
     ) -> Result<Request<Full<Bytes>>, Failure> {
-        let injected = if self.policy.injections().is_empty() {
+        let policy = self.http.policy();
+        let injected = if policy.injections().is_empty() {
             Vec::new()
         } else {
-            self.policy
-                .injected_headers(url.host_str().unwrap_or_default())
+            policy.injected_headers(url.host_str().unwrap_or_default())
         };
         let mut builder = Request::builder()
             .method(hyper_method(method))

@@ -121,7 +121,7 @@ impl Seen {
 impl NostrRelayConnector {
     /// A connector for `nostr` with `config`.
     pub fn new(nostr: NostrFs, config: &ExecutorConfig) -> Result<Self> {
-        let policy = Arc::clone(nostr.policy());
+        let policy = nostr.policy();
         Ok(Self {
             nostr,
             shared: Arc::new(Shared {

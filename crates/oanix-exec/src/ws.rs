@@ -234,7 +234,7 @@ impl Conn {
                 }
             }
         };
-        let policy = Arc::clone(self.ws.policy());
+        let policy = self.ws.policy();
         // An agent's URL passed the policy when it was written; the host's
         // did not (host code is trusted to ask, not to reach what the
         // policy refuses): every URL is checked before connecting.

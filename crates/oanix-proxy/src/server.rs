@@ -426,7 +426,7 @@ async fn tunnel(state: Arc<State>, req: Request<Incoming>) -> Reply {
     let upstream = match oanix_exec::connect_checked(
         &bracketed,
         port,
-        state.http.policy(),
+        &state.http.policy(),
         state.config.connect_timeout,
     )
     .await

@@ -23,6 +23,7 @@ mod secrets;
 /// A proxy over an HttpFs with `policy`, its executor running.
 struct Fixture {
     proxy: ProxyHandle,
+    http: HttpFs,
     records: Arc<Mutex<Vec<CapRecord>>>,
     _manager: ExecutorManager,
 }
@@ -37,12 +38,13 @@ fn fixture(policy: EgressPolicy, config: ProxyConfig) -> Fixture {
     manager.attach_http(&http);
     manager.start().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let proxy = Proxy::new(http)
+    let proxy = Proxy::new(http.clone())
         .with_config(config)
         .serve(listener)
         .unwrap();
     Fixture {
         proxy,
+        http,
         records,
         _manager: manager,
     }
@@ -399,4 +401,42 @@ fn a_flood_of_connections_stays_within_the_bound() {
         .filter(|r| r.outcome == Outcome::Refused)
         .count();
     assert!(refused >= 8, "{refused}");
+}
+
+#[test]
+fn the_policy_changes_while_the_proxy_runs_and_each_change_is_recorded() {
+    let (port, seen) = http_server("index page");
+    let (other, other_seen) = http_server("other page");
+    let fx = fixture(loopback_policy(port), ProxyConfig::default());
+    let get = |p: u16| {
+        raw(
+            &fx.url(),
+            &format!("GET http://127.0.0.1:{p}/ HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"),
+        )
+    };
+    assert!(get(other).starts_with("HTTP/1.1 403"));
+    // Open the second port for a step...
+    fx.http.set_policy(
+        EgressPolicy::allow_hosts(["127.0.0.1"])
+            .schemes(["http"])
+            .ports([port, other])
+            .allow_loopback(true)
+            .build()
+            .unwrap(),
+    );
+    let answer = get(other);
+    assert!(answer.ends_with("other page"), "{answer}");
+    // ...then close everything.
+    fx.http.set_policy(EgressPolicy::deny_all());
+    assert!(get(port).starts_with("HTTP/1.1 403"));
+    assert!(get(other).starts_with("HTTP/1.1 403"));
+    assert!(seen.lock().unwrap().is_empty());
+    assert_eq!(other_seen.lock().unwrap().len(), 1);
+    let changes = fx.records(RecordAction::Policy);
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!(
+        changes[0].detail.as_deref(),
+        Some("allow_hosts = [127.0.0.1]")
+    );
+    assert_eq!(changes[1].detail.as_deref(), Some("allow_hosts = []"));
 }
