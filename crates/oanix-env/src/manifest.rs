@@ -48,6 +48,7 @@
 //! # For native agents: the egress proxy puts the value of GITHUB_TOKEN (read
 //! # on the host) in place of the placeholder the agent's GITHUB_TOKEN holds,
 //! # in requests to these hosts only.
+//! trust = ["registry-ca.pem"]   # further authorities the executors trust (PEM)
 //! secrets = [{ name = "github-token", hosts = ["github.com", "*.github.com"], value_env = "GITHUB_TOKEN", env = "GITHUB_TOKEN" }]
 //!
 //! [capabilities.ws]
@@ -239,6 +240,8 @@ struct PolicySection {
     inject: Vec<Spanned<InjectSection>>,
     #[serde(default)]
     secrets: Vec<Spanned<SecretSection>>,
+    #[serde(default)]
+    trust: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -476,6 +479,10 @@ impl Ctx<'_> {
         }
         let mut plan = PolicyPlan::allow_hosts(allow_hosts);
         plan.secrets = secrets;
+        for (i, t) in p.trust.iter().enumerate() {
+            self.note(&format!("{key}.trust[{i}]"), t.span());
+            plan.trust.push(self.host_path(t.get_ref()));
+        }
         plan.deny_hosts = deny_hosts;
         plan.schemes.clone_from(&p.schemes);
         plan.ports.clone_from(&p.ports);

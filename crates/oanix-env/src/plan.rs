@@ -258,6 +258,10 @@ pub struct PolicyPlan {
     /// Secrets for native agents, substituted by the egress proxy (HTTP
     /// only).
     pub secrets: Vec<SecretPlan>,
+    /// PEM files of further certificate authorities the executors trust
+    /// for HTTPS and WSS (a private registry, a test server), beside the
+    /// usual roots.
+    pub trust: Vec<std::path::PathBuf>,
 }
 
 impl PolicyPlan {
@@ -528,7 +532,18 @@ impl EnvPlan {
         // Capabilities are carried out: executors start with the environment.
         #[cfg(feature = "executor")]
         {
-            b = b.executors(oanix_exec::ExecutorConfig::default());
+            let mut config = oanix_exec::ExecutorConfig::builder();
+            for (key, p) in [
+                ("capabilities.http", &self.http),
+                ("capabilities.ws", &self.ws),
+            ] {
+                for (i, path) in p.iter().flat_map(|p| p.trust.iter()).enumerate() {
+                    for der in self.certificates(&format!("{key}.trust[{i}]"), path)? {
+                        config = config.add_root_certificate(der);
+                    }
+                }
+            }
+            b = b.executors(config.build());
         }
         if let Some(p) = &self.http {
             let policy = self.policy("capabilities.http", p)?;
@@ -555,6 +570,35 @@ impl EnvPlan {
             agent.sandbox.secrets.clone_from(&p.secrets);
         }
         Ok(b.agent(agent))
+    }
+
+    /// The certificates (DER) of the PEM file `path`, named `key`.
+    #[cfg(feature = "executor")]
+    fn certificates(&self, key: &str, path: &std::path::Path) -> Result<Vec<Vec<u8>>> {
+        use base64::Engine as _;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| self.error(key, format!("{}: {e}", path.display())))?;
+        let mut found = Vec::new();
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+            let body = &rest[start + "-----BEGIN CERTIFICATE-----".len()..];
+            let Some(end) = body.find("-----END CERTIFICATE-----") else {
+                return Err(self.error(
+                    key,
+                    format!("{}: a certificate is not terminated", path.display()),
+                ));
+            };
+            let b64: String = body[..end].split_whitespace().collect();
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|e| self.error(key, format!("{}: {e}", path.display())))?;
+            found.push(der);
+            rest = &body[end..];
+        }
+        if found.is_empty() {
+            return Err(self.error(key, format!("{} holds no PEM certificate", path.display())));
+        }
+        Ok(found)
     }
 
     /// Adds mount `i` to `b`.

@@ -9,4 +9,5 @@
 )]
 
 mod cli;
+mod egress;
 mod native;

@@ -1,0 +1,208 @@
+//! `oanix run` with a manifest: a native agent clones a repository over
+//! HTTPS with a token it never sees, through the egress proxy.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+/// A TLS server for `localhost` serving the files under `root` to requests
+/// that carry `Basic` credentials with `token` as the password, answering
+/// `401` otherwise. Returns its port, its certificate (PEM) and the
+/// authorization headers it saw.
+fn git_server(root: PathBuf, token: &'static str) -> (u16, String, Arc<Mutex<Vec<String>>>) {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let pem = made.cert.pem();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![made.cert.der().clone()], key)
+        .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let expected = format!(
+        "Basic {}",
+        base64_encode(format!("x-access-token:{token}").as_bytes())
+    );
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(mut tcp) = tcp else { continue };
+            let Ok(mut conn) = rustls::ServerConnection::new(Arc::clone(&config)) else {
+                continue;
+            };
+            let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+            let mut reader = BufReader::new(&mut tls);
+            let (mut target, mut auth) = (String::new(), String::new());
+            let mut first = true;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if first {
+                    target = line.split(' ').nth(1).unwrap_or("/").to_owned();
+                    first = false;
+                } else if let Some((k, v)) = line.split_once(':')
+                    && k.eq_ignore_ascii_case("authorization")
+                {
+                    auth = v.trim().to_owned();
+                }
+            }
+            drop(reader);
+            log.lock().unwrap().push(auth.clone());
+            let path = target
+                .split('?')
+                .next()
+                .unwrap_or("/")
+                .trim_start_matches('/');
+            let file = root.join(path);
+            let response: Vec<u8> = if auth != expected {
+                b"HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Basic realm=\"git\"\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec()
+            } else if let Ok(body) = std::fs::read(&file).map_err(drop).and_then(|b| {
+                if file.starts_with(&root) {
+                    Ok(b)
+                } else {
+                    Err(())
+                }
+            }) {
+                let mut r = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                r.extend(body);
+                r
+            } else {
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec()
+            };
+            let _ = tls.write_all(&response);
+            let _ = tls.flush();
+            conn.send_close_notify();
+            let _ = conn.complete_io(&mut tcp);
+        }
+    });
+    (port, pem, seen)
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "safe.directory=*"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_native_agent_clones_over_https_with_a_token_it_never_sees() {
+    for tool in ["git", "curl"] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{tool} must be installed in CI"
+            );
+            return;
+        }
+    }
+    let d = tempfile::tempdir().unwrap();
+    // A repository with one commit, published for the dumb HTTP protocol.
+    let work = d.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    std::fs::write(work.join("README"), "cloned through the proxy\n").unwrap();
+    git(&work, &["add", "README"]);
+    git(&work, &["commit", "-q", "-m", "first"]);
+    let served = d.path().join("served");
+    std::fs::create_dir(&served).unwrap();
+    git(
+        d.path(),
+        &["clone", "-q", "--bare", "work", "served/repo.git"],
+    );
+    git(&served.join("repo.git"), &["update-server-info"]);
+    let (port, pem, seen) = git_server(served, "s3cret-value");
+    std::fs::write(d.path().join("server.pem"), pem).unwrap();
+    std::fs::write(
+        d.path().join("agent.toml"),
+        format!(
+            r#"
+[agent]
+command = ["sh", "-c", """
+case "$GIT_TOKEN" in oanix-secret-*) ;; *) echo "the agent holds the token" >&2; exit 9;; esac
+git clone -q "https://x-access-token:$GIT_TOKEN@localhost:{port}/repo.git" /tmp/clone
+cat /tmp/clone/README
+curl -s -o /dev/null -w "%{{http_code}}\n" -H "authorization: Bearer $GIT_TOKEN" http://127.0.0.1:{port}/
+"""]
+
+[sandbox]
+env = {{ NO_PROXY = "", no_proxy = "" }}
+
+[capabilities.http]
+allow_hosts = ["localhost", "127.0.0.1"]
+schemes = ["https", "http"]
+ports = [{port}]
+allow_loopback = true
+trust = ["server.pem"]
+secrets = [{{ name = "git-token", hosts = ["localhost"], value_env = "OANIX_TEST_GIT_TOKEN", env = "GIT_TOKEN" }}]
+
+[limits]
+timeout_secs = 60
+"#
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_oanix"))
+        .args(["--json", "run", "agent.toml"])
+        .current_dir(d.path())
+        .env("OANIX_TEST_GIT_TOKEN", "s3cret-value")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["exit_code"], 0, "{report}");
+    let stdout = report["stdout"].as_str().unwrap();
+    assert_eq!(stdout, "cloned through the proxy\n403\n", "{report}");
+    let seen = seen.lock().unwrap().clone();
+    let expected = format!("Basic {}", base64_encode(b"x-access-token:s3cret-value"));
+    assert!(seen.contains(&expected), "{seen:?}");
+    assert!(seen.iter().all(|a| !a.contains("oanix-secret")), "{seen:?}");
+    assert!(!report.to_string().contains("s3cret-value"), "{report}");
+}
