@@ -449,19 +449,10 @@ async fn tunnel(state: Arc<State>, req: Request<Incoming>) -> Reply {
         }
     };
     tokio::spawn(async move {
-        let upgraded = match hyper::upgrade::on(req).await {
-            Ok(u) => u,
-            Err(e) => {
-                state.record(
-                    RecordAction::Tunnel,
-                    &target,
-                    Outcome::Failed,
-                    &e.to_string(),
-                );
-                return;
-            }
+        let Some(upgraded) = upgrade(&state, req, &target).await else {
+            return;
         };
-        let mut client = TokioIo::new(upgraded);
+        let mut client = upgraded;
         match carry(&state, &mut client, upstream, &host).await {
             Ok((up, down, digest)) => {
                 let mut record =
@@ -475,6 +466,26 @@ async fn tunnel(state: Arc<State>, req: Request<Incoming>) -> Reply {
         }
     });
     Response::new(Full::new(Bytes::new()))
+}
+
+/// The client's side of a `CONNECT` once answered, or `None` (recorded).
+async fn upgrade(
+    state: &State,
+    req: Request<Incoming>,
+    target: &str,
+) -> Option<TokioIo<hyper::upgrade::Upgraded>> {
+    match hyper::upgrade::on(req).await {
+        Ok(u) => Some(TokioIo::new(u)),
+        Err(e) => {
+            state.record(
+                RecordAction::Tunnel,
+                target,
+                Outcome::Failed,
+                &e.to_string(),
+            );
+            None
+        }
+    }
 }
 
 /// Checks the ClientHello against `host`, then copies both ways between the
@@ -569,24 +580,12 @@ fn intercept(
         }
     };
     tokio::spawn(async move {
-        let upgraded = match hyper::upgrade::on(req).await {
-            Ok(u) => u,
-            Err(e) => {
-                state.record(
-                    RecordAction::Tunnel,
-                    &target,
-                    Outcome::Failed,
-                    &e.to_string(),
-                );
-                return;
-            }
+        let Some(upgraded) = upgrade(&state, req, &target).await else {
+            return;
         };
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
-        let accepted = tokio::time::timeout(
-            state.config.connect_timeout,
-            acceptor.accept(TokioIo::new(upgraded)),
-        )
-        .await;
+        let accepted =
+            tokio::time::timeout(state.config.connect_timeout, acceptor.accept(upgraded)).await;
         let tls = match accepted {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
