@@ -84,6 +84,14 @@ pub(crate) fn file_attr(
     }
 }
 
+/// The attributes of a name found missing (number 0), which the kernel
+/// keeps as a negative entry and otherwise ignores.
+pub(crate) fn negative_attr(defaults: &AttrDefaults) -> FileAttr {
+    let mut attr = file_attr(0, &Metadata::file(0, 0), Overrides::default(), defaults);
+    attr.ino = INodeNo(0);
+    attr
+}
+
 /// A `SystemTime` as a `Timestamp` (0 before the epoch).
 pub(crate) fn timestamp(t: SystemTime) -> Timestamp {
     Timestamp::from(t)

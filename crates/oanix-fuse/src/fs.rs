@@ -24,15 +24,47 @@ use fuser::{
 };
 use oanix_vfs::path::{MAX_NAME_LEN, MAX_PATH_LEN};
 use oanix_vfs::{
-    FileService, FsError, FsErrorKind, Metadata, OpenFlags, Timestamp, deadline, path,
+    FileKind, FileService, FsError, FsErrorKind, Metadata, OpenFlags, Timestamp, deadline, path,
 };
 
-use crate::attr::{AttrDefaults, default_mode, file_attr, file_type, timestamp};
+use crate::attr::{AttrDefaults, default_mode, file_attr, file_type, negative_attr, timestamp};
 use crate::errno::{Op, errno};
 use crate::handles::{DirStream, Listed, OpenFile};
-use crate::inodes::{InodeTable, Key};
+use crate::inodes::{InodeTable, Key, Version};
 use crate::options::{CachePolicy, MountOptions};
 use crate::pool::Pool;
+
+/// How long the kernel may keep a name of [`Writable`](CachePolicy::Writable)
+/// content. Inode numbers stand for paths, so an entry the host removed or
+/// replaced cannot show what is not there: the next request on it asks the
+/// service by path, and answers `ESTALE` (the kernel looks the name up
+/// again) where the name is gone or holds another kind of file.
+const NAME_TTL: Duration = Duration::from_secs(3600);
+
+/// How old a file's modification time must be, when the kernel first
+/// receives it, for a later change to be sure to show in it (file systems
+/// keep times in ticks of up to two seconds).
+const SETTLED: Duration = Duration::from_secs(2);
+
+/// Whether a later change of the file `md` describes must show in its size
+/// or modification time: it has a time, old enough (see [`SETTLED`]).
+fn settled(md: &Metadata) -> bool {
+    let now = Timestamp::now().as_nanos();
+    let margin = u64::try_from(SETTLED.as_nanos()).unwrap_or(u64::MAX);
+    md.modified
+        .is_some_and(|t| t.as_nanos().saturating_add(margin) < now)
+}
+
+/// How long the kernel may keep what it learns of a path.
+#[derive(Debug, Clone, Copy)]
+struct Ttls {
+    /// A name found.
+    entry: Duration,
+    /// The attributes of a file.
+    attr: Duration,
+    /// A name found missing.
+    negative: Duration,
+}
 
 /// What the request threads, the blocking pool and the mount share.
 pub(crate) struct Shared {
@@ -175,16 +207,49 @@ impl Shared {
         }
     }
 
-    fn ttl(&self, policy: CachePolicy) -> Duration {
+    /// How long the kernel may keep what it learns of a path under `policy`.
+    fn ttls(&self, policy: CachePolicy) -> Ttls {
         match policy {
-            CachePolicy::Immutable => self.options.immutable_ttl,
-            CachePolicy::Cached(ttl) => ttl,
-            _ => Duration::ZERO,
+            CachePolicy::Immutable => Ttls {
+                entry: self.options.immutable_ttl,
+                attr: self.options.immutable_ttl,
+                negative: self.options.immutable_ttl,
+            },
+            CachePolicy::Cached(ttl) => Ttls {
+                entry: ttl,
+                attr: ttl,
+                negative: ttl,
+            },
+            CachePolicy::Writable => Ttls {
+                entry: NAME_TTL,
+                attr: Duration::ZERO,
+                negative: Duration::ZERO,
+            },
+            CachePolicy::Live => Ttls {
+                entry: Duration::ZERO,
+                attr: Duration::ZERO,
+                negative: Duration::ZERO,
+            },
         }
     }
 
+    /// How long the kernel may keep the attributes of `path`.
+    fn attr_ttl(&self, path: &str) -> Duration {
+        self.ttls(self.options.policy_of(path)).attr
+    }
+
+    /// The attributes of `ino`, described by `md`, as the kernel is about
+    /// to receive them (which the table records for regular files).
     fn attr(&self, ino: u64, md: &Metadata) -> FileAttr {
-        let kept = self.inodes().overrides(ino);
+        let kept = if md.is_file() {
+            let version = Version {
+                size: md.size,
+                modified: md.modified,
+            };
+            self.inodes().sent(ino, version, settled(md))
+        } else {
+            self.inodes().overrides(ino)
+        };
         file_attr(ino, md, kept, &self.defaults)
     }
 
@@ -237,7 +302,7 @@ impl Shared {
         {
             let ttl = self
                 .path_of(ino)
-                .map_or(Duration::ZERO, |p| self.ttl(self.options.policy_of(&p)));
+                .map_or(Duration::ZERO, |p| self.attr_ttl(&p));
             return Ok((md, ttl));
         }
         let looked = self.with_path(ino, |p| {
@@ -252,12 +317,14 @@ impl Shared {
                     // kernel's inode is stale and it looks the name up again.
                     return Err(Errno::ESTALE);
                 }
-                Ok((md, self.ttl(policy)))
+                Ok((md, self.ttls(policy).attr))
             }
+            // The name is gone: the kernel's entry for it is stale (it
+            // looks the name up again), unless the file is still open.
             Err(e) if e.kind() == FsErrorKind::NotFound => self
                 .open_stat(ino)
                 .map(|md| (md, Duration::ZERO))
-                .ok_or(Errno::ENOENT),
+                .ok_or(Errno::ESTALE),
             Err(e) => Err(fail(&e)),
         }
     }
@@ -265,19 +332,50 @@ impl Shared {
     /// Answers a lookup-like request with the entry for `name` in `parent`.
     fn entry_reply(&self, parent: u64, name: &str, path: &str, md: &Metadata, reply: ReplyEntry) {
         let ino = self.remember(parent, name, md);
-        let ttl = self.ttl(self.options.policy_of(path));
-        reply.entry(&ttl, &self.attr(ino, md), Generation(0));
+        self.send_entry(ino, path, md, reply);
     }
 
-    /// The fopen flags for a file opened at `path` under `policy`.
-    fn fopen(policy: CachePolicy, direct: bool) -> FopenFlags {
+    /// Answers with the entry `ino` at `path`, described by `md`.
+    fn send_entry(&self, ino: u64, path: &str, md: &Metadata, reply: ReplyEntry) {
+        let ttls = self.ttls(self.options.policy_of(path));
+        reply.entry_with_ttls(&ttls.attr, &ttls.entry, &self.attr(ino, md), Generation(0));
+    }
+
+    /// The fopen flags for a file of `ino` opened under `policy`, which is
+    /// `now` (when its metadata could be read).
+    fn fopen(
+        &self,
+        ino: u64,
+        policy: CachePolicy,
+        direct: bool,
+        now: Option<&Metadata>,
+    ) -> FopenFlags {
         let mut flags = FopenFlags::FOPEN_NOFLUSH;
         if direct {
             flags |= FopenFlags::FOPEN_DIRECT_IO;
-        } else if matches!(policy, CachePolicy::Immutable | CachePolicy::Cached(_)) {
+        } else if policy == CachePolicy::Immutable || self.unchanged(ino, policy, now) {
             flags |= FopenFlags::FOPEN_KEEP_CACHE;
         }
         flags
+    }
+
+    /// Whether the file `ino`, which is `now`, is still the version whose
+    /// attributes the kernel last received (so the pages it cached from
+    /// that version are still right). Only [`Writable`](CachePolicy::Writable)
+    /// files are checked: [`Cached`](CachePolicy::Cached) ones keep their
+    /// pages across opens as long as the kernel keeps their attributes.
+    fn unchanged(&self, ino: u64, policy: CachePolicy, now: Option<&Metadata>) -> bool {
+        match (policy, now) {
+            (CachePolicy::Cached(_), _) => true,
+            (CachePolicy::Writable, Some(md)) => {
+                let now = Version {
+                    size: md.size,
+                    modified: md.modified,
+                };
+                self.inodes().unchanged(ino, now)
+            }
+            _ => false,
+        }
     }
 
     fn open_now(&self, ino: u64, flags: i32, reply: ReplyOpen) {
@@ -290,14 +388,27 @@ impl Shared {
         });
         let (policy, handle) = match opened {
             Ok(x) => x,
+            // The name is gone or holds a directory now: the kernel's entry
+            // is stale, and it looks the name up again (then creates the
+            // file, for `O_CREAT`).
+            Err(e) if matches!(e.kind(), FsErrorKind::NotFound | FsErrorKind::IsADirectory) => {
+                return reply.error(Errno::ESTALE);
+            }
             Err(e) => return reply.error(fail(&e)),
         };
+        let now = handle.stat().ok();
+        if let Some(md) = &now
+            && self.inodes().kind(ino).is_some_and(|k| k != md.kind)
+        {
+            return reply.error(Errno::ESTALE);
+        }
         // A file of size 0 may be computed on read (its size unknown until
         // then): the page cache would show it empty, so it goes direct.
-        let empty = handle.stat().is_ok_and(|md| md.is_file() && md.size == 0);
+        let empty = now.as_ref().is_some_and(|md| md.is_file() && md.size == 0);
         let direct = policy == CachePolicy::Live || empty;
+        let flags = self.fopen(ino, policy, direct, now.as_ref());
         let fh = self.add_file(OpenFile::new(ino, handle, direct, oflags.append));
-        reply.opened(Fh(fh), Self::fopen(policy, direct));
+        reply.opened(Fh(fh), flags);
     }
 
     fn create_now(
@@ -331,14 +442,16 @@ impl Shared {
         self.keep_mode(ino, mode, umask, &md);
         let policy = self.options.policy_of(&p);
         let direct = policy == CachePolicy::Live;
+        let flags = self.fopen(ino, policy, direct, None);
         let fh = self.add_file(OpenFile::new(ino, handle, direct, oflags.append));
-        let ttl = self.ttl(policy);
+        // One time for the name and the attributes: the shorter.
+        let ttls = self.ttls(policy);
         reply.created(
-            &ttl,
+            &ttls.attr.min(ttls.entry),
             &self.attr(ino, &md),
             Generation(0),
             Fh(fh),
-            Self::fopen(policy, direct),
+            flags,
         );
     }
 
@@ -539,9 +652,18 @@ impl Filesystem for OanixFs {
                 return reply.error(Errno::ENAMETOOLONG);
             }
             let s = &self.shared;
+            let mut missing = None;
             let found = s.with_path(parent.0, |dir| {
                 let p = child(dir, name)?;
-                s.service.lstat(&p).map(|md| (p, md))
+                match s.service.lstat(&p) {
+                    Ok(md) => Ok((p, md)),
+                    Err(e) => {
+                        if e.kind() == FsErrorKind::NotFound {
+                            missing = Some(p);
+                        }
+                        Err(e)
+                    }
+                }
             });
             match found {
                 Ok((p, md)) => s.entry_reply(parent.0, name, &p, &md, reply),
@@ -549,7 +671,14 @@ impl Filesystem for OanixFs {
                     if e.kind() == FsErrorKind::NotFound {
                         s.inodes().drop_name(parent.0, name);
                     }
-                    reply.error(fail(&e));
+                    let negative = missing
+                        .map_or(Duration::ZERO, |p| s.ttls(s.options.policy_of(&p)).negative);
+                    if e.kind() == FsErrorKind::NotFound && !negative.is_zero() {
+                        // The kernel may remember that the name is missing.
+                        reply.entry(&negative, &negative_attr(&s.defaults), Generation(0));
+                    } else {
+                        reply.error(fail(&e));
+                    }
                 }
             }
         });
@@ -608,8 +737,20 @@ impl Filesystem for OanixFs {
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         caught(|| {
             let s = &self.shared;
-            match s.with_path(ino.0, |p| s.service.readlink(p)) {
+            let read = s.with_path(ino.0, |p| {
+                s.service.readlink(p).map_err(|e| {
+                    // Not a link (any more): the kernel's entry is stale.
+                    match s.service.lstat(p) {
+                        Ok(md) if md.kind != FileKind::Symlink => None,
+                        Err(gone) if gone.kind() == FsErrorKind::NotFound => None,
+                        _ => Some(e),
+                    }
+                    .unwrap_or_else(|| FsError::not_found(p))
+                })
+            });
+            match read {
                 Ok(target) => reply.data(target.as_bytes()),
+                Err(e) if e.kind() == FsErrorKind::NotFound => reply.error(Errno::ESTALE),
                 Err(e) => reply.error(fail(&e)),
             }
         });
@@ -645,8 +786,7 @@ impl Filesystem for OanixFs {
                 Ok((p, md)) => {
                     let ino = s.remember(parent.0, name, &md);
                     s.keep_mode(ino, mode, umask, &md);
-                    let ttl = s.ttl(s.options.policy_of(&p));
-                    reply.entry(&ttl, &s.attr(ino, &md), Generation(0));
+                    s.send_entry(ino, &p, &md, reply);
                 }
                 Err(e) => reply.error(fail(&e)),
             }
@@ -677,8 +817,7 @@ impl Filesystem for OanixFs {
                 Ok((p, md)) => {
                     let ino = s.remember(parent.0, name, &md);
                     s.keep_mode(ino, mode, umask, &md);
-                    let ttl = s.ttl(s.options.policy_of(&p));
-                    reply.entry(&ttl, &s.attr(ino, &md), Generation(0));
+                    s.send_entry(ino, &p, &md, reply);
                 }
                 Err(e) => reply.error(fail(&e)),
             }
@@ -778,8 +917,7 @@ impl Filesystem for OanixFs {
             match linked {
                 Ok((to, md)) => {
                     s.inodes().linked(ino.0, newparent.0, name, key_of(&md), 1);
-                    let ttl = s.ttl(s.options.policy_of(&to));
-                    reply.entry(&ttl, &s.attr(ino.0, &md), Generation(0));
+                    s.send_entry(ino.0, &to, &md, reply);
                 }
                 Err(e) => reply.error(errno(&e, Op::MakeLink)),
             }
@@ -945,6 +1083,12 @@ impl Filesystem for OanixFs {
                     };
                     reply.opened(Fh(fh), flags);
                 }
+                // Gone, or not a directory any more: the kernel's entry is stale.
+                Err(e)
+                    if matches!(e.kind(), FsErrorKind::NotFound | FsErrorKind::NotADirectory) =>
+                {
+                    reply.error(Errno::ESTALE);
+                }
                 Err(e) => reply.error(fail(&e)),
             }
         });
@@ -1014,7 +1158,8 @@ impl Filesystem for OanixFs {
             let s = &self.shared;
             match s.meta_ino(ino.0, None) {
                 Ok((md, _)) => {
-                    let perm = s.attr(ino.0, &md).perm;
+                    let kept = s.inodes().overrides(ino.0);
+                    let perm = file_attr(ino.0, &md, kept, &s.defaults).perm;
                     // As the kernel answers root: writing needs a writable
                     // file system (the service decides the rest when it is
                     // tried), executing needs an execute bit.

@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 
-use oanix_vfs::FileKind;
+use oanix_vfs::{FileKind, Timestamp};
 
 /// The root directory's number.
 pub(crate) const ROOT: u64 = 1;
@@ -51,10 +51,25 @@ pub(crate) struct Overrides {
     pub(crate) gid: Option<u32>,
 }
 
+/// What a file's data was when the kernel last saw its attributes: its
+/// size and modification time. The kernel may keep its cached pages at
+/// an open only while the file is still that version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Version {
+    /// The size.
+    pub(crate) size: u64,
+    /// The modification time, if the service keeps one.
+    pub(crate) modified: Option<Timestamp>,
+}
+
 /// One number's file.
 #[derive(Debug)]
 struct Node {
     kind: FileKind,
+    /// The version of its data whose attributes the kernel last received,
+    /// and whether it was already old when first received (see
+    /// [`InodeTable::sent`]).
+    version: Option<(Version, bool)>,
     /// Its names: (directory number, name).
     links: Vec<(u64, Box<str>)>,
     /// How many lookups the kernel holds.
@@ -68,12 +83,22 @@ impl Node {
     fn new(kind: FileKind) -> Self {
         Self {
             kind,
+            version: None,
             links: Vec::new(),
             lookups: 0,
             overrides: Overrides::default(),
             key: None,
         }
     }
+}
+
+/// How much of a path the table knows; see [`InodeTable::known`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Known {
+    /// The deepest component known: (directory number, name, number).
+    pub(crate) deepest: Option<(u64, String, u64)>,
+    /// The first component not known: (directory number, name).
+    pub(crate) missing: Option<(u64, String)>,
 }
 
 /// The table; see the [module docs](self).
@@ -328,20 +353,54 @@ impl InodeTable {
         }
     }
 
+    /// What the mount keeps for `ino`, and records that the kernel receives
+    /// the attributes of `version` for it. `settled` says whether that
+    /// version was already old enough that any later change must show in
+    /// its size or time; it counts only when the version is new to the table
+    /// (a version first seen young stays unsettled, however long it lasts:
+    /// the kernel may hold pages of a change made within the same tick).
+    pub(crate) fn sent(&mut self, ino: u64, version: Version, settled: bool) -> Overrides {
+        self.nodes
+            .get_mut(&ino)
+            .map_or_else(Overrides::default, |n| {
+                if n.version.is_none_or(|(v, _)| v != version) {
+                    n.version = Some((version, settled));
+                }
+                n.overrides
+            })
+    }
+
+    /// Whether `ino` is `now` the version whose attributes the kernel last
+    /// received, and that version was settled when first seen: then the
+    /// pages the kernel cached are still the file's.
+    pub(crate) fn unchanged(&self, ino: u64, now: Version) -> bool {
+        self.nodes
+            .get(&ino)
+            .and_then(|n| n.version)
+            .is_some_and(|(v, settled)| settled && v == now)
+    }
+
     /// How much of a canonical path the table knows: the directory number,
-    /// name and number of the deepest component it knows, and whether that
-    /// is the whole path.
-    pub(crate) fn known(&self, path: &str) -> (Option<(u64, String, u64)>, bool) {
+    /// name and number of the deepest component it knows, and the first
+    /// component it does not know with the directory number it would be in
+    /// (`None` when it knows the whole path).
+    pub(crate) fn known(&self, path: &str) -> Known {
         let mut parent = ROOT;
         let mut last = None;
         for name in oanix_vfs::path::components(path) {
             let Some(ino) = self.child(parent, name) else {
-                return (last, false);
+                return Known {
+                    deepest: last,
+                    missing: Some((parent, name.to_owned())),
+                };
             };
             last = Some((parent, name.to_owned(), ino));
             parent = ino;
         }
-        (last, true)
+        Known {
+            deepest: last,
+            missing: None,
+        }
     }
 
     /// How many numbers the table holds (the root included).
@@ -369,9 +428,27 @@ mod tests {
         t.renamed(ROOT, "a", ROOT, "z");
         assert_eq!(t.path(f).as_deref(), Some("/z/b/f"));
         assert_eq!(t.lookup(ROOT, "z", DIR, None, 1), a);
-        assert_eq!(t.known("/z/b/f"), (Some((b, "f".to_owned(), f)), true));
-        assert_eq!(t.known("/a/b/f"), (None, false));
-        assert_eq!(t.known("/z/x"), (Some((ROOT, "z".to_owned(), a)), false));
+        assert_eq!(
+            t.known("/z/b/f"),
+            Known {
+                deepest: Some((b, "f".to_owned(), f)),
+                missing: None
+            }
+        );
+        assert_eq!(
+            t.known("/a/b/f"),
+            Known {
+                deepest: None,
+                missing: Some((ROOT, "a".to_owned()))
+            }
+        );
+        assert_eq!(
+            t.known("/z/x/y"),
+            Known {
+                deepest: Some((ROOT, "z".to_owned(), a)),
+                missing: Some((a, "x".to_owned()))
+            }
+        );
     }
 
     #[test]
@@ -441,6 +518,19 @@ mod tests {
         assert_eq!(t.path(a).as_deref(), Some("/b"));
         t.set_overrides(a, |o| o.mode = Some(0o755));
         assert_eq!(t.overrides(a).mode, Some(0o755));
+        let v = Version {
+            size: 3,
+            modified: None,
+        };
+        assert!(!t.unchanged(a, v));
+        assert_eq!(t.sent(a, v, false).mode, Some(0o755));
+        assert!(!t.unchanged(a, v), "first seen young");
+        t.sent(a, v, true);
+        assert!(!t.unchanged(a, v), "still the version first seen young");
+        let w = Version { size: 4, ..v };
+        t.sent(a, w, true);
+        assert!(t.unchanged(a, w));
+        assert!(!t.unchanged(a, v));
         assert_eq!(t.parent_of(a), ROOT);
     }
 }

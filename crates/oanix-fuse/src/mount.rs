@@ -179,8 +179,9 @@ impl FuseMount {
     /// through the API: its cached attributes, data and name, and its
     /// directory's cached listing, are dropped, so programs on the mount see
     /// the change at their next access whatever the
-    /// [`CachePolicy`](crate::CachePolicy). A path the kernel has not seen
-    /// needs nothing (its nearest known directory's listing is dropped).
+    /// [`CachePolicy`](crate::CachePolicy). For a path the kernel has not
+    /// seen, the name it would be reached by is dropped (the kernel may
+    /// remember that it did not exist) with its directory's listing.
     ///
     /// Call it from any thread but the mount's own (never from inside a
     /// service call made for the mount).
@@ -189,25 +190,25 @@ impl FuseMount {
             option: "path",
             reason: e.to_string(),
         })?;
-        let (known, full) = self.shared.inodes().known(&p);
+        let known = self.shared.inodes().known(&p);
         let context = || format!("invalidating {p} on {}", self.mountpoint.display());
-        match known {
-            Some((parent, name, ino)) if full => {
-                self.inval_inode(ino)
-                    .map_err(|e| FuseError::io(context(), e))?;
-                self.notifier
-                    .inval_entry(INodeNo(parent), OsStr::new(&name))
-                    .map_err(|e| FuseError::io(context(), e))?;
-                self.inval_inode(parent)
-                    .map_err(|e| FuseError::io(context(), e))
-            }
-            Some((_, _, ino)) => self
+        let done = match (known.deepest, known.missing) {
+            (Some((parent, name, ino)), None) => self
                 .inval_inode(ino)
-                .map_err(|e| FuseError::io(context(), e)),
-            None => self
-                .inval_inode(ROOT)
-                .map_err(|e| FuseError::io(context(), e)),
-        }
+                .and_then(|()| self.inval_entry(parent, &name))
+                .and_then(|()| self.inval_inode(parent)),
+            (_, Some((parent, name))) => self
+                .inval_entry(parent, &name)
+                .and_then(|()| self.inval_inode(parent)),
+            (None, None) => self.inval_inode(ROOT),
+        };
+        done.map_err(|e| FuseError::io(context(), e))
+    }
+
+    /// Drops the kernel's entry for `name` in `parent`, a negative one too
+    /// (one the kernel does not hold needs nothing).
+    fn inval_entry(&self, parent: u64, name: &str) -> io::Result<()> {
+        self.notifier.inval_entry(INodeNo(parent), OsStr::new(name))
     }
 
     fn inval_inode(&self, ino: u64) -> io::Result<()> {

@@ -19,25 +19,34 @@ use crate::error::{FuseError, Result};
 #[non_exhaustive]
 pub enum CachePolicy {
     /// Content nobody changes (a `MapFs`, a read-only fixture): names,
-    /// attributes and data are cached for [`MountOptions::immutable_ttl`]
-    /// and kept across opens, listings too. A change the host makes anyway
+    /// names found missing, attributes and data are cached for
+    /// [`MountOptions::immutable_ttl`] and kept across opens, listings too. A change the host makes anyway
     /// may stay hidden until that time has passed or
     /// [`FuseMount::invalidate`](crate::FuseMount::invalidate) is called.
     /// (On a read-write mount the kernel still asks for the attributes at
     /// the first `stat` after a read, to update the access time, and drops
     /// the data if the size or modification time changed.)
     Immutable,
-    /// Files the host may change at any moment (the default): nothing is
-    /// cached beyond one operation. Every lookup and `stat` asks the
-    /// service; the data cache is dropped on every open and checked against
-    /// the file's size and modification time on every read, so a host's
-    /// change is seen by the next read. Limit: pages already mapped with
-    /// `mmap` are not re-read until the file is opened again.
+    /// Files the host may change at any moment (the default): a host's
+    /// change is seen at the next operation. The kernel keeps the names it
+    /// found (a name the host removed or replaced is looked up again when
+    /// next used, see the crate docs), never a name found missing, and
+    /// asks the service for the attributes at every `stat`. Data pages are
+    /// checked against the file's size and modification time on every
+    /// read, and kept across opens only while the file is still the version
+    /// whose attributes the kernel last received and that version's time
+    /// was already two seconds old then (so that a change within one tick
+    /// of the file system's clock cannot go unseen). Limit: pages already
+    /// mapped with `mmap` are not re-read until the file is opened again
+    /// after the change.
     Writable,
-    /// Like [`Writable`](Self::Writable), but names and attributes may be
-    /// cached for the given time and data kept across opens while the
-    /// file's size and modification time stay the same: a host's change is
-    /// seen within that time, or at once after [`FuseMount::invalidate`](crate::FuseMount::invalidate).
+    /// Like [`Writable`](Self::Writable), but names, names found missing and
+    /// attributes may be cached for the given time and data kept across
+    /// opens while the file's size and modification time stay the same: a
+    /// host's change is seen within that time, or at once after
+    /// [`FuseMount::invalidate`](crate::FuseMount::invalidate). For a host
+    /// that calls `invalidate` after each of its changes, a long time
+    /// costs nothing in correctness.
     Cached(Duration),
     /// Live files (task status, logs, capabilities): nothing is cached and
     /// every read and write goes straight to the service (`FOPEN_DIRECT_IO`),
@@ -92,7 +101,7 @@ const MAX_WRITE_LIMIT: u32 = 1 << 20;
 
 impl MountOptions {
     /// The defaults: everything [`CachePolicy::Writable`], owned by the
-    /// mounting user, read-write, two request threads, at most 64 threads
+    /// mounting user, read-write, one request thread, at most 64 threads
     /// for live operations, writes of up to 1 MiB per request, stale mounts
     /// at the mount point cleaned up first.
     pub fn new() -> Self {
@@ -103,7 +112,7 @@ impl MountOptions {
             owner: None,
             read_only: false,
             allow_other: false,
-            threads: 2,
+            threads: 1,
             blocking_threads: 64,
             io_timeout: None,
             max_write: MAX_WRITE_LIMIT,
@@ -190,7 +199,16 @@ impl MountOptions {
         self
     }
 
-    /// How many threads read requests from the kernel (default 2, at least 1).
+    /// How many threads read requests from the kernel (default 1, at least 1).
+    ///
+    /// One is fastest where service calls outside [`Live`](CachePolicy::Live)
+    /// paths do not block: the kernel hands each request to the thread that
+    /// has waited longest, so with more threads nearly every request wakes
+    /// one that has gone cold (on two cores, creating and deleting files
+    /// takes about 1.5× as long with two). More help a service whose
+    /// calls wait for slow storage, so that one such call does not hold up
+    /// the others. Live files never hold a request thread (they run on the
+    /// [blocking threads](Self::blocking_threads)).
     #[must_use]
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = n;

@@ -11,6 +11,7 @@
 mod support;
 
 mod blocking;
+mod caching;
 mod conformance;
 mod files;
 mod lifecycle;
