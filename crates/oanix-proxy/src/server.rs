@@ -549,9 +549,11 @@ async fn carry(
         .write_all(&hello)
         .await
         .map_err(|e| (Outcome::Failed, e.to_string()))?;
-    let (up, down) = tokio::io::copy_bidirectional(client, &mut upstream)
-        .await
-        .unwrap_or((0, 0));
+    // Large buffers: a download moves in a few big copies, not many 8 KiB ones.
+    let (up, down) =
+        tokio::io::copy_bidirectional_with_sizes(client, &mut upstream, 256 << 10, 256 << 10)
+            .await
+            .unwrap_or((0, 0));
     Ok((up + hello.len() as u64, down, digest))
 }
 
