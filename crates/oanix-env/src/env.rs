@@ -153,7 +153,34 @@ pub struct SandboxSpec {
     pub memory_mb: Option<u64>,
     /// Secrets of the HTTP capability, for the egress proxy (a plan copies
     /// them from `[capabilities.http] secrets`).
-    pub secrets: Vec<crate::plan::SecretPlan>,
+    pub secrets: Vec<SecretPlan>,
+}
+
+/// A secret a native agent may use but never read (`[capabilities.http]
+/// secrets`): its environment holds a placeholder in `env`, and the egress
+/// proxy (`oanix-native`) puts the value in its place only in requests to
+/// `hosts`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretPlan {
+    /// Its name (1 to 40 of `a-z`, `0-9`, `-`).
+    pub name: String,
+    /// The host patterns it may be sent to.
+    pub hosts: Vec<String>,
+    /// The variable of the agent's environment that holds the placeholder.
+    pub env: String,
+    /// The value (never shown by `Debug`).
+    pub value: String,
+}
+
+impl std::fmt::Debug for SecretPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretPlan")
+            .field("name", &self.name)
+            .field("hosts", &self.hosts)
+            .field("env", &self.env)
+            .field("value", &"<redacted>")
+            .finish()
+    }
 }
 
 /// One role, with the path of the mount that declared it.

@@ -72,15 +72,15 @@ mod status;
 pub use capability::EnvCapability;
 pub use env::{
     AgentSpec, DEFAULT_MEMFS_BYTES, DEFAULT_OVERLAY_BYTES, DEFAULT_TMP_BYTES, EnvBuilder,
-    EnvLimits, OanixEnv, SandboxSpec,
+    EnvLimits, OanixEnv, SandboxSpec, SecretPlan,
 };
 pub use error::{EnvError, Result};
 pub use mount::Mount;
 #[cfg(feature = "nostr")]
 pub use plan::NostrPlan;
 pub use plan::{
-    EnvPlan, InjectPlan, LimitsPlan, MountPlan, MountSource, Origin, PolicyPlan, SecretPlan,
-    TaskPlan, WorkspaceMode,
+    EnvPlan, InjectPlan, LimitsPlan, MountPlan, MountSource, Origin, PolicyPlan, TaskPlan,
+    WorkspaceMode,
 };
 pub use review::WorkspaceReview;
 pub use status::EnvStatus;

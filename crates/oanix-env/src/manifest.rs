@@ -470,7 +470,7 @@ impl Ctx<'_> {
                 || name.to_ascii_uppercase().replace('-', "_"),
                 |e| e.get_ref().clone(),
             );
-            secrets.push(crate::plan::SecretPlan {
+            secrets.push(crate::env::SecretPlan {
                 name: name.clone(),
                 hosts: item.hosts.iter().map(|h| h.get_ref().clone()).collect(),
                 env,

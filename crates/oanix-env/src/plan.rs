@@ -201,33 +201,6 @@ impl fmt::Debug for InjectPlan {
     }
 }
 
-/// A secret a native agent may use but never read (`[capabilities.http]
-/// secrets`): its environment holds a placeholder in `env`, and the egress
-/// proxy (`oanix-native`) puts the value in its place only in requests to
-/// `hosts`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretPlan {
-    /// Its name (1 to 40 of `a-z`, `0-9`, `-`).
-    pub name: String,
-    /// The host patterns it may be sent to.
-    pub hosts: Vec<String>,
-    /// The variable of the agent's environment that holds the placeholder.
-    pub env: String,
-    /// The value (never shown by `Debug`).
-    pub value: String,
-}
-
-impl fmt::Debug for SecretPlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretPlan")
-            .field("name", &self.name)
-            .field("hosts", &self.hosts)
-            .field("env", &self.env)
-            .field("value", &"<redacted>")
-            .finish()
-    }
-}
-
 /// The egress policy of a capability, as a manifest's
 /// `[capabilities.http]` or `[capabilities.ws]` writes it. What it leaves
 /// unset is the [`EgressPolicy`] default: nothing is allowed that it does
@@ -257,7 +230,7 @@ pub struct PolicyPlan {
     pub inject: Vec<InjectPlan>,
     /// Secrets for native agents, substituted by the egress proxy (HTTP
     /// only).
-    pub secrets: Vec<SecretPlan>,
+    pub secrets: Vec<crate::env::SecretPlan>,
     /// PEM files of further certificate authorities the executors trust
     /// for HTTPS and WSS (a private registry, a test server), beside the
     /// usual roots.

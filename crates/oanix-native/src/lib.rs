@@ -83,4 +83,5 @@ mod run;
 
 pub use error::{NativeError, Result};
 pub use oanix_sandbox::Exit;
-pub use run::{NativeOutcome, NativeRun, PROXY_PORT, TRUST_DIR};
+pub use rootfs::TRUST_DIR;
+pub use run::{NativeOutcome, NativeRun, PROXY_PORT};

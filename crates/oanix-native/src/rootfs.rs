@@ -14,6 +14,11 @@ use oanix_vfs::{FileService, FsErrorKind, MountFlags, Namespace};
 
 use crate::error::{NativeError, Result};
 
+/// Where the sandbox finds the certificate authority of its proxy
+/// (`ca.pem`) and the host's bundle with it (`ca-bundle.pem`), when a secret
+/// is bound: the variables of the usual tools name them.
+pub const TRUST_DIR: &str = "/etc/oanix";
+
 /// Where the sandbox mounts `/proc` and `/dev` itself.
 const OWN_MOUNTS: &[&str] = &["/proc", "/dev"];
 
@@ -48,7 +53,7 @@ pub(crate) fn with_mount_points(
         b = b.mount(p, MapFs::empty());
     }
     if let Some(trust) = trust {
-        b = b.mount(crate::run::TRUST_DIR, trust);
+        b = b.mount(TRUST_DIR, trust);
     }
     b.try_build()
         .map_err(|e| NativeError::Env(oanix_env::EnvError::Fs(e)))

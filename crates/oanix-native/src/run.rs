@@ -13,7 +13,7 @@ use oanix_services::{LogEvent, LogLevel, LogsFs};
 use oanix_vfs::FileService;
 
 use crate::error::{NativeError, Result};
-use crate::rootfs;
+use crate::rootfs::{self, TRUST_DIR};
 
 /// How a native run ended, and what it noticed on the way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,11 +250,6 @@ fn binds(spec: &SandboxSpec) -> Vec<(PathBuf, String)> {
 
 /// The port of the egress proxy on the sandbox's loopback.
 pub const PROXY_PORT: u16 = 3128;
-
-/// Where the sandbox finds the certificate authority of its proxy
-/// (`ca.pem`) and the host's bundle with it (`ca-bundle.pem`), when a secret
-/// is bound: the variables of the usual tools name them.
-pub const TRUST_DIR: &str = "/etc/oanix";
 
 /// The host's bundle of trusted certificates, if it has one where Debian
 /// keeps it.

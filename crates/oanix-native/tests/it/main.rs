@@ -11,6 +11,7 @@
 mod support;
 
 mod abuse;
+mod egress;
 mod errors;
 mod flow;
 mod secrets;
