@@ -72,6 +72,63 @@ impl Streamer {
     }
 }
 
+/// The host's control of a running environment's HTTP policy: a TOML
+/// file with a `[capabilities.http]` section, read again whenever it
+/// changes; its policy replaces the environment's (the change is recorded
+/// by the capability). A file that does not parse is reported and changes
+/// nothing.
+struct PolicyControl {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl PolicyControl {
+    fn start(env: &OanixEnv, path: &std::path::Path) -> Result<Self> {
+        let Some(http) = env.http().cloned() else {
+            bail!("--policy-file needs an HTTP capability (--cap http=... or [capabilities.http])");
+        };
+        let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let mut seen = modified(path);
+        let path = path.to_path_buf();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+                let now = modified(&path);
+                if now == seen {
+                    continue;
+                }
+                seen = now;
+                let base = path.parent().unwrap_or(std::path::Path::new("."));
+                let policy = std::fs::read_to_string(&path)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|text| {
+                        let name = path.display().to_string();
+                        Ok(EnvPlan::from_manifest(&text, &name, base)?.http_policy()?)
+                    });
+                match policy {
+                    Ok(Some(policy)) => {
+                        http.set_policy(policy);
+                        eprintln!("policy: {} applied", path.display());
+                    }
+                    Ok(None) => eprintln!(
+                        "policy: {} has no [capabilities.http]; nothing changed",
+                        path.display()
+                    ),
+                    Err(e) => eprintln!("policy: {e:#}; nothing changed"),
+                }
+            }
+        });
+        Ok(Self { stop, thread })
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.thread.join();
+    }
+}
+
 /// Parses `http=host1,host2` or `ws=host` into the capability's name and
 /// its policy (the hosts' patterns are checked when the plan is built).
 fn capability(spec: &str) -> Result<(&str, PolicyPlan)> {
@@ -257,7 +314,14 @@ pub(crate) fn run(args: &RunArgs, json: bool) -> Result<u8> {
         _ => None,
     };
     if env.agent().is_native() {
+        let control = match &args.policy_file {
+            Some(path) => Some(PolicyControl::start(&env, path)?),
+            None => None,
+        };
         let outcome = oanix_native::NativeRun::new(&env).run();
+        if let Some(c) = control {
+            c.stop();
+        }
         if let Some(s) = streamer {
             s.finish();
         }
@@ -426,6 +490,11 @@ pub(crate) struct RunArgs {
     /// `*.`); it reaches those hosts over https/wss and nothing else.
     #[arg(long = "cap", value_name = "CAP=HOSTS")]
     caps: Vec<String>,
+    /// A TOML file with a `[capabilities.http]` section that the host may
+    /// edit while a native agent runs: each change replaces the HTTP policy
+    /// (for example, open the package index for an install, then close it).
+    #[arg(long, value_name = "FILE")]
+    policy_file: Option<PathBuf>,
     /// The task specification (JSON) to mount at /task.
     #[arg(long)]
     task: Option<PathBuf>,

@@ -637,6 +637,21 @@ impl EnvPlan {
     }
 
     /// The egress policy `p` describes; an invalid part is named by its key.
+    /// The egress policy of the plan's `[capabilities.http]`, checked as
+    /// [`builder`](Self::builder) checks it: for a host that changes a
+    /// running environment's policy (`HttpFs::set_policy`). `None` when the
+    /// plan names no HTTP capability.
+    ///
+    /// # Errors
+    ///
+    /// A malformed item, named where it was written.
+    pub fn http_policy(&self) -> Result<Option<EgressPolicy>> {
+        self.http
+            .as_ref()
+            .map(|p| self.policy("capabilities.http", p))
+            .transpose()
+    }
+
     fn policy(&self, key: &str, p: &PolicyPlan) -> Result<EgressPolicy> {
         for (list, patterns) in [
             ("allow_hosts", &p.allow_hosts),

@@ -206,3 +206,101 @@ timeout_secs = 60
     assert!(seen.iter().all(|a| !a.contains("oanix-secret")), "{seen:?}");
     assert!(!report.to_string().contains("s3cret-value"), "{report}");
 }
+
+/// An HTTP server answering `body`; counts the requests it saw.
+fn plain_server(body: &'static str) -> (u16, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(0));
+    let count = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            *count.lock().unwrap() += 1;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, seen)
+}
+
+fn policy(port: u16) -> String {
+    format!(
+        "[capabilities.http]\nallow_hosts = [\"127.0.0.1\"]\nschemes = [\"http\"]\nports = [{port}]\nallow_loopback = true\n"
+    )
+}
+
+#[test]
+fn the_host_opens_the_policy_while_the_agent_runs() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "curl must be installed in CI"
+        );
+        return;
+    }
+    let (port, seen) = plain_server("the index");
+    let d = tempfile::tempdir().unwrap();
+    // The policy starts closed for the server's port.
+    let closed = policy(port.wrapping_add(1).max(1));
+    std::fs::write(d.path().join("policy.toml"), &closed).unwrap();
+    std::fs::write(
+        d.path().join("agent.toml"),
+        format!(
+            r#"
+[agent]
+command = ["sh", "-c", """
+url=http://127.0.0.1:{port}/simple/
+echo "first $(curl -s -o /dev/null -w '%{{http_code}}' $url)"
+i=0
+while [ $i -lt 400 ]; do
+  code=$(curl -s -o /tmp/body -w '%{{http_code}}' $url)
+  [ "$code" = 200 ] && break
+  i=$((i+1)); sleep 0.05
+done
+echo "then $code $(cat /tmp/body)"
+"""]
+
+[sandbox]
+env = {{ NO_PROXY = "", no_proxy = "" }}
+
+{closed}
+[limits]
+timeout_secs = 60
+"#
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oanix"))
+        .args(["run", "agent.toml", "--policy-file", "policy.toml"])
+        .current_dir(d.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(first, "first 403\n");
+    // The host opens the port while the agent runs.
+    std::fs::write(d.path().join("policy.toml"), policy(port)).unwrap();
+    let mut then = String::new();
+    stdout.read_line(&mut then).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(then, "then 200 the index\n", "{stderr}");
+    assert!(stderr.contains("policy: policy.toml applied"), "{stderr}");
+    assert_eq!(*seen.lock().unwrap(), 1);
+}
