@@ -40,6 +40,10 @@ pub struct HttpRequest {
     pub body: Body,
     /// How long the executor may take, if the agent asked for a limit.
     pub timeout: Option<Duration>,
+    /// Hand a redirect back as the response instead of following it (the
+    /// egress proxy's clients follow redirects themselves, through the
+    /// proxy, each checked again). Off: the executor follows them.
+    pub keep_redirects: bool,
 }
 
 impl HttpRequest {
@@ -774,6 +778,7 @@ impl HttpFs {
             headers,
             body,
             timeout,
+            keep_redirects: false,
         })
     }
 

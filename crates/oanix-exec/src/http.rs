@@ -363,7 +363,7 @@ impl Inner {
                 .with_retries(http, p, &url, method, &agent_headers, &body, deadline)
                 .await?;
             let status = answer.status.as_u16();
-            if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+            if !matches!(status, 301 | 302 | 303 | 307 | 308) || p.request.keep_redirects {
                 return Ok(answer);
             }
             let Some(raw_location) = answer.headers.get(hyper::header::LOCATION) else {

@@ -322,6 +322,8 @@ async fn send(state: &State, req: Request<Incoming>, url: String, host: &str) ->
         headers,
         body: Body::from_bytes(body.to_vec()),
         timeout: None,
+        // The client follows a redirect itself, through the proxy again.
+        keep_redirects: true,
     };
     let id = match state.http.try_submit(request) {
         Ok(id) => id,

@@ -440,3 +440,57 @@ fn the_policy_changes_while_the_proxy_runs_and_each_change_is_recorded() {
     );
     assert_eq!(changes[1].detail.as_deref(), Some("allow_hosts = []"));
 }
+
+#[test]
+fn redirects_go_back_to_the_client_and_are_checked_again() {
+    let (inside, inside_seen) = http_server("internal");
+    // A server that redirects to another port of the loopback.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{inside}/secret\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    let fx = fixture(loopback_policy(port), ProxyConfig::default());
+    let answer = raw(
+        &fx.url(),
+        &format!("GET http://127.0.0.1:{port}/ HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"),
+    );
+    assert!(answer.starts_with("HTTP/1.1 302"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains(&format!("location: http://127.0.0.1:{inside}/secret")),
+        "{answer}"
+    );
+    // The client following it asks the proxy, which refuses the port.
+    let follow = raw(
+        &fx.url(),
+        &format!(
+            "GET http://127.0.0.1:{inside}/secret HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        ),
+    );
+    assert!(follow.starts_with("HTTP/1.1 403"), "{follow}");
+    assert!(inside_seen.lock().unwrap().is_empty());
+    // curl following the redirect itself gets the proxy's refusal.
+    if let Some((_, out, _)) = curl(&["-L", "-x", &fx.url(), &format!("http://127.0.0.1:{port}/")])
+    {
+        assert!(out.contains("refused by the egress policy"), "{out}");
+        assert!(
+            inside_seen.lock().unwrap().is_empty(),
+            "curl -L reached the inside"
+        );
+    }
+}
