@@ -43,7 +43,7 @@ const USER_AGENT: &str = concat!("oanix-exec/", env!("CARGO_PKG_VERSION"));
 /// on its own task:
 ///
 /// - **Connections** go through the SSRF guard: the host name is resolved
-///   once, every address is checked with [`EgressPolicy::check_ip`], and the
+///   once, every address is checked with [`EgressPolicy::check_ip`](oanix_caps::EgressPolicy::check_ip), and the
 ///   TCP connection goes only to an address that passed. Connections are
 ///   pooled and reused per origin; HTTPS uses rustls (ring, Mozilla roots
 ///   plus [`ExecutorConfig::tls_root_certificates`]) and offers HTTP/2.

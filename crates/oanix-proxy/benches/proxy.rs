@@ -11,6 +11,15 @@
 //!    each and the ratio.
 //! 3. TLS request rate: a new connection (full TLS handshake) per small
 //!    `GET`, through a tunnel and directly: requests/s each and the ratio.
+//! 4. Read (intercepted) TLS request rate: the same small `GET`s, carrying
+//!    a secret's placeholder in `authorization`, directly and through a
+//!    proxy that has the secret bound to `localhost` (it ends the client's
+//!    TLS with its own authority's certificate, which the client trusts, and
+//!    sends each request through the executor, which trusts the server's
+//!    certificate); once with a new connection per request and once on one
+//!    keep-alive connection: requests/s each and the ratio. The server is
+//!    checked, once, to have received the real value in place of the
+//!    placeholder.
 //!
 //! The clients are blocking sockets (and rustls over them), the same code
 //! for both subjects; the runs of the two alternate. `--quick` (or
@@ -28,14 +37,17 @@
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use oanix_bench::format_ns;
-use oanix_caps::{CapRecord, EgressPolicy, HttpFs, RecordAction, RecordSink};
+use oanix_caps::{
+    CapRecord, EgressPolicy, HostPattern, HttpFs, RecordAction, RecordSink, SecretValue,
+};
 use oanix_exec::{ExecutorConfig, ExecutorManager};
-use oanix_proxy::{Proxy, ProxyHandle};
+use oanix_proxy::{Proxy, ProxyHandle, Secret};
+use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Runtime;
@@ -51,6 +63,10 @@ const CHUNK: usize = 256 << 10;
 const ADDED_P50_TARGET_US: f64 = 100.0;
 /// Target: tunnel throughput as a share of direct.
 const TUNNEL_TARGET: f64 = 0.80;
+/// Target: the request rate of read (intercepted) TLS as a share of direct.
+const READ_TARGET: f64 = 0.50;
+/// The value of the secret the reading proxy holds.
+const SECRET_VALUE: &str = "the-real-token-value";
 
 /// How much to measure.
 #[derive(Debug, Clone, Copy)]
@@ -60,8 +76,12 @@ struct Config {
     gets: usize,
     /// Downloads per subject (plus one as warm-up).
     downloads: usize,
-    /// TLS requests per subject (plus a tenth as warm-up).
+    /// TLS requests per subject (plus a tenth as warm-up), a new connection
+    /// each.
     tls_requests: usize,
+    /// Requests per subject on one keep-alive TLS connection (plus a tenth
+    /// as warm-up).
+    keepalive_requests: usize,
 }
 
 impl Config {
@@ -74,6 +94,7 @@ impl Config {
                 gets: 200,
                 downloads: 2,
                 tls_requests: 100,
+                keepalive_requests: 200,
             }
         } else {
             Self {
@@ -81,6 +102,7 @@ impl Config {
                 gets: 2_000,
                 downloads: 10,
                 tls_requests: 1_000,
+                keepalive_requests: 2_000,
             }
         }
     }
@@ -153,10 +175,37 @@ fn small_reply(close: bool) -> Vec<u8> {
     reply
 }
 
-/// A TLS server for `localhost` on 127.0.0.1: one request per connection,
-/// `GET /big` answered with [`BIG`] bytes and anything else with
-/// [`SMALL_BODY`]. Returns the port and the certificate.
-fn tls_server(rt: &Runtime) -> (u16, CertificateDer<'static>) {
+/// The local TLS server: its port, its certificate, and the
+/// `authorization` header of the last `GET /check` it served.
+struct TlsServer {
+    port: u16,
+    cert: CertificateDer<'static>,
+    checked: Arc<Mutex<Option<String>>>,
+}
+
+impl TlsServer {
+    /// The `authorization` of the last `GET /check`, taken (cleared).
+    fn take_checked(&self) -> Option<String> {
+        self.checked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// The value of header `name` in the request or response head `head`.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
+}
+
+/// A TLS server for `localhost` on 127.0.0.1 (HTTP/1.1, keep-alive unless
+/// the request says `connection: close`): `GET /big` is answered with
+/// [`BIG`] bytes and anything else with [`SMALL_BODY`]; the `authorization`
+/// of a `GET /check` is kept.
+fn tls_server(rt: &Runtime) -> TlsServer {
     let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let cert = made.cert.der().clone();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
@@ -173,6 +222,8 @@ fn tls_server(rt: &Runtime) -> (u16, CertificateDer<'static>) {
         .unwrap();
     let port = listener.local_addr().unwrap().port();
     let chunk: Arc<[u8]> = (0..CHUNK).map(|i| (i % 251) as u8).collect();
+    let checked = Arc::new(Mutex::new(None));
+    let seen = Arc::clone(&checked);
     rt.spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
@@ -181,62 +232,95 @@ fn tls_server(rt: &Runtime) -> (u16, CertificateDer<'static>) {
             let _ = tcp.set_nodelay(true);
             let acceptor = acceptor.clone();
             let chunk = Arc::clone(&chunk);
+            let seen = Arc::clone(&seen);
             tokio::spawn(async move {
                 let Ok(mut tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let mut buf = vec![0u8; 4096];
+                let mut buf = vec![0u8; 8192];
                 let mut have = 0;
-                while head_end(&buf[..have]).is_none() {
-                    match tls.read(&mut buf[have..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => have += n,
-                    }
-                    if have == buf.len() {
-                        return;
-                    }
-                }
-                if buf.starts_with(b"GET /big ") {
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n\
-                         content-length: {BIG}\r\nconnection: close\r\n\r\n"
-                    );
-                    if tls.write_all(head.as_bytes()).await.is_err() {
-                        return;
-                    }
-                    let mut left = BIG;
-                    while left > 0 {
-                        let n = left.min(chunk.len());
-                        if tls.write_all(&chunk[..n]).await.is_err() {
+                loop {
+                    let end = loop {
+                        if let Some(end) = head_end(&buf[..have]) {
+                            break end;
+                        }
+                        if have == buf.len() {
                             return;
                         }
-                        left -= n;
+                        match tls.read(&mut buf[have..]).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => have += n,
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                    let close = header(&head, "connection")
+                        .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+                    if head.starts_with("GET /check ") {
+                        *seen.lock().unwrap_or_else(PoisonError::into_inner) =
+                            header(&head, "authorization").map(str::to_owned);
                     }
-                } else if tls.write_all(&small_reply(true)).await.is_err() {
-                    return;
+                    if head.starts_with("GET /big ") {
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n\
+                             content-length: {BIG}\r\nconnection: close\r\n\r\n"
+                        );
+                        if tls.write_all(head.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        let mut left = BIG;
+                        while left > 0 {
+                            let n = left.min(chunk.len());
+                            if tls.write_all(&chunk[..n]).await.is_err() {
+                                return;
+                            }
+                            left -= n;
+                        }
+                        break;
+                    }
+                    if tls.write_all(&small_reply(close)).await.is_err() {
+                        return;
+                    }
+                    if close {
+                        break;
+                    }
+                    // Requests carry no body: what follows the head is the next one.
+                    buf.copy_within(end..have, 0);
+                    have -= end;
                 }
                 let _ = tls.shutdown().await;
             });
         }
     });
-    (port, cert)
+    TlsServer {
+        port,
+        cert,
+        checked,
+    }
 }
 
 // ---------------------------------------------------------------------------
 // The proxy
 
-/// The proxy, its executor, and the records it has made.
+/// The proxies, their executor, and the records they have made.
 struct Fixture {
+    /// A proxy without secrets: every `CONNECT` is a tunnel.
     proxy: ProxyHandle,
+    /// A proxy with a secret bound to `localhost`: it reads HTTPS to it.
+    reading: ProxyHandle,
+    /// The placeholder of that secret.
+    placeholder: String,
+    /// The certificate of the reading proxy's authority.
+    authority: CertificateDer<'static>,
     requests: Arc<AtomicU64>,
     tunnels: Arc<AtomicU64>,
     _manager: ExecutorManager,
 }
 
-/// A proxy over an `HttpFs` allowing `127.0.0.1` (plain HTTP) and
-/// `localhost` (HTTPS) on the two ports, with its executor running and a
-/// record sink that counts.
-fn fixture(http_port: u16, tls_port: u16) -> Fixture {
+/// Two proxies over one `HttpFs` allowing `127.0.0.1` (plain HTTP) and
+/// `localhost` (HTTPS) on the two ports, with its executor running (and
+/// trusting `server_cert`) and a record sink that counts; the second proxy
+/// holds a secret bound to `localhost`.
+fn fixture(http_port: u16, tls_port: u16, server_cert: &CertificateDer<'static>) -> Fixture {
     let policy = EgressPolicy::allow_hosts(["127.0.0.1", "localhost"])
         .schemes(["http", "https"])
         .ports([http_port, tls_port])
@@ -256,13 +340,32 @@ fn fixture(http_port: u16, tls_port: u16) -> Fixture {
         _ => {}
     });
     let http = HttpFs::builder().policy(policy).record_sink(sink).build();
-    let mut manager = ExecutorManager::new(ExecutorConfig::default()).unwrap();
+    let executor = ExecutorConfig::builder()
+        .add_root_certificate(server_cert.to_vec())
+        .build();
+    let mut manager = ExecutorManager::new(executor).unwrap();
     manager.attach_http(&http);
     manager.start().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let proxy = Proxy::new(http).serve(listener).unwrap();
+    let proxy = Proxy::new(http.clone())
+        .serve(TcpListener::bind("127.0.0.1:0").unwrap())
+        .unwrap();
+    let secret = Secret::new(
+        "bench-token",
+        [HostPattern::new("localhost").unwrap()],
+        SecretValue::new(SECRET_VALUE),
+    )
+    .unwrap();
+    let placeholder = secret.placeholder().to_owned();
+    let reading = Proxy::new(http).with_secrets([secret]).unwrap();
+    let authority = CertificateDer::from_pem_slice(reading.ca_pem().unwrap().as_bytes()).unwrap();
+    let reading = reading
+        .serve(TcpListener::bind("127.0.0.1:0").unwrap())
+        .unwrap();
     Fixture {
         proxy,
+        reading,
+        placeholder,
+        authority,
         requests,
         tunnels,
         _manager: manager,
@@ -302,11 +405,7 @@ fn read_head(stream: &mut impl Read, buf: &mut Vec<u8>) -> (Head, usize) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let length = text
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .map_or(0, |(_, v)| v.trim().parse().unwrap());
+    let length = header(text, "content-length").map_or(0, |v| v.parse().unwrap());
     assert_eq!(status, 200, "{text}");
     (Head { status, length }, buf.len() - end)
 }
@@ -376,11 +475,14 @@ fn tls_connect(
     rustls::StreamOwned::new(conn, tcp)
 }
 
-/// The client's TLS configuration: trusts `cert` only, no session
-/// resumption (every connection makes a full handshake).
-fn client_config(cert: CertificateDer<'static>) -> Arc<rustls::ClientConfig> {
+/// The client's TLS configuration: trusts `certs` only (the server's and
+/// the reading proxy's authority), no session resumption (every connection
+/// makes a full handshake).
+fn client_config(certs: &[CertificateDer<'static>]) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert).unwrap();
+    for cert in certs {
+        roots.add(cert.clone()).unwrap();
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -656,8 +758,7 @@ fn tls_rate(
     let rate = |t: &Times| t.0.len() as f64 / (t.total() / 1e9);
     let (direct_rate, tunnel_rate) = (rate(&d), rate(&p));
     let mut report = Report::new(
-        "egress proxy: TLS requests, a new connection each (through a tunnel; \
-         intercepted TLS does not exist yet)",
+        "egress proxy: TLS requests, a new connection each, through a tunnel",
         ["workload", "direct", "through a tunnel", "tunnel ÷ direct"],
     );
     report.row([
@@ -690,25 +791,150 @@ fn tls_rate(
     report
 }
 
+fn read_tls_rate(
+    config: &Config,
+    fx: &Fixture,
+    server: &TlsServer,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Report {
+    let reading = Route::Tunnel(fx.reading.local_addr());
+    let port = server.port;
+    let auth = format!("authorization: Bearer {}", fx.placeholder);
+    let request = |path: &str, close: bool| {
+        let connection = if close { "connection: close\r\n" } else { "" };
+        format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n{auth}\r\n{connection}\r\n")
+    };
+    let one = |route, request: &[u8], buf: &mut Vec<u8>| {
+        let mut stream = tls_connect(route, port, tls);
+        exchange(&mut stream, request, buf);
+        assert_eq!(buf, SMALL_BODY);
+        stream.conn.send_close_notify();
+        let _ = stream.flush();
+    };
+
+    // Once: directly the server sees the placeholder; through the reading
+    // proxy, the value in its place.
+    let check = request("/check", true);
+    let mut buf = Vec::new();
+    one(Route::Direct, check.as_bytes(), &mut buf);
+    assert_eq!(
+        server.take_checked(),
+        Some(format!("Bearer {}", fx.placeholder)),
+        "directly, the server sees the placeholder"
+    );
+    one(reading, check.as_bytes(), &mut buf);
+    assert_eq!(
+        server.take_checked().as_deref(),
+        Some(format!("Bearer {SECRET_VALUE}").as_str()),
+        "through the reading proxy, the server sees the secret's value"
+    );
+
+    // A new TLS connection per request.
+    let fresh = request("/small", true);
+    let (mut buf_d, mut buf_p) = (Vec::new(), Vec::new());
+    let (d_new, p_new) = alternate(
+        config.tls_requests / 10,
+        config.tls_requests,
+        || one(Route::Direct, fresh.as_bytes(), &mut buf_d),
+        || one(reading, fresh.as_bytes(), &mut buf_p),
+    );
+
+    // One keep-alive TLS connection each, opened before the runs.
+    let kept = request("/small", false);
+    let mut direct = tls_connect(Route::Direct, port, tls);
+    let mut proxied = tls_connect(reading, port, tls);
+    let (d_kept, p_kept) = alternate(
+        config.keepalive_requests / 10,
+        config.keepalive_requests,
+        || {
+            exchange(&mut direct, kept.as_bytes(), &mut buf_d);
+            assert_eq!(buf_d, SMALL_BODY);
+        },
+        || {
+            exchange(&mut proxied, kept.as_bytes(), &mut buf_p);
+            assert_eq!(buf_p, SMALL_BODY);
+        },
+    );
+    for stream in [&mut direct, &mut proxied] {
+        stream.conn.send_close_notify();
+        let _ = stream.flush();
+    }
+
+    let rate = |t: &Times| t.0.len() as f64 / (t.total() / 1e9);
+    let mut report = Report::new(
+        "egress proxy: read (intercepted) TLS requests, a secret bound to the host",
+        ["workload", "direct", "read by the proxy", "read ÷ direct"],
+    );
+    for (what, d, p) in [
+        (
+            "a new connection each: connect, TLS handshake, GET",
+            &d_new,
+            &p_new,
+        ),
+        ("one keep-alive TLS connection: GET", &d_kept, &p_kept),
+    ] {
+        let (direct_rate, read_rate) = (rate(d), rate(p));
+        let ratio = read_rate / direct_rate;
+        report.row([
+            format!(
+                "{what} of {} bytes, one at a time: requests/s",
+                SMALL_BODY.len()
+            ),
+            format!("{direct_rate:.0}/s"),
+            format!("{read_rate:.0}/s"),
+            format!("{ratio:.2}×"),
+            format!("≥ {READ_TARGET:.2}×"),
+            verdict(ratio >= READ_TARGET),
+        ]);
+        report.row([
+            "latency per request, p50 (p99)".to_owned(),
+            format!("{} ({})", format_ns(d.p50()), format_ns(d.p99())),
+            format!("{} ({})", format_ns(p.p50()), format_ns(p.p99())),
+            format!("+{}", format_ns(p.p50() - d.p50())),
+            "—".to_owned(),
+            String::new(),
+        ]);
+    }
+    report.note(format!(
+        "Every request carries the secret's placeholder in `authorization`; the server was \
+         checked once to receive the real value through the proxy (and the placeholder \
+         directly). Through the proxy, the client sends CONNECT localhost:{port}, and the proxy \
+         ends its TLS with a certificate for localhost signed by its authority (which the \
+         client trusts), puts the value in place of the placeholder and submits the request \
+         to the HttpFs; its executor sends it over its own verified TLS connection to the \
+         server, pooled and kept alive. A new connection each: {} requests per subject after \
+         {} as warm-up, each a new TCP connection and a full TLS 1.3 handshake with the server \
+         or the proxy (no session resumption), and through the proxy also the CONNECT. \
+         Keep-alive: {} requests per subject after {} as warm-up, on one TLS connection opened \
+         before. The runs alternate.",
+        config.tls_requests,
+        config.tls_requests / 10,
+        config.keepalive_requests,
+        config.keepalive_requests / 10,
+    ));
+    report
+}
+
 fn main() {
     let config = Config::from_args();
     let servers = runtime(1);
     let http_port = http_server(&servers);
-    let (tls_port, cert) = tls_server(&servers);
-    let fx = fixture(http_port, tls_port);
-    let tls = client_config(cert);
+    let server = tls_server(&servers);
+    let fx = fixture(http_port, server.port, &server.cert);
+    let tls = client_config(&[server.cert.clone(), fx.authority.clone()]);
     let started = Instant::now();
 
     plain_get(&config, &fx, http_port).print();
-    tunnel_throughput(&config, &fx, tls_port, &tls).print();
-    tls_rate(&config, &fx, tls_port, &tls).print();
+    tunnel_throughput(&config, &fx, server.port, &tls).print();
+    tls_rate(&config, &fx, server.port, &tls).print();
+    read_tls_rate(&config, &fx, &server, &tls).print();
 
     let mut footer = String::new();
     let _ = write!(
         footer,
-        "Measured in {:.1} s{}; the proxy recorded {} requests and {} tunnels so far. All \
-         servers, the proxy (its own runtime, 2 worker threads), the executor and the clients \
-         share this machine's {} CPUs.",
+        "Measured in {:.1} s{}; the proxies recorded {} requests and {} tunnels so far. All \
+         servers, the proxies (their own runtime, 2 worker threads), the executor and the \
+         clients share this machine's {} CPUs.",
         started.elapsed().as_secs_f64(),
         if config.quick { " (quick run)" } else { "" },
         fx.requests.load(Ordering::Relaxed),
