@@ -14,8 +14,8 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use oanix_caps::{
-    Body, CapRecord, Capability, FailureKind, HttpFs, HttpMethod, HttpOutcome, HttpRequest,
-    Outcome, RecordAction,
+    Body, CapError, CapRecord, Capability, FailureKind, HttpFs, HttpMethod, HttpOutcome,
+    HttpRequest, Outcome, RecordAction,
 };
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -334,16 +334,9 @@ async fn send(state: &State, req: Request<Incoming>, url: String, host: &str) ->
             );
         }
     };
-    let http = state.http.clone();
-    let timeout = state.config.request_timeout;
-    let waited = tokio::task::spawn_blocking(move || {
-        let outcome = http.wait_response(&id, timeout);
-        let _ = http.remove_response(&id);
-        outcome
-    })
-    .await;
+    let waited = wait_outcome(&state.http, &id, state.config.request_timeout).await;
     match waited {
-        Ok(Ok(HttpOutcome::Response(reply))) => {
+        Ok(HttpOutcome::Response(reply)) => {
             let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
             let mut r = Response::new(Full::new(Bytes::from(reply.body.into_bytes())));
             *r.status_mut() = status;
@@ -360,7 +353,7 @@ async fn send(state: &State, req: Request<Incoming>, url: String, host: &str) ->
             }
             r
         }
-        Ok(Ok(HttpOutcome::Failure(f))) => {
+        Ok(HttpOutcome::Failure(f)) => {
             let status = match f.kind {
                 FailureKind::Refused => StatusCode::FORBIDDEN,
                 FailureKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
@@ -371,9 +364,33 @@ async fn send(state: &State, req: Request<Incoming>, url: String, host: &str) ->
                 &format!("{shown}: {}", redact(&f.message, &state.secrets)),
             )
         }
-        Ok(Ok(_)) => answer(StatusCode::BAD_GATEWAY, &format!("{shown}: no response")),
-        Ok(Err(e)) => answer(StatusCode::GATEWAY_TIMEOUT, &format!("{shown}: {e}")),
-        Err(e) => answer(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Ok(_) => answer(StatusCode::BAD_GATEWAY, &format!("{shown}: no response")),
+        Err(e) => answer(StatusCode::GATEWAY_TIMEOUT, &format!("{shown}: {e}")),
+    }
+}
+
+/// Waits, without holding a thread, up to `timeout` for the outcome of
+/// request `id` of `http`, and removes it from the service.
+async fn wait_outcome(
+    http: &HttpFs,
+    id: &str,
+    timeout: Duration,
+) -> oanix_caps::Result<HttpOutcome> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        // Listen before looking, so that a delivery in between still wakes.
+        let delivered = http.response_listener();
+        match http.get_response(id) {
+            Ok(outcome) => {
+                let _ = http.remove_response(id);
+                return Ok(outcome);
+            }
+            Err(CapError::WouldBlock(_)) => {}
+            Err(e) => return Err(e),
+        }
+        if tokio::time::timeout_at(deadline, delivered).await.is_err() {
+            return Err(CapError::TimedOut(format!("response to {id}")));
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! `oanix run` with a manifest: a native agent clones a repository over
-//! HTTPS with a token it never sees, through the egress proxy.
+//! `oanix run` with a manifest: a native agent installs a package from a
+//! private index and clones a repository, both over HTTPS with a token it
+//! never sees, through the egress proxy.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -7,11 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-/// A TLS server for `localhost` serving the files under `root` to requests
-/// that carry `Basic` credentials with `token` as the password, answering
-/// `401` otherwise. Returns its port, its certificate (PEM) and the
+/// A TLS server for `localhost` serving the files under `root` (a
+/// directory by its `index.html`, as HTML) to requests that carry `Basic`
+/// credentials with `token` as the password, answering `401` otherwise.
+/// Returns its port, its certificate (PEM) and the request lines and
 /// authorization headers it saw.
-fn git_server(root: PathBuf, token: &'static str) -> (u16, String, Arc<Mutex<Vec<String>>>) {
+fn git_server(root: PathBuf, token: &'static str) -> (u16, String, Arc<Mutex<Vec<Seen>>>) {
     let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let pem = made.cert.pem();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
@@ -58,13 +60,21 @@ fn git_server(root: PathBuf, token: &'static str) -> (u16, String, Arc<Mutex<Vec
                 }
             }
             drop(reader);
-            log.lock().unwrap().push(auth.clone());
+            log.lock().unwrap().push(Seen {
+                target: target.clone(),
+                auth: auth.clone(),
+            });
             let path = target
                 .split('?')
                 .next()
                 .unwrap_or("/")
                 .trim_start_matches('/');
-            let file = root.join(path);
+            let mut file = root.join(path);
+            let mut content_type = "application/octet-stream";
+            if file.is_dir() {
+                file = file.join("index.html");
+                content_type = "text/html";
+            }
             let response: Vec<u8> = if auth != expected {
                 b"HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Basic realm=\"git\"\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec()
             } else if let Ok(body) = std::fs::read(&file).map_err(drop).and_then(|b| {
@@ -75,7 +85,7 @@ fn git_server(root: PathBuf, token: &'static str) -> (u16, String, Arc<Mutex<Vec
                 }
             }) {
                 let mut r = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                     body.len()
                 )
                 .into_bytes();
@@ -91,6 +101,15 @@ fn git_server(root: PathBuf, token: &'static str) -> (u16, String, Arc<Mutex<Vec
         }
     });
     (port, pem, seen)
+}
+
+/// One request the server saw.
+#[derive(Debug, Clone)]
+struct Seen {
+    /// The request target (path and query).
+    target: String,
+    /// The `authorization` header, empty when there was none.
+    auth: String,
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
@@ -132,16 +151,69 @@ fn git(dir: &Path, args: &[&str]) {
     );
 }
 
+/// Writes, with the host's `python3`, a pure-Python wheel of
+/// `oanix-probe` 1.0 under `served/packages/` and its page of a simple
+/// index (PEP 503, with the wheel's digest) under `served/simple/`.
+fn publish_probe(served: &Path) {
+    let script = r#"
+import base64, hashlib, os, sys, zipfile
+root = sys.argv[1]
+name = "oanix_probe-1.0-py3-none-any.whl"
+files = {
+    "oanix_probe/__init__.py": b'GREETING = "installed through the proxy"\n',
+    "oanix_probe-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: oanix-probe\nVersion: 1.0\n",
+    "oanix_probe-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: oanix-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = ""
+for path, data in files.items():
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    record += f"{path},sha256={digest},{len(data)}\n"
+record += "oanix_probe-1.0.dist-info/RECORD,,\n"
+os.makedirs(os.path.join(root, "packages"))
+wheel = os.path.join(root, "packages", name)
+with zipfile.ZipFile(wheel, "w") as z:
+    for path, data in files.items():
+        z.writestr(path, data)
+    z.writestr("oanix_probe-1.0.dist-info/RECORD", record)
+sha = hashlib.sha256(open(wheel, "rb").read()).hexdigest()
+os.makedirs(os.path.join(root, "simple", "oanix-probe"))
+with open(os.path.join(root, "simple", "oanix-probe", "index.html"), "w") as page:
+    page.write(f'<!DOCTYPE html>\n<html><body><a href="/packages/{name}#sha256={sha}">{name}</a></body></html>\n')
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(served)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Whether `tool` runs, and, for `pip`, whether `/usr/bin/python3` has it.
+/// In CI every one must be there.
+fn present(tool: &str) -> bool {
+    let ok = if tool == "pip" {
+        Command::new("/usr/bin/python3")
+            .args(["-m", "pip", "--version"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    } else {
+        Command::new(tool).arg("--version").output().is_ok()
+    };
+    assert!(
+        ok || std::env::var_os("CI").is_none(),
+        "{tool} must be installed in CI"
+    );
+    ok
+}
+
 #[test]
-fn a_native_agent_clones_over_https_with_a_token_it_never_sees() {
-    for tool in ["git", "curl"] {
-        if Command::new(tool).arg("--version").output().is_err() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{tool} must be installed in CI"
-            );
-            return;
-        }
+fn a_native_agent_installs_and_clones_over_https_with_a_token_it_never_sees() {
+    if !["git", "curl", "python3", "pip"].into_iter().all(present) {
+        return;
     }
     let d = tempfile::tempdir().unwrap();
     // A repository with one commit, published for the dumb HTTP protocol.
@@ -158,6 +230,8 @@ fn a_native_agent_clones_over_https_with_a_token_it_never_sees() {
         &["clone", "-q", "--bare", "work", "served/repo.git"],
     );
     git(&served.join("repo.git"), &["update-server-info"]);
+    // And a private package index on the same server.
+    publish_probe(&served);
     let (port, pem, seen) = git_server(served, "s3cret-value");
     std::fs::write(d.path().join("server.pem"), pem).unwrap();
     std::fs::write(
@@ -167,6 +241,10 @@ fn a_native_agent_clones_over_https_with_a_token_it_never_sees() {
 [agent]
 command = ["sh", "-c", """
 case "$GIT_TOKEN" in oanix-secret-*) ;; *) echo "the agent holds the token" >&2; exit 9;; esac
+python3 -m pip install --no-deps --no-cache-dir --disable-pip-version-check --no-input \
+  --target /tmp/site --index-url "https://x-access-token:$GIT_TOKEN@localhost:{port}/simple/" \
+  oanix-probe >/tmp/pip.log 2>&1 || {{ cat /tmp/pip.log >&2; exit 8; }}
+PYTHONPATH=/tmp/site python3 -c 'import oanix_probe; print(oanix_probe.GREETING)'
 git clone -q "https://x-access-token:$GIT_TOKEN@localhost:{port}/repo.git" /tmp/clone
 cat /tmp/clone/README
 curl -s -o /dev/null -w "%{{http_code}}\n" -H "authorization: Bearer $GIT_TOKEN" http://127.0.0.1:{port}/
@@ -184,7 +262,7 @@ trust = ["server.pem"]
 secrets = [{{ name = "git-token", hosts = ["localhost"], value_env = "OANIX_TEST_GIT_TOKEN", env = "GIT_TOKEN" }}]
 
 [limits]
-timeout_secs = 60
+timeout_secs = 90
 "#
         ),
     )
@@ -199,11 +277,29 @@ timeout_secs = 60
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["exit_code"], 0, "{report}");
     let stdout = report["stdout"].as_str().unwrap();
-    assert_eq!(stdout, "cloned through the proxy\n403\n", "{report}");
+    assert_eq!(
+        stdout, "installed through the proxy\ncloned through the proxy\n403\n",
+        "{report}"
+    );
     let seen = seen.lock().unwrap().clone();
     let expected = format!("Basic {}", base64_encode(b"x-access-token:s3cret-value"));
-    assert!(seen.contains(&expected), "{seen:?}");
-    assert!(seen.iter().all(|a| !a.contains("oanix-secret")), "{seen:?}");
+    // The index page, the wheel and the repository's files were each
+    // fetched with the real token, which the agent never held.
+    for target in [
+        "/simple/oanix-probe/",
+        "/packages/oanix_probe-1.0-py3-none-any.whl",
+        "/repo.git/info/refs?service=git-upload-pack",
+    ] {
+        assert!(
+            seen.iter()
+                .any(|s| s.target == target && s.auth == expected),
+            "{target}: {seen:?}"
+        );
+    }
+    assert!(
+        seen.iter().all(|s| !s.auth.contains("oanix-secret")),
+        "{seen:?}"
+    );
     assert!(!report.to_string().contains("s3cret-value"), "{report}");
 }
 
