@@ -908,6 +908,8 @@ fn rename_a_file_over_a_directory(fs: &dyn FileService) {
     write(fs, "/e/y", "y");
     err!(fs.rename("/f", "/d"), IsADirectory);
     err!(fs.rename("/f", "/e"), IsADirectory);
+    // Onto the directory that holds it (Linux's own answer is "not empty").
+    err!(fs.rename("/e/y", "/e"), IsADirectory);
     assert_tree(
         fs,
         &[

@@ -1049,6 +1049,10 @@ impl FileService for WorkspaceFs {
             .map_err(|e| match map_io(&e, t) {
                 // The source was found above; a missing path now is `to`'s.
                 FsError::CrossDevice { .. } => FsError::cross_device(f, t),
+                // Linux says "not empty" when `to` is a directory holding
+                // `from` (an ancestor); what is wrong is that a file cannot
+                // replace a directory, as for any other directory.
+                FsError::NotEmpty { .. } if !src_is_dir => FsError::is_a_directory(t),
                 other => other,
             })
     }
