@@ -302,23 +302,14 @@ impl Drop for Executors {
     }
 }
 
-/// One tokio runtime for the executors of every environment of the process.
+/// One tokio runtime for the executors of every environment of the process
+/// (the one the egress proxy serves on, too).
 #[cfg(feature = "executor")]
 fn executor_runtime() -> Result<tokio::runtime::Handle> {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    if let Some(rt) = RUNTIME.get() {
-        return Ok(rt.handle().clone());
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("oanix-env-exec")
-        .enable_all()
-        .build()
-        .map_err(|e| EnvError::Io {
-            path: "executor runtime".into(),
-            message: e.to_string(),
-        })?;
-    Ok(RUNTIME.get_or_init(|| rt).handle().clone())
+    oanix_exec::shared_runtime().map_err(|e| EnvError::Io {
+        path: "executor runtime".into(),
+        message: e.to_string(),
+    })
 }
 
 /// Builds an [`OanixEnv`]: mounts, binds, limits, the agent and the runtime.

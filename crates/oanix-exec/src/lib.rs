@@ -141,6 +141,6 @@ pub use error::{ExecutorError, Result};
 pub use executor::{BoxFuture, Executor, ExecutorContext, ShutdownSignal, ShutdownTrigger};
 pub use guard::{ConnectFailure, connect_checked};
 pub use http::HttpExecutor;
-pub use manager::ExecutorManager;
+pub use manager::{ExecutorManager, shared_runtime};
 pub use nostr::NostrRelayConnector;
 pub use ws::WsConnector;

@@ -81,6 +81,29 @@ impl fmt::Debug for ExecutorManager {
     }
 }
 
+/// The runtime shared by the process: two worker threads, time and I/O
+/// enabled, built at the first call and kept for the life of the process.
+///
+/// Environments run their executors on it, and the egress proxy serves on
+/// it: a request the proxy hands to an executor and the answer coming back
+/// then stay on one runtime's threads instead of waking another's twice.
+///
+/// # Errors
+/// [`ExecutorError::Runtime`] if the runtime cannot be built (no threads).
+pub fn shared_runtime() -> Result<Handle> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt.handle().clone());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("oanix-shared")
+        .enable_all()
+        .build()
+        .map_err(ExecutorError::Runtime)?;
+    Ok(RUNTIME.get_or_init(|| rt).handle().clone())
+}
+
 impl ExecutorManager {
     /// A manager with a runtime of its own.
     pub fn new(config: ExecutorConfig) -> Result<Self> {

@@ -45,7 +45,7 @@ use oanix_bench::format_ns;
 use oanix_caps::{
     CapRecord, EgressPolicy, HostPattern, HttpFs, RecordAction, RecordSink, SecretValue,
 };
-use oanix_exec::{ExecutorConfig, ExecutorManager};
+use oanix_exec::{ExecutorConfig, ExecutorManager, shared_runtime};
 use oanix_proxy::{Proxy, ProxyHandle, Secret};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
@@ -343,12 +343,13 @@ fn fixture(http_port: u16, tls_port: u16, server_cert: &CertificateDer<'static>)
     let executor = ExecutorConfig::builder()
         .add_root_certificate(server_cert.to_vec())
         .build();
-    let mut manager = ExecutorManager::new(executor).unwrap();
+    // As in an environment: the executors on the process's shared runtime,
+    // the one the proxies serve on.
+    let mut manager = ExecutorManager::with_handle(executor, shared_runtime().unwrap());
     manager.attach_http(&http);
     manager.start().unwrap();
-    let proxy = Proxy::new(http.clone())
-        .serve(TcpListener::bind("127.0.0.1:0").unwrap())
-        .unwrap();
+    let serve = |p: &Proxy| p.serve(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    let proxy = serve(&Proxy::new(http.clone()));
     let secret = Secret::new(
         "bench-token",
         [HostPattern::new("localhost").unwrap()],
@@ -358,9 +359,7 @@ fn fixture(http_port: u16, tls_port: u16, server_cert: &CertificateDer<'static>)
     let placeholder = secret.placeholder().to_owned();
     let reading = Proxy::new(http).with_secrets([secret]).unwrap();
     let authority = CertificateDer::from_pem_slice(reading.ca_pem().unwrap().as_bytes()).unwrap();
-    let reading = reading
-        .serve(TcpListener::bind("127.0.0.1:0").unwrap())
-        .unwrap();
+    let reading = serve(&reading);
     Fixture {
         proxy,
         reading,
@@ -668,11 +667,11 @@ fn plain_get(config: &Config, fx: &Fixture, http_port: u16) -> Report {
     report.note(format!(
         "{} requests per subject, alternating, after {} each as warm-up. Through the proxy, \
          each request is submitted to the HttpFs (policy check, record), carried out by its \
-         executor (default configuration: {} worker threads) on a pooled connection to the \
-         server, and its response is awaited and written back. Added p50: {:.1} µs.",
+         executor on a pooled connection to the server, and its response is awaited and \
+         written back; the proxy and the executor run on the process's shared runtime, as in \
+         an environment. Added p50: {:.1} µs.",
         config.gets,
         config.gets / 10,
-        ExecutorConfig::default().worker_threads,
         added_p50 / 1e3,
     ));
     report
@@ -933,8 +932,8 @@ fn main() {
     let _ = write!(
         footer,
         "Measured in {:.1} s{}; the proxies recorded {} requests and {} tunnels so far. All \
-         servers, the proxies (their own runtime, 2 worker threads), the executor and the \
-         clients share this machine's {} CPUs.",
+         servers, the proxies and the executor (one shared runtime, 2 worker threads) and \
+         the clients share this machine's {} CPUs.",
         started.elapsed().as_secs_f64(),
         if config.quick { " (quick run)" } else { "" },
         fx.requests.load(Ordering::Relaxed),

@@ -13,9 +13,9 @@ pub enum ProxyError {
     /// The certificate authority or a certificate could not be made.
     #[error("the proxy's certificates: {0}")]
     Tls(String),
-    /// The proxies' runtime could not be started.
+    /// The runtime the proxies serve on could not be started.
     #[error("starting the proxy's runtime: {0}")]
-    Runtime(#[source] std::io::Error),
+    Runtime(#[source] oanix_exec::ExecutorError),
 }
 
 /// The result of this crate's operations.

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::net::TcpListener;
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -86,21 +86,6 @@ impl Drop for ProxyHandle {
     }
 }
 
-/// The runtime every proxy of the process runs on.
-fn runtime() -> Result<tokio::runtime::Handle> {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    if let Some(rt) = RUNTIME.get() {
-        return Ok(rt.handle().clone());
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("oanix-proxy")
-        .enable_all()
-        .build()
-        .map_err(ProxyError::Runtime)?;
-    Ok(RUNTIME.get_or_init(|| rt).handle().clone())
-}
-
 impl Proxy {
     /// A proxy for `http`'s policy and executor, with the default bounds.
     ///
@@ -143,14 +128,28 @@ impl Proxy {
         self
     }
 
-    /// Serves `listener` until the handle is dropped, on a runtime shared by
-    /// the proxies of the process.
+    /// Serves `listener` until the handle is dropped, on the process's
+    /// shared runtime ([`oanix_exec::shared_runtime`]), the one an
+    /// environment's executors run on.
     pub fn serve(&self, listener: TcpListener) -> Result<ProxyHandle> {
+        let handle = oanix_exec::shared_runtime().map_err(ProxyError::Runtime)?;
+        self.serve_on(listener, handle)
+    }
+
+    /// Serves `listener` until the handle is dropped, on the runtime of
+    /// `handle` (time and I/O enabled). Serving on the runtime the
+    /// `HttpFs`'s executor runs on saves each plain or read request two
+    /// wake-ups of another runtime's threads on its way to the executor and
+    /// back.
+    pub fn serve_on(
+        &self,
+        listener: TcpListener,
+        handle: tokio::runtime::Handle,
+    ) -> Result<ProxyHandle> {
         let addr = listener.local_addr().map_err(ProxyError::Listener)?;
         listener
             .set_nonblocking(true)
             .map_err(ProxyError::Listener)?;
-        let handle = runtime()?;
         let listener = {
             let _guard = handle.enter();
             tokio::net::TcpListener::from_std(listener).map_err(ProxyError::Listener)?
