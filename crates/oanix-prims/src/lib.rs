@@ -10,6 +10,14 @@
 //!   [`CowFs::changes`] reporting what was added, modified and deleted
 //!   relative to the base, and [`CowFs::discard`] to throw it all away.
 //!
+//! Snapshots start here: [`MemFs::freeze`] takes a [`FrozenTree`], an
+//! immutable copy of the whole tree at one point in time that shares every
+//! file's bytes (the first write after a freeze copies that file once),
+//! and [`MemFs::from_frozen`] starts a new file system from one;
+//! [`CowFs::freeze`] and [`CowFs::from_frozen`] do the same for an overlay
+//! (its upper layer, whiteouts and origins; the base is shared, never
+//! copied).
+//!
 //! Every one keeps the links part of the contract (`oanix_vfs::links`):
 //! `MemFs` and `CowFs` hold symbolic and hard links, `MapFs` declares
 //! symbolic links when it is built; none follows a link itself.
@@ -54,15 +62,19 @@
 
 mod cowfs;
 mod fixed_tree;
+mod frozen;
 mod funcfs;
 mod mapfs;
 mod memfs;
 
-pub use cowfs::{Change, ChangeKind, CommitError, CommitReport, Conflict, CowFs, EntryInfo};
+pub use cowfs::{
+    Change, ChangeKind, CommitError, CommitReport, Conflict, CowFs, EntryInfo, FrozenCow,
+};
 pub use fixed_tree::{
     Access, Dynamic, DynamicEntry, DynamicKind, DynamicNode, FixedDir, FixedFile, FixedNode,
     FixedTree, FixedTreeBuilder, Resolved, WithDynamic, dynamic_id,
 };
+pub use frozen::{FrozenEntry, FrozenTree};
 pub use funcfs::{FuncFs, FuncFsBuilder};
 pub use mapfs::{MapData, MapFs, MapFsBuilder};
 pub use memfs::{MemFs, MemLimits};

@@ -26,6 +26,7 @@ use std::io::SeekFrom;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::frozen::{FrozenDir, FrozenFile, FrozenLink, FrozenNode, FrozenTree};
 use oanix_vfs::links;
 use oanix_vfs::path::{self, VPath};
 use oanix_vfs::{
@@ -110,6 +111,9 @@ struct Tree {
 struct Usage {
     used: AtomicU64,
     limits: MemLimits,
+    /// Taken for reading by every change of a file's bytes, for writing by
+    /// [`MemFs::freeze`]: a frozen copy is one point in time across files.
+    gate: RwLock<()>,
 }
 
 enum Node {
@@ -160,7 +164,9 @@ struct FileNode {
     accessed: AtomicU64,
     /// How many names the file has in the tree.
     names: AtomicU64,
-    data: RwLock<Vec<u8>>,
+    /// Shared with the frozen copies that hold it: the first change after a
+    /// freeze copies the bytes (`Arc::make_mut`), never the freeze itself.
+    data: RwLock<Arc<Vec<u8>>>,
     usage: Arc<Usage>,
 }
 
@@ -403,6 +409,7 @@ impl MemFs {
                 usage: Arc::new(Usage {
                     used: AtomicU64::new(0),
                     limits,
+                    gate: RwLock::new(()),
                 }),
             }),
         }
@@ -441,13 +448,149 @@ impl MemFs {
                 None => self.create_file(&mut tree, full, Timestamp::now())?.0,
             }
         };
+        let _gate = read_lock(&node.usage.gate);
         let mut bytes = write_lock(&node.data);
         let old = bytes.len() as u64;
         node.reserve(old, data.len() as u64, full)?;
-        *bytes = data;
+        *bytes = Arc::new(data);
         node.size.store(bytes.len() as u64, Ordering::Relaxed);
         node.touch();
         Ok(())
+    }
+
+    /// An immutable copy of the whole tree as it is now: one point in time
+    /// across every file, even while other threads write.
+    ///
+    /// Costs the tree's shape and metadata (a visit of every entry), never
+    /// its bytes: each file's bytes are shared with the copy, and the first
+    /// change to a file after the freeze copies that file once. Writers
+    /// wait only while the tree is visited.
+    pub fn freeze(&self) -> FrozenTree {
+        let tree = read_lock(&self.inner.tree);
+        let _gate = write_lock(&self.inner.usage.gate);
+        let mut seen = Freezer::default();
+        let root = freeze_dir(&tree, "/", &mut seen);
+        FrozenTree {
+            root,
+            entries: seen.entries,
+            bytes: seen.bytes,
+        }
+    }
+
+    /// A new file system holding what `frozen` holds, with the default
+    /// [`MemLimits`]; see [`from_frozen_with_limits`](Self::from_frozen_with_limits).
+    ///
+    /// # Errors
+    /// As [`from_frozen_with_limits`](Self::from_frozen_with_limits).
+    pub fn from_frozen(frozen: &FrozenTree) -> Result<Self> {
+        Self::from_frozen_with_limits(frozen, MemLimits::default())
+    }
+
+    /// A new file system holding what `frozen` holds, within `limits`: the
+    /// same paths, bytes, links (two names of one file stay one file),
+    /// times and identifiers. Its files share their bytes with `frozen`
+    /// until written. Costs a visit of every entry.
+    ///
+    /// # Errors
+    /// [`FsError::NoSpace`] if `frozen` holds more entries or bytes than
+    /// `limits` allow, [`FsError::TooLarge`] if one of its files is larger
+    /// than a file may grow.
+    pub fn from_frozen_with_limits(frozen: &FrozenTree, limits: MemLimits) -> Result<Self> {
+        if frozen.entries > limits.max_entries {
+            return Err(FsError::no_space("/", limits.capacity));
+        }
+        let fs = Self::with_limits(limits);
+        {
+            let mut tree = write_lock(&fs.inner.tree);
+            let mut files: HashMap<*const FrozenFile, Arc<FileNode>> = HashMap::new();
+            let mut links: HashMap<*const FrozenLink, Arc<LinkNode>> = HashMap::new();
+            let mut max_id = 1;
+            tree.index.insert(
+                CompactString::const_new("/"),
+                Node::Dir(DirNode {
+                    id: 1,
+                    created: frozen.root.created,
+                    modified: frozen.root.modified,
+                    children: BTreeMap::new(),
+                }),
+            );
+            let mut stack: Vec<(CompactString, &FrozenDir)> =
+                vec![(CompactString::const_new("/"), &*frozen.root)];
+            while let Some((dir_path, dir)) = stack.pop() {
+                let mut children = BTreeMap::new();
+                for (name, node) in &dir.children {
+                    let full = CompactString::from(path::join(&dir_path, name));
+                    let (child, indexed) = match node {
+                        FrozenNode::Dir(d) => {
+                            max_id = max_id.max(d.id);
+                            stack.push((full.clone(), &**d));
+                            (
+                                Child::Dir(d.id),
+                                Node::Dir(DirNode {
+                                    id: d.id,
+                                    created: d.created,
+                                    modified: d.modified,
+                                    children: BTreeMap::new(),
+                                }),
+                            )
+                        }
+                        FrozenNode::File(f) => {
+                            max_id = max_id.max(f.id);
+                            let node = match files.entry(Arc::as_ptr(f)) {
+                                std::collections::hash_map::Entry::Occupied(e) => {
+                                    let n = Arc::clone(e.get());
+                                    n.names.fetch_add(1, Ordering::Relaxed);
+                                    n
+                                }
+                                std::collections::hash_map::Entry::Vacant(e) => {
+                                    let len = f.data.len() as u64;
+                                    let node = Arc::new(FileNode {
+                                        id: f.id,
+                                        created: f.created,
+                                        size: AtomicU64::new(0),
+                                        modified: AtomicU64::new(f.modified.as_nanos()),
+                                        accessed: AtomicU64::new(f.accessed.as_nanos()),
+                                        names: AtomicU64::new(1),
+                                        data: RwLock::new(Arc::clone(&f.data)),
+                                        usage: Arc::clone(&fs.inner.usage),
+                                    });
+                                    node.reserve(0, len, &full)?;
+                                    node.size.store(len, Ordering::Relaxed);
+                                    Arc::clone(e.insert(node))
+                                }
+                            };
+                            (Child::File(Arc::clone(&node)), Node::File(node))
+                        }
+                        FrozenNode::Symlink(l) => {
+                            max_id = max_id.max(l.id);
+                            let node = match links.entry(Arc::as_ptr(l)) {
+                                std::collections::hash_map::Entry::Occupied(e) => {
+                                    let n = Arc::clone(e.get());
+                                    n.names.fetch_add(1, Ordering::Relaxed);
+                                    n
+                                }
+                                std::collections::hash_map::Entry::Vacant(e) => {
+                                    Arc::clone(e.insert(Arc::new(LinkNode {
+                                        id: l.id,
+                                        created: l.created,
+                                        target: l.target.clone(),
+                                        names: AtomicU64::new(1),
+                                    })))
+                                }
+                            };
+                            (Child::Symlink(Arc::clone(&node)), Node::Symlink(node))
+                        }
+                    };
+                    children.insert(name.clone(), child);
+                    tree.index.insert(full, indexed);
+                }
+                if let Some(Node::Dir(d)) = tree.index.get_mut(dir_path.as_str()) {
+                    d.children = children;
+                }
+            }
+            fs.inner.next_id.store(max_id + 1, Ordering::Relaxed);
+        }
+        Ok(fs)
     }
 
     /// Removes everything, leaving an empty root. Open handles keep their
@@ -493,7 +636,7 @@ impl MemFs {
             modified: AtomicU64::new(now.as_nanos()),
             accessed: AtomicU64::new(now.as_nanos()),
             names: AtomicU64::new(1),
-            data: RwLock::new(Vec::new()),
+            data: RwLock::new(Arc::default()),
             usage: Arc::clone(&self.inner.usage),
         });
         match dir.children.entry(CompactString::from(name)) {
@@ -536,8 +679,9 @@ impl MemFs {
                     return Err(FsError::not_a_directory(full));
                 }
                 if flags.truncate {
+                    let _gate = read_lock(&f.usage.gate);
                     let mut data = write_lock(&f.data);
-                    f.resize(&mut data, 0, full)?;
+                    f.resize(Arc::make_mut(&mut data), 0, full)?;
                     f.touch();
                 }
                 Ok(Self::handle(Arc::clone(f), key.clone(), flags))
@@ -897,6 +1041,76 @@ impl FileService for MemFs {
 }
 
 /// Whether `a` and `b` are names of one file or link.
+/// What a freeze has seen so far: counts, and the frozen node of each file
+/// and link met (two names of one become two names of one frozen node).
+#[derive(Default)]
+struct Freezer {
+    entries: u64,
+    bytes: u64,
+    files: HashMap<*const FileNode, Arc<FrozenFile>>,
+    links: HashMap<*const LinkNode, Arc<FrozenLink>>,
+}
+
+/// The frozen copy of the directory `p` of `tree` and everything below it.
+fn freeze_dir(tree: &Tree, p: &str, seen: &mut Freezer) -> Arc<FrozenDir> {
+    let Some(Node::Dir(d)) = tree.index.get(p) else {
+        // Every directory a listing names is indexed: not reached.
+        return Arc::new(FrozenDir {
+            id: 0,
+            created: Timestamp(0),
+            modified: Timestamp(0),
+            children: BTreeMap::new(),
+        });
+    };
+    let mut children = BTreeMap::new();
+    for (name, child) in &d.children {
+        seen.entries += 1;
+        let node = match child {
+            Child::Dir(_) => FrozenNode::Dir(freeze_dir(tree, &path::join(p, name), seen)),
+            Child::File(f) => {
+                let frozen = match seen.files.get(&Arc::as_ptr(f)) {
+                    Some(frozen) => Arc::clone(frozen),
+                    None => {
+                        let data = Arc::clone(&read_lock(&f.data));
+                        seen.bytes += data.len() as u64;
+                        let frozen = Arc::new(FrozenFile {
+                            id: f.id,
+                            created: f.created,
+                            modified: Timestamp(f.modified.load(Ordering::Relaxed)),
+                            accessed: Timestamp(f.accessed.load(Ordering::Relaxed)),
+                            data,
+                        });
+                        seen.files.insert(Arc::as_ptr(f), Arc::clone(&frozen));
+                        frozen
+                    }
+                };
+                FrozenNode::File(frozen)
+            }
+            Child::Symlink(l) => {
+                let frozen = seen
+                    .links
+                    .entry(Arc::as_ptr(l))
+                    .or_insert_with(|| {
+                        Arc::new(FrozenLink {
+                            id: l.id,
+                            created: l.created,
+                            target: l.target.clone(),
+                        })
+                    })
+                    .clone();
+                FrozenNode::Symlink(frozen)
+            }
+        };
+        children.insert(name.clone(), node);
+    }
+    Arc::new(FrozenDir {
+        id: d.id,
+        created: d.created,
+        modified: d.modified,
+        children,
+    })
+}
+
 fn same_node(a: &Node, b: Option<&Node>) -> bool {
     match (a, b) {
         (Node::File(a), Some(Node::File(b))) => Arc::ptr_eq(a, b),
@@ -935,22 +1149,23 @@ impl MemHandle {
         if !self.write {
             return Err(FsError::bad_handle(&*self.path, "not opened for writing"));
         }
+        let _gate = read_lock(&self.node.usage.gate);
         let mut data = write_lock(&self.node.data);
         let len = data.len() as u64;
         let start = if self.append { len } else { offset };
         if buf.is_empty() {
             return Ok(start);
         }
+        let data = Arc::make_mut(&mut data);
         let end = start
             .checked_add(buf.len() as u64)
             .ok_or_else(|| FsError::too_large(&*self.path, u64::MAX))?;
         if end > len {
-            self.node.resize(&mut data, end, &self.path)?;
+            self.node.resize(data, end, &self.path)?;
         }
         // `end` fits in the buffer now, so `start` fits in usize.
         let s = usize::try_from(start).map_err(|_| FsError::too_large(&*self.path, start))?;
         data[s..s + buf.len()].copy_from_slice(buf);
-        drop(data);
         self.node.touch();
         Ok(end)
     }
@@ -982,10 +1197,13 @@ impl FileHandle for MemHandle {
         if !self.write {
             return Err(FsError::bad_handle(&*self.path, "not opened for writing"));
         }
+        let gate = read_lock(&self.node.usage.gate);
         let mut data = write_lock(&self.node.data);
-        self.node.resize(&mut data, len, &self.path)?;
+        self.node
+            .resize(Arc::make_mut(&mut data), len, &self.path)?;
         drop(data);
         self.node.touch();
+        drop(gate);
         Ok(())
     }
 

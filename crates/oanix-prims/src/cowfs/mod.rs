@@ -16,6 +16,7 @@ use oanix_vfs::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::frozen::FrozenTree;
 use crate::memfs::MemFs;
 
 pub use commit::{CommitError, CommitReport, Conflict};
@@ -54,6 +55,38 @@ pub struct Change {
     pub before: Option<EntryInfo>,
     /// What the overlay has at the path (`None` when deleted).
     pub after: Option<EntryInfo>,
+}
+
+/// An immutable copy of a [`CowFs`] at one point in time: its upper layer
+/// (a [`FrozenTree`]), its whiteouts, and what it read of the base where it
+/// diverged (what a commit checks). Taken by [`CowFs::freeze`]; new
+/// overlays start from it with [`CowFs::from_frozen`]. Cheap to clone.
+#[derive(Clone)]
+pub struct FrozenCow {
+    upper: FrozenTree,
+    whiteouts: Arc<BTreeSet<String>>,
+    origins: Arc<Origins>,
+}
+
+impl FrozenCow {
+    /// The upper layer: what the overlay had written.
+    pub fn upper(&self) -> &FrozenTree {
+        &self.upper
+    }
+
+    /// The base paths the overlay had deleted (each hides what is below it).
+    pub fn whiteouts(&self) -> impl Iterator<Item = &str> {
+        self.whiteouts.iter().map(String::as_str)
+    }
+}
+
+impl std::fmt::Debug for FrozenCow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrozenCow")
+            .field("upper", &self.upper)
+            .field("whiteouts", &self.whiteouts.len())
+            .finish()
+    }
 }
 
 /// A copy-on-write overlay of a base file service.
@@ -259,6 +292,48 @@ impl CowFs {
                 origins: Mutex::new(Origins::default()),
             }),
         }
+    }
+
+    /// An immutable copy of the overlay as it is now — its upper layer, its
+    /// whiteouts and what it read of the base where it diverged — one
+    /// point in time, with the upper layer's bytes shared (see
+    /// [`MemFs::freeze`]). The base is not copied: a copy is started over
+    /// the same base (or one that reads the same) with [`from_frozen`](Self::from_frozen).
+    pub fn freeze(&self) -> FrozenCow {
+        // Every change of the overlay's shape (copy-up, create, remove,
+        // rename) holds this lock for writing across its change of the upper
+        // layer: with it held, the upper layer and the whiteouts agree.
+        let whiteouts = read_lock(&self.inner.whiteouts);
+        let upper = self.inner.upper.freeze();
+        let origins = self.origins_snapshot();
+        FrozenCow {
+            upper,
+            whiteouts: Arc::new(whiteouts.clone()),
+            origins: Arc::new(origins),
+        }
+    }
+
+    /// A new overlay of `base` holding what `frozen` holds, its upper layer
+    /// within `limits` ([`MemFs::from_frozen_with_limits`]). Its changes,
+    /// diff and commit are relative to `base` as those of the overlay it
+    /// was frozen from were; what it changes from now on is its own.
+    ///
+    /// # Errors
+    /// As [`MemFs::from_frozen_with_limits`].
+    pub fn from_frozen(
+        base: Arc<dyn FileService>,
+        frozen: &FrozenCow,
+        limits: crate::MemLimits,
+    ) -> Result<Self> {
+        let upper = MemFs::from_frozen_with_limits(&frozen.upper, limits)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                base,
+                upper,
+                whiteouts: RwLock::new((*frozen.whiteouts).clone()),
+                origins: Mutex::new((*frozen.origins).clone()),
+            }),
+        })
     }
 
     /// The base service.

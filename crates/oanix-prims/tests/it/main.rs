@@ -12,6 +12,7 @@ mod commit;
 mod conformance;
 mod cowfs_links;
 mod fixed;
+mod frozen;
 mod links;
 mod model;
 mod namespace;

@@ -1,0 +1,232 @@
+//! Frozen trees: `MemFs::freeze` and `CowFs::freeze`, and the file systems
+//! started from them, against the reference model. Any ops, a freeze, more
+//! ops in the parent, then a start from the frozen copy and ops in it: the
+//! child sees exactly the frozen state plus its own changes, the parent
+//! only its own, and the frozen copy never changes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use oanix_conformance::model::{ModelFs, OpSpace, run_ops};
+use oanix_conformance::{Fixture, LinkSupport, tree_of};
+use oanix_prims::{CowFs, FrozenEntry, FrozenTree, MemFs, MemLimits};
+use oanix_vfs::links::Follow;
+use oanix_vfs::{FileService, FsErrorKind, OpenFlags, read_file, read_to_string, write_file};
+use proptest::prelude::*;
+
+use crate::conformance::map_fs;
+
+fn fixture() -> Fixture {
+    Fixture::new()
+        .file("/a/b", "ab")
+        .dir("/a/c")
+        .file("/b", "bee")
+        .file("/c/a/b", "cab")
+        .symlink("/a/a", "b")
+        .symlink("/c/b", "../a")
+}
+
+fn ops() -> OpSpace {
+    OpSpace::default().links(LinkSupport::SymlinksAndHardLinks)
+}
+
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(128);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn a_memfs_started_from_a_freeze_sees_it_and_its_own_changes(
+        before in ops().ops(25),
+        parent_after in ops().ops(15),
+        child_after in ops().ops(15),
+    ) {
+        let fs = MemFs::new();
+        let mut model = ModelFs::new();
+        run_ops(&Follow(&fs), &mut model, &before);
+        let frozen = fs.freeze();
+        let at_freeze = model.clone();
+
+        run_ops(&Follow(&fs), &mut model, &parent_after);
+        let child = MemFs::from_frozen(&frozen).unwrap();
+        let mut child_model = at_freeze.clone();
+        run_ops(&Follow(&child), &mut child_model, &child_after);
+
+        // The parent kept only its own changes; the frozen copy none.
+        run_ops(&Follow(&fs), &mut model, &[]);
+        run_ops(&Follow(MemFs::from_frozen(&frozen).unwrap()), &mut at_freeze.clone(), &[]);
+        // Frozen again, the child's state is equal to the child's tree.
+        let again = MemFs::from_frozen(&child.freeze()).unwrap();
+        prop_assert_eq!(tree_of(&again), tree_of(&child));
+        prop_assert_eq!(child.freeze(), again.freeze());
+    }
+
+    #[test]
+    fn a_cowfs_started_from_a_freeze_keeps_its_changes_relative_to_the_base(
+        before in ops().ops(25),
+        parent_after in ops().ops(15),
+        child_after in ops().ops(15),
+    ) {
+        let fixture = fixture();
+        let base: Arc<dyn FileService> = Arc::new(map_fs(&fixture));
+        let cow = CowFs::from_arc(Arc::clone(&base));
+        let mut model = ModelFs::from_fixture(&fixture);
+        run_ops(&Follow(&cow), &mut model, &before);
+        let frozen = cow.freeze();
+        let at_freeze = model.clone();
+
+        run_ops(&Follow(&cow), &mut model, &parent_after);
+        let child = CowFs::from_frozen(Arc::clone(&base), &frozen, MemLimits::default()).unwrap();
+        let mut child_model = at_freeze.clone();
+        run_ops(&Follow(&child), &mut child_model, &child_after);
+        run_ops(&Follow(&cow), &mut model, &[]);
+
+        // What the child reports changed is what one overlay given the same
+        // ops reports.
+        let reference = CowFs::from_arc(Arc::clone(&base));
+        let mut reference_model = ModelFs::from_fixture(&fixture);
+        run_ops(&Follow(&reference), &mut reference_model, &before);
+        run_ops(&Follow(&reference), &mut reference_model, &child_after);
+        prop_assert_eq!(child.changes().unwrap(), reference.changes().unwrap());
+        prop_assert_eq!(tree_of(&base), fixture.tree().clone(), "the base is untouched");
+    }
+}
+
+#[test]
+fn a_freeze_shares_bytes_until_a_write_copies_them() {
+    let fs = MemFs::new();
+    write_file(&fs, "/big", vec![7u8; 1 << 20]).unwrap();
+    let frozen = fs.freeze();
+    assert_eq!((frozen.len(), frozen.bytes()), (1, 1 << 20));
+    // Writing the parent copies its bytes; the frozen copy keeps the old.
+    let mut h = fs.open("/big", OpenFlags::read_write()).unwrap();
+    h.write_at(b"new", 0).unwrap();
+    let child = MemFs::from_frozen(&frozen).unwrap();
+    assert_eq!(&read_file(&child, "/big").unwrap()[..3], &[7, 7, 7]);
+    assert_eq!(&read_file(&fs, "/big").unwrap()[..3], b"new");
+    // A handle opened before the freeze writes only its own file system.
+    let mut early = child.open("/big", OpenFlags::read_write()).unwrap();
+    let frozen_child = child.freeze();
+    early.write_at(b"late", 0).unwrap();
+    let grandchild = MemFs::from_frozen(&frozen_child).unwrap();
+    assert_eq!(&read_file(&grandchild, "/big").unwrap()[..4], &[7, 7, 7, 7]);
+    assert_eq!(&read_file(&child, "/big").unwrap()[..4], b"late");
+}
+
+#[test]
+fn hard_links_stay_one_file_and_identifiers_are_kept() {
+    let fs = MemFs::new();
+    fs.mkdir("/d").unwrap();
+    write_file(&fs, "/d/one", "x").unwrap();
+    fs.link("/d/one", "/two").unwrap();
+    fs.symlink("d/one", "/ln").unwrap();
+    let child = MemFs::from_frozen(&fs.freeze()).unwrap();
+    assert_eq!(child.stat("/two").unwrap().nlink, 2);
+    assert_eq!(
+        child.stat("/d/one").unwrap().id,
+        fs.stat("/d/one").unwrap().id
+    );
+    assert_eq!(child.readlink("/ln").unwrap(), "d/one");
+    write_file(&child, "/two", "shared").unwrap();
+    assert_eq!(read_to_string(&child, "/d/one").unwrap(), "shared");
+    assert_eq!(read_to_string(&fs, "/d/one").unwrap(), "x");
+    // New entries get identifiers no frozen entry has.
+    write_file(&child, "/new", "").unwrap();
+    let ids: Vec<u64> = ["/d", "/d/one", "/ln"]
+        .iter()
+        .map(|p| child.lstat(p).unwrap().id)
+        .collect();
+    assert!(!ids.contains(&child.stat("/new").unwrap().id));
+}
+
+#[test]
+fn entries_are_listed_parents_first_in_name_order() {
+    let fs = MemFs::new();
+    fs.mkdir("/b").unwrap();
+    write_file(&fs, "/b/z", "z").unwrap();
+    write_file(&fs, "/a", "a").unwrap();
+    fs.symlink("a", "/c").unwrap();
+    let frozen = fs.freeze();
+    let listed: Vec<(String, FrozenEntry<'_>)> = frozen
+        .entries_iter()
+        .into_iter()
+        .map(|(p, _, e)| (p, e))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            ("/a".to_owned(), FrozenEntry::File(b"a")),
+            ("/b".to_owned(), FrozenEntry::Dir),
+            ("/b/z".to_owned(), FrozenEntry::File(b"z")),
+            ("/c".to_owned(), FrozenEntry::Symlink("a")),
+        ]
+    );
+    assert!(FrozenTree::empty().is_empty());
+    assert_ne!(frozen, FrozenTree::empty());
+}
+
+#[test]
+fn a_start_beyond_the_limits_is_refused() {
+    let fs = MemFs::new();
+    write_file(&fs, "/f", vec![0u8; 4096]).unwrap();
+    let frozen = fs.freeze();
+    let small = MemLimits {
+        capacity: 1024,
+        ..MemLimits::default()
+    };
+    let e = MemFs::from_frozen_with_limits(&frozen, small).unwrap_err();
+    assert_eq!(e.kind(), FsErrorKind::NoSpace);
+    let few = MemLimits {
+        max_entries: 0,
+        ..MemLimits::default()
+    };
+    let e = MemFs::from_frozen_with_limits(&frozen, few).unwrap_err();
+    assert_eq!(e.kind(), FsErrorKind::NoSpace);
+}
+
+/// A writer writes `i` to `/a`, then `i` to `/b`, for rising `i`; every
+/// freeze meanwhile sees a point in time: `/b` is `/a` or one behind it,
+/// never ahead (the freeze reads `/a` first).
+#[test]
+fn a_freeze_is_one_point_in_time_while_a_writer_runs() {
+    let fs = MemFs::new();
+    write_file(&fs, "/a", "0").unwrap();
+    write_file(&fs, "/b", "0").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (fs, stop) = (fs.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut a = fs.open("/a", OpenFlags::read_write()).unwrap();
+            let mut b = fs.open("/b", OpenFlags::read_write()).unwrap();
+            let mut i: u64 = 0;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let text = format!("{i:020}");
+                a.write_at(text.as_bytes(), 0).unwrap();
+                b.write_at(text.as_bytes(), 0).unwrap();
+            }
+            i
+        })
+    };
+    let read = |tree: &FrozenTree, p: &str| -> u64 {
+        let child = MemFs::from_frozen(tree).unwrap();
+        read_to_string(&child, p).unwrap().trim().parse().unwrap()
+    };
+    for _ in 0..2000 {
+        let frozen = fs.freeze();
+        let (a, b) = (read(&frozen, "/a"), read(&frozen, "/b"));
+        assert!(a == b || a == b + 1, "a freeze saw /a = {a} and /b = {b}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(writer.join().unwrap() > 0);
+}
