@@ -105,13 +105,17 @@ fn connections_are_reused() {
     let server = RawServer::start();
     let http = HttpFs::builder().policy(local_policy(server.port)).build();
     let m = start(&http, fast_config().build());
-    for _ in 0..5 {
+    for _ in 0..10 {
         let out = run(&http, HttpRequest::get(server.url("/hello")));
         assert_eq!(out.response().map(|r| r.status), Some(200));
     }
-    assert_eq!(
-        server.connections.load(std::sync::atomic::Ordering::SeqCst),
-        1
+    // One connection as a rule; the pool may open another when the next
+    // request comes before the connection's task has put it back (a busy
+    // machine), never one per request.
+    let opened = server.connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..=3).contains(&opened),
+        "10 requests opened {opened} connections"
     );
     m.shutdown().unwrap();
 }
