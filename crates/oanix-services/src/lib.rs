@@ -7,6 +7,13 @@
 //! [`FileService`](oanix_vfs::FileService): an agent uses them through
 //! files, the host through the methods documented here.
 //!
+//! Each can be snapshotted: [`TaskFs::snapshot`] and [`LogsFs::snapshot`]
+//! give plain, serialisable data ([`TaskSnapshot`], [`LogsSnapshot`]) that
+//! `from_snapshot` starts a service from again, and
+//! [`WorkspaceOverlay::freeze`] an immutable copy of the agent's changes
+//! from which [`WorkspaceOverlay::fork_from`] makes forks over the same
+//! directory (never copied).
+//!
 //! # Where it sits
 //!
 //! Depends on `oanix-vfs` and `oanix-prims`. [`WorkspaceFs`] is the only
@@ -123,11 +130,12 @@ mod workspace;
 pub use error::{Result, ServiceError};
 
 // Task service exports.
-pub use task::{TaskFs, TaskFsBuilder, TaskMeta, TaskSpec, TaskState, TaskStatus};
+pub use task::{TaskFs, TaskFsBuilder, TaskMeta, TaskSnapshot, TaskSpec, TaskState, TaskStatus};
 
 // Logs service exports.
 pub use logs::{
-    EventFollower, EventSource, Follower, LogEvent, LogLevel, LogStream, LogsFs, LogsFsBuilder,
+    EventFollower, EventSource, Follower, LogEvent, LogFileSnapshot, LogLevel, LogStream, LogsFs,
+    LogsFsBuilder, LogsSnapshot,
 };
 
 // Workspace service exports.

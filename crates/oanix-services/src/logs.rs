@@ -473,6 +473,76 @@ impl Default for LogsFs {
     }
 }
 
+/// One file of a [`LogsSnapshot`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LogFileSnapshot {
+    /// Its bytes.
+    pub data: Vec<u8>,
+    /// Bytes refused because the file was full.
+    pub dropped: u64,
+    /// Whether it had reached its limit.
+    pub full: bool,
+    /// When it last grew.
+    pub modified: Option<Timestamp>,
+}
+
+/// What a [`LogsFs`] held at one moment ([`LogsFs::snapshot`]): its three
+/// files, as plain data (serialisable).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LogsSnapshot {
+    /// `stdout.log`.
+    pub stdout: LogFileSnapshot,
+    /// `stderr.log`.
+    pub stderr: LogFileSnapshot,
+    /// `events.jsonl`.
+    pub events: LogFileSnapshot,
+    /// The largest size of each file, in bytes.
+    pub max_bytes: u64,
+}
+
+impl LogsFs {
+    /// What the three files hold now, at one moment across them (every
+    /// append waits while they are copied).
+    pub fn snapshot(&self) -> LogsSnapshot {
+        // Locked in index order, as everywhere more than one is.
+        let [ev, err, out] = &self.inner.streams;
+        let (ev, err, out) = (lock(&ev.state), lock(&err.state), lock(&out.state));
+        let file = |s: &StreamState| LogFileSnapshot {
+            data: s.data.clone(),
+            dropped: s.dropped,
+            full: s.full,
+            modified: s.modified,
+        };
+        LogsSnapshot {
+            stdout: file(&out),
+            stderr: file(&err),
+            events: file(&ev),
+            max_bytes: self.inner.max_bytes,
+        }
+    }
+
+    /// A logs service holding what `snapshot` holds, with its limit; what
+    /// is appended from now on follows. `events.jsonl` is taken as it is
+    /// (a snapshot of this service always holds whole lines).
+    pub fn from_snapshot(snapshot: &LogsSnapshot) -> Self {
+        let logs = Self::builder().max_bytes(snapshot.max_bytes).build();
+        for (which, file) in [
+            (LogStream::Stdout, &snapshot.stdout),
+            (LogStream::Stderr, &snapshot.stderr),
+            (LogStream::Events, &snapshot.events),
+        ] {
+            let mut state = lock(&logs.inner.streams[which.index()].state);
+            state.data.clone_from(&file.data);
+            state.dropped = file.dropped;
+            state.full = file.full;
+            state.modified = file.modified;
+        }
+        logs
+    }
+}
+
 impl LogsFs {
     /// The default of [`LogsFsBuilder::max_bytes`]: 16 MiB per file.
     pub const DEFAULT_MAX_BYTES: u64 = 16 << 20;

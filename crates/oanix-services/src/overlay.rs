@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use oanix_prims::{Change, CommitError, CommitReport, CowFs, FuncFs};
+use oanix_prims::{Change, CommitError, CommitReport, CowFs, FrozenCow, FuncFs};
 use oanix_vfs::{
     DirEntry, FileHandle, FileService, FsError, Metadata, OpenFlags, Result, Timestamp,
 };
@@ -92,6 +92,28 @@ impl WorkspaceOverlay {
         Ok(Self {
             cow: CowFs::new(base),
             target: Arc::new(target),
+        })
+    }
+
+    /// An immutable copy of what the agent changed, at one point in time
+    /// ([`CowFs::freeze`]); the directory is not copied.
+    pub fn freeze(&self) -> FrozenCow {
+        self.cow.freeze()
+    }
+
+    /// A new overlay of the same directory holding what `frozen` holds
+    /// (see [`CowFs::from_frozen`]), its in-memory layer within `limits`:
+    /// a fork. It shares the read-only view of the directory with `self`
+    /// and commits to the same directory; what either changes from now on
+    /// is its own.
+    ///
+    /// # Errors
+    /// [`FsError::NoSpace`] if `frozen` does not fit
+    /// in `limits`.
+    pub fn fork_from(&self, frozen: &FrozenCow, limits: oanix_prims::MemLimits) -> Result<Self> {
+        Ok(Self {
+            cow: CowFs::from_frozen(Arc::clone(self.cow.base()), frozen, limits)?,
+            target: Arc::clone(&self.target),
         })
     }
 

@@ -173,6 +173,25 @@ impl TaskStatus {
     }
 }
 
+/// What a [`TaskFs`] held at one moment ([`TaskFs::snapshot`]), as plain
+/// data (serialisable).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TaskSnapshot {
+    /// The task's specification.
+    pub spec: TaskSpec,
+    /// Its metadata.
+    pub meta: TaskMeta,
+    /// Its status when the snapshot was taken.
+    pub status: TaskStatus,
+    /// The bytes of `result.json`.
+    pub result: Vec<u8>,
+    /// When `result.json` was last written.
+    pub result_modified: Option<Timestamp>,
+    /// The largest `result.json` the agent may write.
+    pub max_result_bytes: u64,
+}
+
 /// The task service: what an agent is asked to do, where it stands, and
 /// what it answered. Mounted at `/task` by convention.
 ///
@@ -488,6 +507,41 @@ impl TaskFs {
         }
     }
 
+    /// What the task holds now — spec, meta, status and the bytes of
+    /// `result.json` — as a value to keep, compare or serialise, from which
+    /// [`from_snapshot`](Self::from_snapshot) starts a task again.
+    pub fn snapshot(&self) -> TaskSnapshot {
+        // The status first, then the result: a result read after a
+        // `completed` status is the one it completed with.
+        let status = self.status();
+        let result = lock(&self.inner.result);
+        TaskSnapshot {
+            spec: self.inner.spec.clone(),
+            meta: self.inner.meta.clone(),
+            status,
+            result: result.data.clone(),
+            result_modified: result.modified,
+            max_result_bytes: self.inner.max_result_bytes,
+        }
+    }
+
+    /// A task started from `snapshot`: the same spec, meta, limit and
+    /// `result.json`, in the `pending` state (whatever state the snapshot
+    /// was taken in: a task started again has not run yet; the status it
+    /// was taken with stays in the snapshot).
+    pub fn from_snapshot(snapshot: &TaskSnapshot) -> Self {
+        let task = Self::builder(snapshot.spec.clone())
+            .meta(snapshot.meta.clone())
+            .max_result_bytes(snapshot.max_result_bytes)
+            .build();
+        {
+            let mut result = lock(&task.inner.result);
+            result.data.clone_from(&snapshot.result);
+            result.modified = snapshot.result_modified;
+        }
+        task
+    }
+
     /// The bytes of `result.json` as they are now.
     pub fn result_bytes(&self) -> Vec<u8> {
         lock(&self.inner.result).data.clone()
@@ -522,7 +576,7 @@ impl TaskFs {
 
     /// The content of a read-only file and its metadata, taken together
     /// (the size is the content's length).
-    fn snapshot(&self, file: FixedFile<'_, Node>) -> (Arc<[u8]>, Metadata) {
+    fn content_with_metadata(&self, file: FixedFile<'_, Node>) -> (Arc<[u8]>, Metadata) {
         let created = self.inner.created;
         let (data, modified) = match *file.value() {
             Node::Status => {
@@ -540,7 +594,7 @@ impl TaskFs {
     fn file_metadata(&self, file: FixedFile<'_, Node>) -> Metadata {
         match *file.value() {
             Node::Result => result_metadata(&self.inner, &lock(&self.inner.result), file.id()),
-            _ => self.snapshot(file).1,
+            _ => self.content_with_metadata(file).1,
         }
     }
 
@@ -575,7 +629,7 @@ impl FileService for TaskFs {
         };
         match *file.value() {
             Node::Spec | Node::Meta | Node::Status => {
-                let (data, metadata) = self.snapshot(file);
+                let (data, metadata) = self.content_with_metadata(file);
                 Ok(BytesHandle::boxed(file.path(), data, metadata))
             }
             Node::Result => {

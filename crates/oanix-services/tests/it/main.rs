@@ -11,6 +11,7 @@ mod commit;
 mod conformance;
 mod logs;
 mod overlay;
+mod snapshot;
 mod task;
 mod workspace;
 mod workspace_links;
