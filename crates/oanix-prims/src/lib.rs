@@ -16,7 +16,8 @@
 //! and [`MemFs::from_frozen`] starts a new file system from one;
 //! [`CowFs::freeze`] and [`CowFs::from_frozen`] do the same for an overlay
 //! (its upper layer, whiteouts and origins; the base is shared, never
-//! copied).
+//! copied). [`FrozenTree::encode`] and [`FrozenTree::decode`] turn a frozen
+//! tree into verified, versioned bytes and back.
 //!
 //! Every one keeps the links part of the contract (`oanix_vfs::links`):
 //! `MemFs` and `CowFs` hold symbolic and hard links, `MapFs` declares
@@ -74,7 +75,7 @@ pub use fixed_tree::{
     Access, Dynamic, DynamicEntry, DynamicKind, DynamicNode, FixedDir, FixedFile, FixedNode,
     FixedTree, FixedTreeBuilder, Resolved, WithDynamic, dynamic_id,
 };
-pub use frozen::{FrozenEntry, FrozenTree};
+pub use frozen::{DecodeError, FORMAT_VERSION, FrozenEntry, FrozenTree};
 pub use funcfs::{FuncFs, FuncFsBuilder};
 pub use mapfs::{MapData, MapFs, MapFsBuilder};
 pub use memfs::{MemFs, MemLimits};

@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use oanix_conformance::model::{ModelFs, OpSpace, run_ops};
 use oanix_conformance::{Fixture, LinkSupport, tree_of};
-use oanix_prims::{CowFs, FrozenEntry, FrozenTree, MemFs, MemLimits};
+use oanix_prims::{CowFs, DecodeError, FORMAT_VERSION, FrozenEntry, FrozenTree, MemFs, MemLimits};
 use oanix_vfs::links::Follow;
 use oanix_vfs::{FileService, FsErrorKind, OpenFlags, read_file, read_to_string, write_file};
 use proptest::prelude::*;
+use sha2::{Digest, Sha256};
 
 use crate::conformance::map_fs;
 
@@ -65,6 +66,11 @@ proptest! {
         // The parent kept only its own changes; the frozen copy none.
         run_ops(&Follow(&fs), &mut model, &[]);
         run_ops(&Follow(MemFs::from_frozen(&frozen).unwrap()), &mut at_freeze.clone(), &[]);
+        // Encoded and decoded, the frozen copy is equal to itself and
+        // starts the same file system.
+        let decoded = FrozenTree::decode(&frozen.encode()).unwrap();
+        prop_assert_eq!(&decoded, &frozen);
+        run_ops(&Follow(MemFs::from_frozen(&decoded).unwrap()), &mut at_freeze.clone(), &[]);
         // Frozen again, the child's state is equal to the child's tree.
         let again = MemFs::from_frozen(&child.freeze()).unwrap();
         prop_assert_eq!(tree_of(&again), tree_of(&child));
@@ -229,4 +235,142 @@ fn a_freeze_is_one_point_in_time_while_a_writer_runs() {
     }
     stop.store(true, Ordering::Relaxed);
     assert!(writer.join().unwrap() > 0);
+}
+
+fn sample() -> FrozenTree {
+    let fs = MemFs::new();
+    fs.mkdir("/src").unwrap();
+    write_file(&fs, "/src/main.rs", "fn main() {}\n").unwrap();
+    fs.link("/src/main.rs", "/main.rs").unwrap();
+    fs.symlink("src", "/code").unwrap();
+    write_file(&fs, "/empty", "").unwrap();
+    fs.freeze()
+}
+
+#[test]
+fn encoded_trees_come_back_equal_with_their_links() {
+    let frozen = sample();
+    let decoded = FrozenTree::decode(&frozen.encode()).unwrap();
+    assert_eq!(decoded, frozen);
+    assert_eq!(
+        (decoded.len(), decoded.bytes()),
+        (frozen.len(), frozen.bytes())
+    );
+    let fs = MemFs::from_frozen(&decoded).unwrap();
+    assert_eq!(fs.stat("/main.rs").unwrap().nlink, 2);
+    write_file(&fs, "/main.rs", "changed").unwrap();
+    assert_eq!(read_to_string(&fs, "/src/main.rs").unwrap(), "changed");
+    assert_eq!(fs.readlink("/code").unwrap(), "src");
+    assert_eq!(
+        FrozenTree::decode(&FrozenTree::empty().encode()).unwrap(),
+        FrozenTree::empty()
+    );
+}
+
+#[test]
+fn every_flipped_byte_and_every_cut_is_refused_clearly() {
+    let bytes = sample().encode();
+    for i in 0..bytes.len() {
+        let mut bad = bytes.clone();
+        bad[i] ^= 0x40;
+        let e = FrozenTree::decode(&bad).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DecodeError::Checksum | DecodeError::BadMagic | DecodeError::Version { .. }
+            ),
+            "byte {i} flipped: {e}"
+        );
+    }
+    for len in 0..bytes.len() {
+        let e = FrozenTree::decode(&bytes[..len]).unwrap_err();
+        assert!(
+            matches!(e, DecodeError::TooShort { .. } | DecodeError::Checksum),
+            "cut at {len}: {e}"
+        );
+    }
+    let mut other = bytes.clone();
+    other[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    let e = FrozenTree::decode(&other).unwrap_err();
+    assert_eq!(
+        e,
+        DecodeError::Version {
+            found: FORMAT_VERSION + 1
+        }
+    );
+    assert!(e.to_string().contains("version 2"), "{e}");
+}
+
+/// Bytes with a valid checksum over `body` (as a faulty writer makes).
+fn sealed(mut body: Vec<u8>) -> Vec<u8> {
+    let sum = Sha256::digest(&body);
+    body.extend_from_slice(&sum);
+    body
+}
+
+fn entry(kind: u8, path: &str, payload: &[u8]) -> Vec<u8> {
+    let mut e = vec![kind];
+    e.extend_from_slice(&(path.len() as u32).to_le_bytes());
+    e.extend_from_slice(path.as_bytes());
+    e.extend_from_slice(&[0; 32]);
+    e.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    e.extend_from_slice(payload);
+    e
+}
+
+fn with_entries(entries: &[Vec<u8>]) -> Vec<u8> {
+    let mut body = b"OANIXFT\0".to_vec();
+    body.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    body.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+    for e in entries {
+        body.extend_from_slice(e);
+    }
+    sealed(body)
+}
+
+#[test]
+fn malformed_entries_are_named_even_with_a_valid_checksum() {
+    let cases: Vec<(Vec<Vec<u8>>, &str)> = vec![
+        (
+            vec![entry(1, "/a/b", b"x")],
+            "its parent comes later or not at all",
+        ),
+        (
+            vec![entry(1, "/a", b"x"), entry(1, "/a/b", b"")],
+            "its parent is not a directory",
+        ),
+        (
+            vec![entry(1, "/a", b""), entry(1, "/a", b"")],
+            "listed twice",
+        ),
+        (vec![entry(1, "a", b"")], "not a canonical path"),
+        (vec![entry(1, "/a/../b", b"")], "not a canonical path"),
+        (vec![entry(9, "/a", b"")], "unknown kind 9"),
+        (
+            vec![entry(3, "/a", &5u64.to_le_bytes())],
+            "which is no file",
+        ),
+        (vec![entry(2, "/a", &[0xff])], "not UTF-8"),
+    ];
+    for (entries, want) in cases {
+        let e = FrozenTree::decode(&with_entries(&entries)).unwrap_err();
+        assert!(
+            matches!(e, DecodeError::Entry { .. }) && e.to_string().contains(want),
+            "want {want:?}, got {e}"
+        );
+    }
+    // A count larger than what follows.
+    let mut body = b"OANIXFT\0".to_vec();
+    body.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    body.extend_from_slice(&3u64.to_le_bytes());
+    body.extend_from_slice(&entry(0, "/d", b""));
+    let e = FrozenTree::decode(&sealed(body)).unwrap_err();
+    assert!(e.to_string().starts_with("entry 1:"), "{e}");
+    // Bytes left over after the last entry.
+    let mut trailing = with_entries(&[entry(0, "/d", b"")]);
+    let at = trailing.len() - 32;
+    trailing.truncate(at);
+    trailing.push(7);
+    let e = FrozenTree::decode(&sealed(trailing)).unwrap_err();
+    assert!(e.to_string().contains("after the last entry"), "{e}");
 }

@@ -7,6 +7,10 @@
 //! file after a freeze copies that file's bytes once, in the writer. A
 //! frozen tree is `Send + Sync` and cheap to clone (one reference count).
 
+mod encode;
+
+pub use encode::{DecodeError, FORMAT_VERSION};
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

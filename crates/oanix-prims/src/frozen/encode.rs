@@ -1,0 +1,358 @@
+//! The byte form of a [`FrozenTree`]: versioned and verified.
+//!
+//! ```text
+//! magic      8 bytes   "OANIXFT\0"
+//! version    u32 LE    1
+//! count      u64 LE    number of entries
+//! entries    count times, parents before children:
+//!   kind     u8        0 directory, 1 file, 2 symbolic link, 3 another name of an earlier file
+//!   path     u32 LE length, then the canonical path (UTF-8)
+//!   id, created, modified, accessed   u64 LE each
+//!   payload  u64 LE length, then: a file's bytes, a link's target, or (kind 3) the
+//!            u64 LE index of the entry naming the same file first
+//! checksum   32 bytes  SHA-256 of everything before it
+//! ```
+//!
+//! Decoding checks the checksum before anything else, then every length
+//! against what is left, every path (canonical, its parent a directory
+//! listed before it, no name twice): a damaged or truncated input gives an
+//! [`DecodeError`] saying what is wrong, never a partial tree.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use compact_str::CompactString;
+use oanix_vfs::Timestamp;
+use oanix_vfs::path;
+use sha2::{Digest, Sha256};
+
+use super::{FrozenDir, FrozenFile, FrozenLink, FrozenNode, FrozenTree};
+
+const MAGIC: &[u8; 8] = b"OANIXFT\0";
+/// The version this code writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+const CHECKSUM_LEN: usize = 32;
+const HEADER_LEN: usize = 8 + 4 + 8;
+
+/// Why bytes are not a frozen tree.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Shorter than a header and a checksum.
+    #[error("truncated: {len} bytes, a frozen tree takes at least {min}")]
+    TooShort {
+        /// The length given.
+        len: usize,
+        /// The least a frozen tree takes.
+        min: usize,
+    },
+    /// Not a frozen tree at all.
+    #[error("not a frozen tree (the first bytes are not \"OANIXFT\")")]
+    BadMagic,
+    /// Written by another version of the format.
+    #[error("format version {found}, this build reads version {FORMAT_VERSION}")]
+    Version {
+        /// The version found.
+        found: u32,
+    },
+    /// The checksum does not match: the bytes were damaged or cut.
+    #[error("checksum mismatch: the bytes were changed or cut short after they were written")]
+    Checksum,
+    /// An entry is malformed (checked after the checksum matched: written
+    /// by a faulty writer).
+    #[error("entry {index}: {message}")]
+    Entry {
+        /// Its index.
+        index: u64,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl FrozenTree {
+    /// The tree as bytes (see the format in the module docs): what
+    /// [`decode`](Self::decode) reads back.
+    pub fn encode(&self) -> Vec<u8> {
+        let entries = self.entries_iter();
+        let mut out = Vec::with_capacity(HEADER_LEN + CHECKSUM_LEN + self.bytes as usize);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+        let mut first_name: BTreeMap<*const FrozenFile, u64> = BTreeMap::new();
+        let mut files = Vec::new();
+        collect_files(&self.root, &mut files);
+        for (index, ((p, meta, _), file)) in entries.iter().zip(files).enumerate() {
+            let (kind, payload): (u8, Vec<u8>) = match &file {
+                Slot::Dir => (0, Vec::new()),
+                Slot::Link(l) => (2, l.target.as_bytes().to_vec()),
+                Slot::File(f) => match first_name.get(&Arc::as_ptr(f)) {
+                    Some(first) => (3, first.to_le_bytes().to_vec()),
+                    None => {
+                        first_name.insert(Arc::as_ptr(f), index as u64);
+                        (1, f.data.to_vec())
+                    }
+                },
+            };
+            out.push(kind);
+            out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            out.extend_from_slice(p.as_bytes());
+            let t = |t: Option<Timestamp>| t.map_or(0, |t| t.as_nanos());
+            for v in [meta.id, t(meta.created), t(meta.modified), t(meta.accessed)] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+            out.extend_from_slice(&payload);
+        }
+        let sum = Sha256::digest(&out);
+        out.extend_from_slice(&sum);
+        out
+    }
+
+    /// Reads bytes written by [`encode`](Self::encode), verified.
+    ///
+    /// # Errors
+    /// A [`DecodeError`] naming what is wrong: too short, not a frozen
+    /// tree, another version, a checksum mismatch, or a malformed entry.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let min = HEADER_LEN + CHECKSUM_LEN;
+        if bytes.len() < min {
+            return Err(DecodeError::TooShort {
+                len: bytes.len(),
+                min,
+            });
+        }
+        if &bytes[..8] != MAGIC {
+            return Err(DecodeError::BadMagic);
+        }
+        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        if version != FORMAT_VERSION {
+            return Err(DecodeError::Version { found: version });
+        }
+        let (body, sum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
+        if Sha256::digest(body).as_slice() != sum {
+            return Err(DecodeError::Checksum);
+        }
+        let mut r = Reader {
+            rest: &body[HEADER_LEN..],
+            index: 0,
+        };
+        let count = u64::from_le_bytes(body[12..20].try_into().unwrap_or([0; 8]));
+        let mut tree = Building::default();
+        let mut names: Vec<Option<Arc<FrozenFile>>> = Vec::new();
+        for index in 0..count {
+            r.index = index;
+            let kind = r.u8()?;
+            let plen = r.u32()? as usize;
+            let p = std::str::from_utf8(r.take(plen as u64)?)
+                .map_err(|_| r.err("the path is not UTF-8"))?
+                .to_owned();
+            let (id, created, modified, accessed) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+            let len = r.u64()?;
+            let payload = r.take(len)?;
+            let node = match kind {
+                0 => Built::Dir(BuildDir {
+                    id,
+                    created: Timestamp(created),
+                    modified: Timestamp(modified),
+                    children: BTreeMap::new(),
+                }),
+                1 => Built::Leaf(FrozenNode::File(Arc::new(FrozenFile {
+                    id,
+                    created: Timestamp(created),
+                    modified: Timestamp(modified),
+                    accessed: Timestamp(accessed),
+                    data: Arc::new(payload.to_vec()),
+                }))),
+                2 => Built::Leaf(FrozenNode::Symlink(Arc::new(FrozenLink {
+                    id,
+                    created: Timestamp(created),
+                    target: std::str::from_utf8(payload)
+                        .map_err(|_| r.err("the link's target is not UTF-8"))?
+                        .to_owned(),
+                }))),
+                3 => {
+                    let first = <[u8; 8]>::try_from(payload)
+                        .map(u64::from_le_bytes)
+                        .map_err(|_| r.err("another name without the index of the first"))?;
+                    let file = usize::try_from(first)
+                        .ok()
+                        .and_then(|i| names.get(i).cloned().flatten())
+                        .ok_or_else(|| r.err(format!("names entry {first}, which is no file")))?;
+                    Built::Leaf(FrozenNode::File(file))
+                }
+                k => return Err(r.err(format!("unknown kind {k}"))),
+            };
+            names.push(match &node {
+                Built::Leaf(FrozenNode::File(f)) => Some(Arc::clone(f)),
+                _ => None,
+            });
+            tree.insert(&p, node)
+                .map_err(|m| r.err(format!("{p:?}: {m}")))?;
+        }
+        if !r.rest.is_empty() {
+            return Err(DecodeError::Entry {
+                index: count,
+                message: format!("{} bytes after the last entry", r.rest.len()),
+            });
+        }
+        Ok(tree.finish())
+    }
+}
+
+/// Each entry's node, in the order of [`FrozenTree::entries_iter`].
+enum Slot<'a> {
+    Dir,
+    File(&'a Arc<FrozenFile>),
+    Link(&'a Arc<FrozenLink>),
+}
+
+fn collect_files<'a>(dir: &'a FrozenDir, out: &mut Vec<Slot<'a>>) {
+    for node in dir.children.values() {
+        match node {
+            FrozenNode::Dir(d) => {
+                out.push(Slot::Dir);
+                collect_files(d, out);
+            }
+            FrozenNode::File(f) => out.push(Slot::File(f)),
+            FrozenNode::Symlink(l) => out.push(Slot::Link(l)),
+        }
+    }
+}
+
+struct Reader<'a> {
+    rest: &'a [u8],
+    index: u64,
+}
+
+impl<'a> Reader<'a> {
+    fn err(&self, message: impl Into<String>) -> DecodeError {
+        DecodeError::Entry {
+            index: self.index,
+            message: message.into(),
+        }
+    }
+
+    fn take(&mut self, n: u64) -> Result<&'a [u8], DecodeError> {
+        let n = usize::try_from(n)
+            .ok()
+            .filter(|n| *n <= self.rest.len())
+            .ok_or_else(|| self.err(format!("{n} bytes asked, {} left", self.rest.len())))?;
+        let (head, rest) = self.rest.split_at(n);
+        self.rest = rest;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        let b = self.take(8)?;
+        let mut a = [0; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+}
+
+/// A tree being read: mutable directories, frozen at the end.
+struct BuildDir {
+    id: u64,
+    created: Timestamp,
+    modified: Timestamp,
+    children: BTreeMap<CompactString, Built>,
+}
+
+enum Built {
+    Dir(BuildDir),
+    Leaf(FrozenNode),
+}
+
+struct Building {
+    root: BuildDir,
+    entries: u64,
+}
+
+impl Default for Building {
+    fn default() -> Self {
+        Self {
+            root: BuildDir {
+                id: 1,
+                created: Timestamp(0),
+                modified: Timestamp(0),
+                children: BTreeMap::new(),
+            },
+            entries: 0,
+        }
+    }
+}
+
+impl Building {
+    fn insert(&mut self, p: &str, node: Built) -> Result<(), String> {
+        let canonical = path::normalize(p).map_err(|e| e.to_string())?;
+        if canonical != p || p == "/" {
+            return Err("not a canonical path below the root".into());
+        }
+        let (parent, name) = path::split(p).ok_or("no parent")?;
+        let mut dir = &mut self.root;
+        for comp in parent.split('/').filter(|c| !c.is_empty()) {
+            dir = match dir.children.get_mut(comp) {
+                Some(Built::Dir(d)) => d,
+                Some(Built::Leaf(_)) => return Err("its parent is not a directory".into()),
+                None => return Err("its parent comes later or not at all".into()),
+            };
+        }
+        if dir.children.contains_key(name) {
+            return Err("listed twice".into());
+        }
+        dir.children.insert(CompactString::from(name), node);
+        self.entries += 1;
+        Ok(())
+    }
+
+    fn finish(self) -> FrozenTree {
+        fn freeze(
+            d: BuildDir,
+            bytes: &mut u64,
+            seen: &mut HashSet<*const FrozenFile>,
+        ) -> Arc<FrozenDir> {
+            let children = d
+                .children
+                .into_iter()
+                .map(|(name, b)| {
+                    let node = match b {
+                        Built::Dir(sub) => FrozenNode::Dir(freeze(sub, bytes, seen)),
+                        Built::Leaf(leaf) => {
+                            if let FrozenNode::File(f) = &leaf
+                                && seen.insert(Arc::as_ptr(f))
+                            {
+                                *bytes += f.data.len() as u64;
+                            }
+                            leaf
+                        }
+                    };
+                    (name, node)
+                })
+                .collect();
+            Arc::new(FrozenDir {
+                id: d.id,
+                created: d.created,
+                modified: d.modified,
+                children,
+            })
+        }
+        let mut bytes = 0;
+        let mut seen = HashSet::new();
+        let entries = self.entries;
+        let root = freeze(self.root, &mut bytes, &mut seen);
+        FrozenTree {
+            root,
+            entries,
+            bytes,
+        }
+    }
+}
