@@ -536,13 +536,11 @@ impl MemFs {
                         }
                         FrozenNode::File(f) => {
                             max_id = max_id.max(f.id);
-                            let node = match files.entry(Arc::as_ptr(f)) {
-                                std::collections::hash_map::Entry::Occupied(e) => {
-                                    let n = Arc::clone(e.get());
-                                    n.names.fetch_add(1, Ordering::Relaxed);
-                                    n
-                                }
-                                std::collections::hash_map::Entry::Vacant(e) => {
+                            let node = renamed(
+                                &mut files,
+                                Arc::as_ptr(f),
+                                |n| &n.names,
+                                || {
                                     let len = f.data.len() as u64;
                                     let node = Arc::new(FileNode {
                                         id: f.id,
@@ -556,28 +554,26 @@ impl MemFs {
                                     });
                                     node.reserve(0, len, &full)?;
                                     node.size.store(len, Ordering::Relaxed);
-                                    Arc::clone(e.insert(node))
-                                }
-                            };
+                                    Ok(node)
+                                },
+                            )?;
                             (Child::File(Arc::clone(&node)), Node::File(node))
                         }
                         FrozenNode::Symlink(l) => {
                             max_id = max_id.max(l.id);
-                            let node = match links.entry(Arc::as_ptr(l)) {
-                                std::collections::hash_map::Entry::Occupied(e) => {
-                                    let n = Arc::clone(e.get());
-                                    n.names.fetch_add(1, Ordering::Relaxed);
-                                    n
-                                }
-                                std::collections::hash_map::Entry::Vacant(e) => {
-                                    Arc::clone(e.insert(Arc::new(LinkNode {
+                            let node = renamed(
+                                &mut links,
+                                Arc::as_ptr(l),
+                                |n| &n.names,
+                                || {
+                                    Ok(Arc::new(LinkNode {
                                         id: l.id,
                                         created: l.created,
                                         target: l.target.clone(),
                                         names: AtomicU64::new(1),
-                                    })))
-                                }
-                            };
+                                    }))
+                                },
+                            )?;
                             (Child::Symlink(Arc::clone(&node)), Node::Symlink(node))
                         }
                     };
@@ -1041,6 +1037,23 @@ impl FileService for MemFs {
 }
 
 /// Whether `a` and `b` are names of one file or link.
+/// The node started from the frozen node `key`: the one made when `key`
+/// was met under an earlier name (counting one more name), else `make`'s.
+fn renamed<K, T>(
+    made: &mut HashMap<*const K, Arc<T>>,
+    key: *const K,
+    names: impl Fn(&T) -> &AtomicU64,
+    make: impl FnOnce() -> Result<Arc<T>>,
+) -> Result<Arc<T>> {
+    if let Some(node) = made.get(&key) {
+        names(node).fetch_add(1, Ordering::Relaxed);
+        return Ok(Arc::clone(node));
+    }
+    let node = make()?;
+    made.insert(key, Arc::clone(&node));
+    Ok(node)
+}
+
 /// What a freeze has seen so far: counts, and the frozen node of each file
 /// and link met (two names of one become two names of one frozen node).
 #[derive(Default)]

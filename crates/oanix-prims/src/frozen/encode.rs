@@ -18,7 +18,7 @@
 //! listed before it, no name twice): a damaged or truncated input gives an
 //! [`DecodeError`] saying what is wrong, never a partial tree.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use compact_str::CompactString;
@@ -73,25 +73,25 @@ impl FrozenTree {
     /// The tree as bytes (see the format in the module docs): what
     /// [`decode`](Self::decode) reads back.
     pub fn encode(&self) -> Vec<u8> {
-        let entries = self.entries_iter();
+        let nodes = self.nodes();
         let mut out = Vec::with_capacity(HEADER_LEN + CHECKSUM_LEN + self.bytes as usize);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
-        let mut first_name: BTreeMap<*const FrozenFile, u64> = BTreeMap::new();
-        let mut files = Vec::new();
-        collect_files(&self.root, &mut files);
-        for (index, ((p, meta, _), file)) in entries.iter().zip(files).enumerate() {
-            let (kind, payload): (u8, Vec<u8>) = match &file {
-                Slot::Dir => (0, Vec::new()),
-                Slot::Link(l) => (2, l.target.as_bytes().to_vec()),
-                Slot::File(f) => match first_name.get(&Arc::as_ptr(f)) {
-                    Some(first) => (3, first.to_le_bytes().to_vec()),
-                    None => {
-                        first_name.insert(Arc::as_ptr(f), index as u64);
-                        (1, f.data.to_vec())
-                    }
-                },
+        out.extend_from_slice(&(nodes.len() as u64).to_le_bytes());
+        let mut first_name: HashMap<*const FrozenFile, u64> = HashMap::new();
+        for (index, (p, node)) in nodes.iter().enumerate() {
+            let first = match node {
+                FrozenNode::File(f) => first_name.get(&Arc::as_ptr(f)).copied(),
+                _ => None,
+            };
+            let (kind, meta) = match node {
+                FrozenNode::Dir(d) => (0, d.metadata()),
+                FrozenNode::File(f) if first.is_some() => (3, f.metadata()),
+                FrozenNode::File(f) => {
+                    first_name.insert(Arc::as_ptr(f), index as u64);
+                    (1, f.metadata())
+                }
+                FrozenNode::Symlink(l) => (2, l.metadata()),
             };
             out.push(kind);
             out.extend_from_slice(&(p.len() as u32).to_le_bytes());
@@ -100,8 +100,15 @@ impl FrozenTree {
             for v in [meta.id, t(meta.created), t(meta.modified), t(meta.accessed)] {
                 out.extend_from_slice(&v.to_le_bytes());
             }
+            let first_bytes = first.map(u64::to_le_bytes);
+            let payload: &[u8] = match (node, &first_bytes) {
+                (_, Some(index)) => index,
+                (FrozenNode::File(f), None) => &f.data,
+                (FrozenNode::Symlink(l), None) => l.target.as_bytes(),
+                (FrozenNode::Dir(_), None) => &[],
+            };
             out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-            out.extend_from_slice(&payload);
+            out.extend_from_slice(payload);
         }
         let sum = Sha256::digest(&out);
         out.extend_from_slice(&sum);
@@ -196,26 +203,6 @@ impl FrozenTree {
             });
         }
         Ok(tree.finish())
-    }
-}
-
-/// Each entry's node, in the order of [`FrozenTree::entries_iter`].
-enum Slot<'a> {
-    Dir,
-    File(&'a Arc<FrozenFile>),
-    Link(&'a Arc<FrozenLink>),
-}
-
-fn collect_files<'a>(dir: &'a FrozenDir, out: &mut Vec<Slot<'a>>) {
-    for node in dir.children.values() {
-        match node {
-            FrozenNode::Dir(d) => {
-                out.push(Slot::Dir);
-                collect_files(d, out);
-            }
-            FrozenNode::File(f) => out.push(Slot::File(f)),
-            FrozenNode::Symlink(l) => out.push(Slot::Link(l)),
-        }
     }
 }
 

@@ -117,24 +117,29 @@ impl FrozenTree {
     /// Every entry below the root with its path and metadata, depth first:
     /// each directory just before what it holds, names in byte order.
     pub fn entries_iter(&self) -> Vec<(String, Metadata, FrozenEntry<'_>)> {
-        fn visit<'a>(
-            base: &str,
-            dir: &'a FrozenDir,
-            out: &mut Vec<(String, Metadata, FrozenEntry<'a>)>,
-        ) {
+        self.nodes()
+            .into_iter()
+            .map(|(p, node)| match node {
+                FrozenNode::Dir(d) => (p, d.metadata(), FrozenEntry::Dir),
+                FrozenNode::File(f) => (p, f.metadata(), FrozenEntry::File(f.data.as_slice())),
+                FrozenNode::Symlink(l) => {
+                    (p, l.metadata(), FrozenEntry::Symlink(l.target.as_str()))
+                }
+            })
+            .collect()
+    }
+
+    /// Every node below the root with its path, in the order of
+    /// [`entries_iter`](Self::entries_iter).
+    pub(crate) fn nodes(&self) -> Vec<(String, &FrozenNode)> {
+        fn visit<'a>(base: &str, dir: &'a FrozenDir, out: &mut Vec<(String, &'a FrozenNode)>) {
             for (name, node) in &dir.children {
                 let p = format!("{base}/{name}");
-                match node {
-                    FrozenNode::Dir(d) => {
-                        out.push((p.clone(), d.metadata(), FrozenEntry::Dir));
-                        visit(&p, d, out);
-                    }
-                    FrozenNode::File(f) => {
-                        out.push((p, f.metadata(), FrozenEntry::File(f.data.as_slice())));
-                    }
-                    FrozenNode::Symlink(l) => {
-                        out.push((p, l.metadata(), FrozenEntry::Symlink(l.target.as_str())));
-                    }
+                if let FrozenNode::Dir(d) = node {
+                    out.push((p.clone(), node));
+                    visit(&p, d, out);
+                } else {
+                    out.push((p, node));
                 }
             }
         }

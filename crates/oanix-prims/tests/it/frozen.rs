@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use oanix_conformance::model::{ModelFs, OpSpace, run_ops};
-use oanix_conformance::{Fixture, LinkSupport, tree_of};
+use oanix_conformance::model::{ModelFs, run_ops};
+use oanix_conformance::tree_of;
 use oanix_prims::{CowFs, DecodeError, FORMAT_VERSION, FrozenEntry, FrozenTree, MemFs, MemLimits};
 use oanix_vfs::links::Follow;
 use oanix_vfs::{FileService, FsErrorKind, OpenFlags, read_file, read_to_string, write_file};
@@ -16,41 +16,16 @@ use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::conformance::map_fs;
-
-fn fixture() -> Fixture {
-    Fixture::new()
-        .file("/a/b", "ab")
-        .dir("/a/c")
-        .file("/b", "bee")
-        .file("/c/a/b", "cab")
-        .symlink("/a/a", "b")
-        .symlink("/c/b", "../a")
-}
-
-fn ops() -> OpSpace {
-    OpSpace::default().links(LinkSupport::SymlinksAndHardLinks)
-}
-
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(128);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
+use crate::model::{config, fixture_with_links, with_links};
 
 proptest! {
     #![proptest_config(config())]
 
     #[test]
     fn a_memfs_started_from_a_freeze_sees_it_and_its_own_changes(
-        before in ops().ops(25),
-        parent_after in ops().ops(15),
-        child_after in ops().ops(15),
+        before in with_links().ops(25),
+        parent_after in with_links().ops(15),
+        child_after in with_links().ops(15),
     ) {
         let fs = MemFs::new();
         let mut model = ModelFs::new();
@@ -79,11 +54,11 @@ proptest! {
 
     #[test]
     fn a_cowfs_started_from_a_freeze_keeps_its_changes_relative_to_the_base(
-        before in ops().ops(25),
-        parent_after in ops().ops(15),
-        child_after in ops().ops(15),
+        before in with_links().ops(25),
+        parent_after in with_links().ops(15),
+        child_after in with_links().ops(15),
     ) {
-        let fixture = fixture();
+        let fixture = fixture_with_links();
         let base: Arc<dyn FileService> = Arc::new(map_fs(&fixture));
         let cow = CowFs::from_arc(Arc::clone(&base));
         let mut model = ModelFs::from_fixture(&fixture);

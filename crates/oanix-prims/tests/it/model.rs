@@ -23,7 +23,7 @@ fn fixture() -> Fixture {
 
 /// [`fixture`] with links among its names: to a file, to a directory,
 /// absolute, with `..`, dangling, and one to itself.
-fn fixture_with_links() -> Fixture {
+pub(crate) fn fixture_with_links() -> Fixture {
     fixture()
         .symlink("/a/a", "b")
         .symlink("/c/b", "../a")
@@ -33,13 +33,13 @@ fn fixture_with_links() -> Fixture {
 }
 
 /// Ops of every kind, link ops included.
-fn with_links() -> OpSpace {
+pub(crate) fn with_links() -> OpSpace {
     OpSpace::default().links(LinkSupport::SymlinksAndHardLinks)
 }
 
 /// 256 cases, or as many as `PROPTEST_CASES` says for a longer run; no
 /// file of failures kept.
-fn config() -> ProptestConfig {
+pub(crate) fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|n| n.parse().ok())
