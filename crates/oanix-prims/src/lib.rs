@@ -17,7 +17,9 @@
 //! [`CowFs::freeze`] and [`CowFs::from_frozen`] do the same for an overlay
 //! (its upper layer, whiteouts and origins; the base is shared, never
 //! copied). [`FrozenTree::encode`] and [`FrozenTree::decode`] turn a frozen
-//! tree into verified, versioned bytes and back.
+//! tree into verified, versioned bytes and back; [`FrozenTree::items`] and
+//! [`FrozenTreeBuilder`] take one apart and put it together again, for
+//! stores of their own.
 //!
 //! Every one keeps the links part of the contract (`oanix_vfs::links`):
 //! `MemFs` and `CowFs` hold symbolic and hard links, `MapFs` declares
@@ -69,13 +71,16 @@ mod mapfs;
 mod memfs;
 
 pub use cowfs::{
-    Change, ChangeKind, CommitError, CommitReport, Conflict, CowFs, EntryInfo, FrozenCow,
+    Change, ChangeKind, CommitError, CommitReport, Conflict, CowFs, CowOrigins, EntryInfo,
+    FrozenCow,
 };
 pub use fixed_tree::{
     Access, Dynamic, DynamicEntry, DynamicKind, DynamicNode, FixedDir, FixedFile, FixedNode,
     FixedTree, FixedTreeBuilder, Resolved, WithDynamic, dynamic_id,
 };
-pub use frozen::{DecodeError, FORMAT_VERSION, FrozenEntry, FrozenTree};
+pub use frozen::{
+    DecodeError, FORMAT_VERSION, FrozenEntry, FrozenItem, FrozenTree, FrozenTreeBuilder,
+};
 pub use funcfs::{FuncFs, FuncFsBuilder};
 pub use mapfs::{MapData, MapFs, MapFsBuilder};
 pub use memfs::{MemFs, MemLimits};

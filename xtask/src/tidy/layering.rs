@@ -40,6 +40,8 @@ const DEV_ONLY: &[&str] = &[TEST_KIT, BENCH_KIT];
 /// - `oanix-wasi` (the WASI host) needs only the core: a guest sees one namespace.
 /// - `oanix-fuse` (a namespace served through the kernel) needs only the core, as `oanix-wasi`.
 /// - `oanix-sandbox` (a confined Linux process tree) depends on no workspace crate.
+/// - `oanix-store` (snapshots on disk) keeps frozen trees and the services' snapshots: the
+///   core, the primitives and the services.
 /// - `oanix-env` assembles environments from everything above but the FUSE and sandbox crates.
 /// - `oanix-proxy` (the egress proxy for native programs) uses the capabilities and the
 ///   executors.
@@ -92,6 +94,11 @@ const LAYERS: &[Layer] = &[
         may_test_with: &["oanix-prims", "oanix-services", "oanix-caps"],
     },
     Layer {
+        name: "oanix-store",
+        may_use: &["oanix-vfs", "oanix-prims", "oanix-services"],
+        may_test_with: &[],
+    },
+    Layer {
         name: "oanix-env",
         may_use: &[
             "oanix-vfs",
@@ -100,6 +107,7 @@ const LAYERS: &[Layer] = &[
             "oanix-caps",
             "oanix-exec",
             "oanix-wasi",
+            "oanix-store",
         ],
         may_test_with: &[],
     },
@@ -113,6 +121,7 @@ const LAYERS: &[Layer] = &[
             "oanix-exec",
             "oanix-wasi",
             "oanix-env",
+            "oanix-store",
             "oanix-fuse",
             "oanix-sandbox",
             "oanix-proxy",
@@ -130,6 +139,7 @@ const LAYERS: &[Layer] = &[
             "oanix-exec",
             "oanix-wasi",
             "oanix-env",
+            "oanix-store",
             "oanix-sched",
             "oanix-fuse",
             "oanix-sandbox",
@@ -164,6 +174,7 @@ const LAYERS: &[Layer] = &[
             "oanix-exec",
             "oanix-wasi",
             "oanix-env",
+            "oanix-store",
             "oanix-fuse",
             "oanix-sandbox",
             "oanix-proxy",
@@ -185,6 +196,7 @@ const LAYERS: &[Layer] = &[
             "oanix-exec",
             "oanix-wasi",
             "oanix-env",
+            "oanix-store",
             "oanix-sched",
             "oanix-fuse",
             "oanix-sandbox",

@@ -78,6 +78,57 @@ impl FrozenCow {
     pub fn whiteouts(&self) -> impl Iterator<Item = &str> {
         self.whiteouts.iter().map(String::as_str)
     }
+
+    /// What the overlay had read of the base where it diverged, as plain
+    /// data: for a store to keep beside the upper layer and the whiteouts.
+    pub fn origins(&self) -> CowOrigins {
+        let mut paths: Vec<_> = self.origins.paths.clone().into_iter().collect();
+        paths.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut dirs: Vec<_> = self.origins.dirs.clone().into_iter().collect();
+        dirs.sort_by(|a, b| a.0.cmp(&b.0));
+        CowOrigins { paths, dirs }
+    }
+
+    /// A frozen overlay from its parts, as [`upper`](Self::upper),
+    /// [`whiteouts`](Self::whiteouts) and [`origins`](Self::origins) gave
+    /// them: what a store reads back.
+    pub fn from_parts(
+        upper: FrozenTree,
+        whiteouts: impl IntoIterator<Item = String>,
+        origins: CowOrigins,
+    ) -> Self {
+        Self {
+            upper,
+            whiteouts: Arc::new(whiteouts.into_iter().collect()),
+            origins: Arc::new(Origins {
+                paths: origins.paths.into_iter().collect(),
+                dirs: origins.dirs.into_iter().collect(),
+            }),
+        }
+    }
+}
+
+/// What a copy-on-write overlay read of its base where it diverged
+/// ([`FrozenCow::origins`]): what a commit checks the target against.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CowOrigins {
+    /// The base's `lstat` at each path the overlay copied up, deleted or
+    /// replaced, sorted by path.
+    pub paths: Vec<(String, Metadata)>,
+    /// The base's `lstat` of each directory above a changed path (`None`:
+    /// nothing was there), sorted by path.
+    pub dirs: Vec<(String, Option<Metadata>)>,
+}
+
+/// Equal when the upper layers are equal (as [`FrozenTree`]s compare) and
+/// the whiteouts and origins are the same.
+impl PartialEq for FrozenCow {
+    fn eq(&self, other: &Self) -> bool {
+        self.upper == other.upper
+            && self.whiteouts == other.whiteouts
+            && self.origins == other.origins
+    }
 }
 
 impl std::fmt::Debug for FrozenCow {
@@ -165,7 +216,7 @@ struct Inner {
 /// What a commit checks the target against, recorded the first time the
 /// overlay diverges from the base at a path (later records never replace
 /// earlier ones: the first divergence is what the overlay read).
-#[derive(Default, Clone)]
+#[derive(Default, Clone, PartialEq)]
 struct Origins {
     /// What the base had at each path the overlay copied up, deleted or
     /// replaced (its `lstat`: a link is recorded as itself).

@@ -18,56 +18,17 @@
 //! listed before it, no name twice): a damaged or truncated input gives an
 //! [`DecodeError`] saying what is wrong, never a partial tree.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use compact_str::CompactString;
-use oanix_vfs::Timestamp;
-use oanix_vfs::path;
+use oanix_vfs::{Metadata, Timestamp};
 use sha2::{Digest, Sha256};
 
-use super::{FrozenDir, FrozenFile, FrozenLink, FrozenNode, FrozenTree};
+use super::{DecodeError, FORMAT_VERSION, FrozenFile, FrozenNode, FrozenTree, FrozenTreeBuilder};
 
 const MAGIC: &[u8; 8] = b"OANIXFT\0";
-/// The version this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
 const CHECKSUM_LEN: usize = 32;
 const HEADER_LEN: usize = 8 + 4 + 8;
-
-/// Why bytes are not a frozen tree.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DecodeError {
-    /// Shorter than a header and a checksum.
-    #[error("truncated: {len} bytes, a frozen tree takes at least {min}")]
-    TooShort {
-        /// The length given.
-        len: usize,
-        /// The least a frozen tree takes.
-        min: usize,
-    },
-    /// Not a frozen tree at all.
-    #[error("not a frozen tree (the first bytes are not \"OANIXFT\")")]
-    BadMagic,
-    /// Written by another version of the format.
-    #[error("format version {found}, this build reads version {FORMAT_VERSION}")]
-    Version {
-        /// The version found.
-        found: u32,
-    },
-    /// The checksum does not match: the bytes were damaged or cut.
-    #[error("checksum mismatch: the bytes were changed or cut short after they were written")]
-    Checksum,
-    /// An entry is malformed (checked after the checksum matched: written
-    /// by a faulty writer).
-    #[error("entry {index}: {message}")]
-    Entry {
-        /// Its index.
-        index: u64,
-        /// What is wrong.
-        message: String,
-    },
-}
 
 impl FrozenTree {
     /// The tree as bytes (see the format in the module docs): what
@@ -144,8 +105,7 @@ impl FrozenTree {
             index: 0,
         };
         let count = u64::from_le_bytes(body[12..20].try_into().unwrap_or([0; 8]));
-        let mut tree = Building::default();
-        let mut names: Vec<Option<Arc<FrozenFile>>> = Vec::new();
+        let mut tree = FrozenTreeBuilder::new();
         for index in 0..count {
             r.index = index;
             let kind = r.u8()?;
@@ -156,45 +116,28 @@ impl FrozenTree {
             let (id, created, modified, accessed) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
             let len = r.u64()?;
             let payload = r.take(len)?;
-            let node = match kind {
-                0 => Built::Dir(BuildDir {
-                    id,
-                    created: Timestamp(created),
-                    modified: Timestamp(modified),
-                    children: BTreeMap::new(),
-                }),
-                1 => Built::Leaf(FrozenNode::File(Arc::new(FrozenFile {
-                    id,
-                    created: Timestamp(created),
-                    modified: Timestamp(modified),
-                    accessed: Timestamp(accessed),
-                    data: Arc::new(payload.to_vec()),
-                }))),
-                2 => Built::Leaf(FrozenNode::Symlink(Arc::new(FrozenLink {
-                    id,
-                    created: Timestamp(created),
-                    target: std::str::from_utf8(payload)
-                        .map_err(|_| r.err("the link's target is not UTF-8"))?
-                        .to_owned(),
-                }))),
+            let meta = Metadata::file(id, 0).with_times(
+                Timestamp(created),
+                Timestamp(modified),
+                Timestamp(accessed),
+            );
+            match kind {
+                0 => tree.dir(&p, &meta)?,
+                1 => tree.file(&p, &meta, payload.to_vec())?,
+                2 => {
+                    let target = std::str::from_utf8(payload)
+                        .map_err(|_| r.err("the link's target is not UTF-8"))?;
+                    tree.symlink(&p, &meta, target.to_owned())?;
+                }
                 3 => {
                     let first = <[u8; 8]>::try_from(payload)
                         .map(u64::from_le_bytes)
                         .map_err(|_| r.err("another name without the index of the first"))?;
-                    let file = usize::try_from(first)
-                        .ok()
-                        .and_then(|i| names.get(i).cloned().flatten())
-                        .ok_or_else(|| r.err(format!("names entry {first}, which is no file")))?;
-                    Built::Leaf(FrozenNode::File(file))
+                    let first = usize::try_from(first).unwrap_or(usize::MAX);
+                    tree.link(&p, first)?;
                 }
                 k => return Err(r.err(format!("unknown kind {k}"))),
-            };
-            names.push(match &node {
-                Built::Leaf(FrozenNode::File(f)) => Some(Arc::clone(f)),
-                _ => None,
-            });
-            tree.insert(&p, node)
-                .map_err(|m| r.err(format!("{p:?}: {m}")))?;
+            }
         }
         if !r.rest.is_empty() {
             return Err(DecodeError::Entry {
@@ -243,103 +186,5 @@ impl<'a> Reader<'a> {
         let mut a = [0; 8];
         a.copy_from_slice(b);
         Ok(u64::from_le_bytes(a))
-    }
-}
-
-/// A tree being read: mutable directories, frozen at the end.
-struct BuildDir {
-    id: u64,
-    created: Timestamp,
-    modified: Timestamp,
-    children: BTreeMap<CompactString, Built>,
-}
-
-enum Built {
-    Dir(BuildDir),
-    Leaf(FrozenNode),
-}
-
-struct Building {
-    root: BuildDir,
-    entries: u64,
-}
-
-impl Default for Building {
-    fn default() -> Self {
-        Self {
-            root: BuildDir {
-                id: 1,
-                created: Timestamp(0),
-                modified: Timestamp(0),
-                children: BTreeMap::new(),
-            },
-            entries: 0,
-        }
-    }
-}
-
-impl Building {
-    fn insert(&mut self, p: &str, node: Built) -> Result<(), String> {
-        let canonical = path::normalize(p).map_err(|e| e.to_string())?;
-        if canonical != p || p == "/" {
-            return Err("not a canonical path below the root".into());
-        }
-        let (parent, name) = path::split(p).ok_or("no parent")?;
-        let mut dir = &mut self.root;
-        for comp in parent.split('/').filter(|c| !c.is_empty()) {
-            dir = match dir.children.get_mut(comp) {
-                Some(Built::Dir(d)) => d,
-                Some(Built::Leaf(_)) => return Err("its parent is not a directory".into()),
-                None => return Err("its parent comes later or not at all".into()),
-            };
-        }
-        if dir.children.contains_key(name) {
-            return Err("listed twice".into());
-        }
-        dir.children.insert(CompactString::from(name), node);
-        self.entries += 1;
-        Ok(())
-    }
-
-    fn finish(self) -> FrozenTree {
-        fn freeze(
-            d: BuildDir,
-            bytes: &mut u64,
-            seen: &mut HashSet<*const FrozenFile>,
-        ) -> Arc<FrozenDir> {
-            let children = d
-                .children
-                .into_iter()
-                .map(|(name, b)| {
-                    let node = match b {
-                        Built::Dir(sub) => FrozenNode::Dir(freeze(sub, bytes, seen)),
-                        Built::Leaf(leaf) => {
-                            if let FrozenNode::File(f) = &leaf
-                                && seen.insert(Arc::as_ptr(f))
-                            {
-                                *bytes += f.data.len() as u64;
-                            }
-                            leaf
-                        }
-                    };
-                    (name, node)
-                })
-                .collect();
-            Arc::new(FrozenDir {
-                id: d.id,
-                created: d.created,
-                modified: d.modified,
-                children,
-            })
-        }
-        let mut bytes = 0;
-        let mut seen = HashSet::new();
-        let entries = self.entries;
-        let root = freeze(self.root, &mut bytes, &mut seen);
-        FrozenTree {
-            root,
-            entries,
-            bytes,
-        }
     }
 }

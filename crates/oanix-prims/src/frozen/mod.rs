@@ -7,11 +7,14 @@
 //! file after a freeze copies that file's bytes once, in the writer. A
 //! frozen tree is `Send + Sync` and cheap to clone (one reference count).
 
+mod build;
 mod encode;
+mod error;
 
-pub use encode::{DecodeError, FORMAT_VERSION};
+pub use build::FrozenTreeBuilder;
+pub use error::{DecodeError, FORMAT_VERSION};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use compact_str::CompactString;
@@ -72,6 +75,20 @@ pub enum FrozenEntry<'a> {
     Symlink(&'a str),
 }
 
+/// One entry of a [`FrozenTree`] as [`FrozenTree::items`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FrozenItem<'a> {
+    /// Its canonical path.
+    pub path: String,
+    /// Its metadata (id, size, times).
+    pub metadata: Metadata,
+    /// What it is and holds.
+    pub entry: FrozenEntry<'a>,
+    /// For a further name of a file: the index of the item naming it first.
+    pub same_as: Option<usize>,
+}
+
 impl FrozenEntry<'_> {
     /// The kind of the entry.
     pub fn kind(&self) -> FileKind {
@@ -125,6 +142,44 @@ impl FrozenTree {
                 FrozenNode::Symlink(l) => {
                     (p, l.metadata(), FrozenEntry::Symlink(l.target.as_str()))
                 }
+            })
+            .collect()
+    }
+
+    /// Every entry below the root, as [`entries_iter`](Self::entries_iter)
+    /// lists them, and for each further name of a file (a hard link) the
+    /// index of the item that named it first: what a
+    /// [`FrozenTreeBuilder`] takes to build the tree again.
+    pub fn items(&self) -> Vec<FrozenItem<'_>> {
+        let mut first: HashMap<*const FrozenFile, usize> = HashMap::new();
+        self.nodes()
+            .into_iter()
+            .enumerate()
+            .map(|(index, (path, node))| match node {
+                FrozenNode::Dir(d) => FrozenItem {
+                    path,
+                    metadata: d.metadata(),
+                    entry: FrozenEntry::Dir,
+                    same_as: None,
+                },
+                FrozenNode::File(f) => FrozenItem {
+                    path,
+                    metadata: f.metadata(),
+                    entry: FrozenEntry::File(f.data.as_slice()),
+                    same_as: match first.entry(Arc::as_ptr(f)) {
+                        std::collections::hash_map::Entry::Occupied(o) => Some(*o.get()),
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(index);
+                            None
+                        }
+                    },
+                },
+                FrozenNode::Symlink(l) => FrozenItem {
+                    path,
+                    metadata: l.metadata(),
+                    entry: FrozenEntry::Symlink(l.target.as_str()),
+                    same_as: None,
+                },
             })
             .collect()
     }
