@@ -637,6 +637,31 @@ impl NostrFsBuilder {
 }
 
 impl NostrFs {
+    /// A new service like this one — the same relays, authentication,
+    /// policy and limits — with queues, subscriptions and counters of its
+    /// own: the same identity, or a fresh key with `fresh_keys`. What a
+    /// fork of an environment gets.
+    ///
+    /// # Errors
+    /// As [`NostrFsBuilder::build_with_keys`] (a relay refused by the
+    /// policy, which this service's relays are not).
+    pub fn fork(&self, fresh_keys: bool) -> Result<NostrFs> {
+        let mut b = NostrFs::builder()
+            .policy((*self.policy()).clone())
+            .limits(self.limits().clone());
+        for relay in self.relays() {
+            if self.authenticates(&relay) {
+                b = b.authenticate(relay.clone());
+            }
+            b = b.relay(relay);
+        }
+        if fresh_keys {
+            b.generate()
+        } else {
+            b.build_with_keys(self.inner.keys.clone())
+        }
+    }
+
     /// A service signing with the 32-byte secret key `secret`.
     pub fn new(secret: [u8; 32]) -> Result<Self> {
         Self::builder().build(secret)

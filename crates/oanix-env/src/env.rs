@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::capability::EnvCapability;
 use crate::error::{EnvError, Result};
 use crate::mount::{Mount, Roles};
+use crate::recipe::{Op, Recipe};
 use crate::review::WorkspaceReview;
 use crate::status::EnvStatus;
 
@@ -230,6 +231,7 @@ impl Wiring {
                 nostr,
                 workspace,
                 capabilities,
+                state: _,
             } = roles;
             place(&mut w.task, "task", &path, task)?;
             place(&mut w.logs, "logs", &path, logs)?;
@@ -326,6 +328,8 @@ fn executor_runtime() -> Result<tokio::runtime::Handle> {
 #[derive(Default)]
 pub struct EnvBuilder {
     ns: NamespaceBuilder,
+    /// What was mounted and bound, in order: what a snapshot takes.
+    ops: Vec<Op>,
     mounted: Vec<String>,
     declared: Vec<(String, Roles)>,
     limits: EnvLimits,
@@ -333,6 +337,8 @@ pub struct EnvBuilder {
     runtime: Option<Arc<WasiRuntime>>,
     #[cfg(feature = "executor")]
     executors: Option<oanix_exec::ExecutorConfig>,
+    /// What the environment starts from, for its first events.
+    pub(crate) started_from: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for EnvBuilder {
@@ -383,7 +389,18 @@ impl EnvBuilder {
             if flags.mode == BindMode::Replace {
                 // What this mount replaces is no longer there to wire.
                 self.declared.retain(|(at, _)| *at != p);
+                self.ops
+                    .retain(|op| !matches!(op, Op::Mount { path, .. } if *path == p));
             }
+            self.ops.push(Op::Mount {
+                path: p.clone(),
+                source: source.to_owned(),
+                flags,
+                mount: Mount {
+                    service: Arc::clone(&service),
+                    roles: roles.clone(),
+                },
+            });
             self.declared.push((p.clone(), roles));
             self.mounted.push(p);
         }
@@ -394,6 +411,10 @@ impl EnvBuilder {
     /// Makes `existing` visible at `target` too.
     #[must_use]
     pub fn bind(mut self, existing: &str, target: &str) -> Self {
+        self.ops.push(Op::Bind {
+            existing: existing.to_owned(),
+            target: target.to_owned(),
+        });
         self.ns = self.ns.bind(existing, target);
         self
     }
@@ -474,6 +495,12 @@ impl EnvBuilder {
         let namespace = self.ns.try_build()?;
         let wiring = Wiring::resolve(self.declared)?;
         wiring.route_records();
+        let recipe = Arc::new(Recipe {
+            ops: self.ops,
+            runtime: self.runtime.clone(),
+            #[cfg(feature = "executor")]
+            executors: self.executors.clone(),
+        });
         #[cfg(feature = "executor")]
         let executors = match self.executors {
             Some(config) if !wiring.capabilities.is_empty() => {
@@ -498,10 +525,18 @@ impl EnvBuilder {
             limits: self.limits,
             agent: self.agent,
             runtime: self.runtime,
+            recipe,
             #[cfg(feature = "executor")]
             executors,
         };
         env.log(LogLevel::Info, "environment created", None);
+        if let Some(from) = self.started_from {
+            env.log(
+                LogLevel::Info,
+                "environment started from a snapshot",
+                Some(from),
+            );
+        }
         Ok(env)
     }
 }
@@ -519,6 +554,8 @@ pub struct OanixEnv {
     limits: EnvLimits,
     agent: AgentSpec,
     runtime: Option<Arc<WasiRuntime>>,
+    /// How it was built: what a snapshot takes and a fork builds again.
+    pub(crate) recipe: Arc<Recipe>,
     #[cfg(feature = "executor")]
     executors: Option<Arc<Executors>>,
 }
@@ -634,7 +671,7 @@ impl OanixEnv {
         self.state.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn log(&self, level: LogLevel, message: &str, data: Option<serde_json::Value>) {
+    pub(crate) fn log(&self, level: LogLevel, message: &str, data: Option<serde_json::Value>) {
         if let Some((_, logs)) = &self.wiring.logs {
             let mut data = data.unwrap_or_else(|| serde_json::json!({}));
             if let Some(map) = data.as_object_mut() {

@@ -63,6 +63,18 @@ pub enum EnvError {
     /// The WASI runtime failed (not the guest: its traps are in the run's result).
     #[error(transparent)]
     Wasi(#[from] oanix_wasi::WasiError),
+    /// A snapshot could not be taken of a mount, or restored to one.
+    #[error("snapshot of mount {path}: {reason}")]
+    Snapshot {
+        /// The mount.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The snapshot store refused (its message names the file and what is
+    /// wrong).
+    #[error(transparent)]
+    Store(#[from] oanix_store::StoreError),
     /// A host file (a manifest, a module) could not be read.
     #[error("cannot read {path}: {message}")]
     Io {

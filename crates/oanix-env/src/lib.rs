@@ -27,6 +27,18 @@
 //! executors to the environment's capabilities: they start when it is built
 //! and shut down when it finishes, so an agent's requests are carried out.
 //!
+//! # Snapshots
+//!
+//! [`OanixEnv::snapshot`] takes an [`EnvSnapshot`]: the file state of
+//! every mount at one point in time — task, logs, in-memory trees,
+//! copy-on-write layers with their whiteouts — sharing every file's bytes.
+//! [`EnvSnapshot::fork`] starts new environments from it (new ids, layers
+//! of their own over the frozen state, fresh capabilities);
+//! [`EnvSnapshot::save`] and [`EnvSnapshot::load`] keep it in an
+//! `oanix-store` store, and a plan's [`from`](EnvPlan::from) (a
+//! manifest's `from = "DIR/NAME.snap"`) starts an environment from a saved
+//! one. What is kept and what is not is in [`EnvSnapshot`]'s docs.
+//!
 //! # Lifecycle
 //!
 //! `Created → Running → Completed(exit code) | Failed(error)`, or
@@ -34,8 +46,8 @@
 //!
 //! # Where it sits
 //!
-//! Above the services, the capabilities and the WASI runtime; the scheduler
-//! runs jobs in environments.
+//! Above the services, the capabilities, the WASI runtime and the snapshot
+//! store; the scheduler runs jobs in environments.
 //!
 //! # Example
 //!
@@ -66,7 +78,9 @@ mod error;
 pub mod manifest;
 mod mount;
 pub mod plan;
+mod recipe;
 mod review;
+mod snapshot;
 mod status;
 
 pub use capability::EnvCapability;
@@ -83,4 +97,5 @@ pub use plan::{
     WorkspaceMode,
 };
 pub use review::WorkspaceReview;
+pub use snapshot::{EnvSnapshot, ForkOptions};
 pub use status::EnvStatus;

@@ -1,6 +1,8 @@
 //! Environment manifests: an agent's world described in TOML.
 //!
 //! ```toml
+//! # from = "snapshots/base.snap"  # start from a saved snapshot (see EnvPlan::from)
+//!
 //! [task]
 //! id = "fix-1"
 //! type = "bugfix"
@@ -127,6 +129,7 @@ use crate::plan::{
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Manifest {
+    from: Option<Spanned<String>>,
     task: Option<Spanned<TaskSection>>,
     agent: Option<AgentSection>,
     #[serde(default)]
@@ -671,6 +674,10 @@ impl EnvPlan {
             env,
             plan: EnvPlan::new(),
         };
+        if let Some(from) = &manifest.from {
+            ctx.note("from", from.span());
+            ctx.plan.from = Some(ctx.host_path(from.get_ref()));
+        }
         if let Some(task) = &manifest.task {
             ctx.task(task)?;
         }

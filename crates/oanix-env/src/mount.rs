@@ -23,6 +23,26 @@ pub(crate) struct Roles {
     pub(crate) nostr: Option<oanix_caps::NostrFs>,
     pub(crate) workspace: Option<Arc<dyn WorkspaceReview>>,
     pub(crate) capabilities: Vec<Arc<dyn EnvCapability>>,
+    /// What a snapshot takes of the mount's files (beside the task and the
+    /// logs, which are roles of their own).
+    pub(crate) state: Option<StateRole>,
+}
+
+/// The file state of a mount a snapshot can take, by kind.
+#[derive(Clone)]
+pub(crate) enum StateRole {
+    /// An in-memory tree: frozen.
+    Memory(MemFs),
+    /// A copy-on-write overlay of any base: its layer frozen, its base
+    /// shared (kept in memory only).
+    Cow(CowFs),
+    /// A copy-on-write overlay of a host directory: its layer frozen, the
+    /// directory named.
+    Overlay(WorkspaceOverlay),
+    /// A host directory as it is: named.
+    Directory(Arc<WorkspaceFs>),
+    /// An immutable service: shared as it is (kept in memory only).
+    Shared,
 }
 
 impl Roles {
@@ -49,6 +69,9 @@ impl Roles {
             names.push("workspace");
         }
         names.extend(self.capabilities.iter().map(|c| c.name()));
+        if self.state.is_some() {
+            names.push("state");
+        }
         names
     }
 }
@@ -213,7 +236,41 @@ macro_rules! plain {
     )*};
 }
 
-plain!(MemFs, MapFs, FuncFs, CowFs, WorkspaceFs, Namespace);
+plain!(FuncFs, Namespace);
+
+/// `From` impls for services a snapshot can take: mounted plain, with the
+/// state they hold declared.
+macro_rules! stateful {
+    ($($ty:ty => $state:expr),* $(,)?) => {$(
+        impl From<$ty> for Mount {
+            /// Mounts it plain; a snapshot of the environment takes its files.
+            fn from(service: $ty) -> Self {
+                let state: fn(&$ty) -> StateRole = $state;
+                let role = state(&service);
+                let mut mount = Self::service(service);
+                mount.roles.state = Some(role);
+                mount
+            }
+        }
+    )*};
+}
+
+stateful!(
+    MemFs => |fs| StateRole::Memory(fs.clone()),
+    CowFs => |fs| StateRole::Cow(fs.clone()),
+    MapFs => |_| StateRole::Shared,
+);
+
+impl From<WorkspaceFs> for Mount {
+    /// Mounts it plain; a snapshot names the directory (a fork of a
+    /// writable one gets an overlay of its own).
+    fn from(service: WorkspaceFs) -> Self {
+        let twin = service.try_clone().ok();
+        let mut mount = Self::service(service);
+        mount.roles.state = twin.map(|t| StateRole::Directory(Arc::new(t)));
+        mount
+    }
+}
 
 impl From<Arc<dyn FileService>> for Mount {
     /// Mounts it plain.
@@ -255,8 +312,27 @@ wired!(
     LogsFs => logs,
     HttpFs => http,
     WsFs => ws,
-    WorkspaceOverlay => workspace,
 );
+
+impl From<WorkspaceOverlay> for Mount {
+    /// Mounts it as the environment's workspace; a snapshot takes what it
+    /// changed and names its directory.
+    fn from(service: WorkspaceOverlay) -> Self {
+        let mut mount = Self::service(service.clone()).workspace(service.clone());
+        mount.roles.state = Some(StateRole::Overlay(service));
+        mount
+    }
+}
+
+impl From<Arc<WorkspaceOverlay>> for Mount {
+    /// Mounts it as the environment's workspace, as the overlay itself does.
+    fn from(service: Arc<WorkspaceOverlay>) -> Self {
+        let role = (*service).clone();
+        let mut mount = Self::shared(service).workspace(role.clone());
+        mount.roles.state = Some(StateRole::Overlay(role));
+        mount
+    }
+}
 
 #[cfg(feature = "nostr")]
 wired!(oanix_caps::NostrFs => nostr);

@@ -304,6 +304,14 @@ pub struct LimitsPlan {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct EnvPlan {
+    /// A snapshot file (`DIR/NAME.snap`, saved by
+    /// [`EnvSnapshot::save_file`](crate::EnvSnapshot::save_file)) the
+    /// environment starts from: its mounts come first — the task, the
+    /// logs, `/tmp` and every mount it kept, as a fork of it — then the
+    /// plan's own: a `[task]` replaces the snapshot's task, a mount at a
+    /// path the snapshot has replaces it, and the capabilities, limits and
+    /// agent are the plan's (a snapshot keeps no capability).
+    pub from: Option<PathBuf>,
     /// The task, mounted at `/task`.
     pub task: Option<TaskPlan>,
     /// The agent.
@@ -491,14 +499,26 @@ impl EnvPlan {
     /// relay, a limit, an agent module that is not a file.
     pub fn builder(&self) -> Result<EnvBuilder> {
         let limits = self.env_limits()?;
-        let mut b = EnvBuilder::new().limits(limits);
+        let mut b = match &self.from {
+            Some(from) => {
+                let snapshot = crate::EnvSnapshot::load_file(from)
+                    .map_err(|e| self.error("from", format!("{}: {e}", from.display())))?;
+                snapshot
+                    .builder(&crate::ForkOptions::default())
+                    .map_err(|e| self.error("from", format!("{}: {e}", from.display())))?
+                    .limits(limits)
+            }
+            None => EnvBuilder::new().limits(limits),
+        };
         if let Some(task) = &self.task {
             b = b.mount("/task", TaskFs::new(task.spec.clone(), task.meta.clone()));
         }
-        b = b.mount("/logs", LogsFs::new()).mount(
-            "/tmp",
-            MemFs::with_limits(MemLimits::capacity(limits.tmp_capacity())),
-        );
+        if self.from.is_none() {
+            b = b.mount("/logs", LogsFs::new()).mount(
+                "/tmp",
+                MemFs::with_limits(MemLimits::capacity(limits.tmp_capacity())),
+            );
+        }
         for (i, m) in self.mounts.iter().enumerate() {
             b = self.mount(b, i, m, &limits)?;
         }

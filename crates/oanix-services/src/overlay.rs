@@ -117,6 +117,11 @@ impl WorkspaceOverlay {
         })
     }
 
+    /// The directory it overlays (and commits to).
+    pub fn target(&self) -> &WorkspaceFs {
+        &self.target
+    }
+
     /// The overlay itself.
     pub fn cow(&self) -> &CowFs {
         &self.cow

@@ -192,6 +192,19 @@ pub struct TaskSnapshot {
     pub max_result_bytes: u64,
 }
 
+impl TaskSnapshot {
+    /// The same task pending again, from `at`: the specification, metadata
+    /// and result kept, the status a new one's (what a fork of an
+    /// environment starts from: a new run of the same task).
+    #[must_use]
+    pub fn restarted(&self, at: Timestamp) -> Self {
+        Self {
+            status: TaskStatus::pending(at),
+            ..self.clone()
+        }
+    }
+}
+
 /// The task service: what an agent is asked to do, where it stands, and
 /// what it answered. Mounted at `/task` by convention.
 ///

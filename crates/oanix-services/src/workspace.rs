@@ -11,7 +11,7 @@
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt, SystemTimeSpec};
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
@@ -121,6 +121,8 @@ use crate::host_files::Slot;
 pub struct WorkspaceFs {
     dir: Dir,
     readonly: bool,
+    /// The host path it was opened at (none for [`WorkspaceFs::from_dir`]).
+    root: Option<PathBuf>,
 }
 
 /// How many times a lookup that raced a change on the host is retried
@@ -444,12 +446,27 @@ impl WorkspaceFs {
         let shown = root.display().to_string();
         let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority())
             .map_err(|e| FsError::io(shown, e.to_string()))?;
-        Ok(Self { dir, readonly })
+        Ok(Self {
+            dir,
+            readonly,
+            root: Some(root.to_owned()),
+        })
     }
 
     /// A workspace over an already open directory handle.
     pub fn from_dir(dir: Dir, readonly: bool) -> Self {
-        Self { dir, readonly }
+        Self {
+            dir,
+            readonly,
+            root: None,
+        }
+    }
+
+    /// The host path the directory was opened at, as given (none for a
+    /// workspace made [`from_dir`](Self::from_dir)): what a snapshot names
+    /// instead of copying the directory.
+    pub fn root_path(&self) -> Option<&Path> {
+        self.root.as_deref()
     }
 
     /// Whether this workspace refuses changes.
@@ -460,13 +477,24 @@ impl WorkspaceFs {
     /// A second handle on the same directory, read-only (for a `CowFs`
     /// base, say, while this one stays writable for committing).
     pub fn readonly_view(&self) -> Result<Self> {
+        let mut view = self.try_clone()?;
+        view.readonly = true;
+        Ok(view)
+    }
+
+    /// A second handle on the same directory, in the same mode.
+    ///
+    /// # Errors
+    /// [`FsError`] if the directory handle cannot be duplicated.
+    pub fn try_clone(&self) -> Result<Self> {
         let dir = self
             .dir
             .try_clone()
             .map_err(|e| FsError::io("/", e.to_string()))?;
         Ok(Self {
             dir,
-            readonly: true,
+            readonly: self.readonly,
+            root: self.root.clone(),
         })
     }
 

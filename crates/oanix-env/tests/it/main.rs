@@ -12,4 +12,5 @@ mod lifecycle;
 mod manifest;
 mod plan;
 mod runs;
+mod snapshot;
 mod wiring;

@@ -387,6 +387,11 @@ impl CowFs {
         })
     }
 
+    /// The limits of the in-memory upper layer.
+    pub fn upper_limits(&self) -> crate::MemLimits {
+        self.inner.upper.limits()
+    }
+
     /// The base service.
     pub fn base(&self) -> &Arc<dyn FileService> {
         &self.inner.base

@@ -1,0 +1,298 @@
+//! Snapshots of environments: forks see the snapshot and their own changes
+//! only, the parent is untouched, stores keep what they say, capabilities
+//! start fresh.
+
+use std::collections::BTreeMap;
+
+use oanix_caps::{EgressPolicy, HttpFs, HttpRequest};
+use oanix_env::{EnvBuilder, EnvError, EnvPlan, EnvSnapshot, OanixEnv};
+use oanix_prims::{FuncFs, MemFs};
+use oanix_services::{LogsFs, TaskFs, TaskMeta, TaskSpec, TaskState, WorkspaceOverlay};
+use oanix_store::Store;
+use oanix_vfs::{FileService, read_to_string, write_file};
+use proptest::prelude::*;
+
+fn task() -> TaskFs {
+    TaskFs::new(
+        TaskSpec {
+            id: "t-1".into(),
+            task_type: "fix".into(),
+            description: "d".into(),
+            input: serde_json::Value::Null,
+        },
+        TaskMeta::default(),
+    )
+}
+
+fn env_with_memory() -> OanixEnv {
+    EnvBuilder::new()
+        .mount("/task", task())
+        .mount("/logs", LogsFs::new())
+        .mount("/workspace", MemFs::new())
+        .mount("/tmp", MemFs::new())
+        .build()
+        .expect("build")
+}
+
+/// The files of `/workspace` and `/tmp` as the namespace shows them.
+fn files(env: &OanixEnv) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for root in ["/workspace", "/tmp"] {
+        for entry in oanix_vfs::walk(env.namespace(), root) {
+            let entry = entry.expect("walk");
+            if entry.kind.is_file() {
+                out.insert(
+                    entry.path.clone(),
+                    oanix_vfs::read_file(env.namespace(), &entry.path).expect("read"),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// An operation on the model and on an environment.
+#[derive(Debug, Clone)]
+enum Op {
+    Write(u8, u8),
+    Remove(u8),
+}
+
+fn path(i: u8) -> String {
+    let root = if i.is_multiple_of(2) {
+        "/workspace"
+    } else {
+        "/tmp"
+    };
+    format!("{root}/f{}", i % 6)
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (any::<u8>(), any::<u8>()).prop_map(|(p, v)| Op::Write(p, v)),
+        any::<u8>().prop_map(Op::Remove),
+    ]
+}
+
+fn apply(env: &OanixEnv, model: &mut BTreeMap<String, Vec<u8>>, op: &Op) {
+    match op {
+        Op::Write(p, v) => {
+            let data = vec![*v; usize::from(*v % 9)];
+            write_file(env.namespace(), &path(*p), &data).expect("write");
+            model.insert(path(*p), data);
+        }
+        Op::Remove(p) => {
+            let existed = model.remove(&path(*p)).is_some();
+            let removed = env.namespace().remove(&path(*p)).is_ok();
+            assert_eq!(existed, removed);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Operations, a snapshot, more operations, forks, operations in each
+    /// fork: each fork sees the snapshot and its own changes, the parent its
+    /// own, and the snapshot saved and loaded is the snapshot.
+    #[test]
+    fn forks_see_the_snapshot_and_their_own_changes(
+        before in proptest::collection::vec(op(), 0..20),
+        after in proptest::collection::vec(op(), 0..10),
+        children in proptest::collection::vec(proptest::collection::vec(op(), 0..10), 1..4),
+    ) {
+        let parent = env_with_memory();
+        let mut model = BTreeMap::new();
+        for o in &before {
+            apply(&parent, &mut model, o);
+        }
+        let snap = parent.snapshot().expect("snapshot");
+        let at_snapshot = model.clone();
+        for o in &after {
+            apply(&parent, &mut model, o);
+        }
+        let forks = snap.fork(children.len()).expect("fork");
+        for (fork, ops) in forks.iter().zip(&children) {
+            prop_assert_ne!(fork.id(), parent.id());
+            let mut m = at_snapshot.clone();
+            for o in ops {
+                apply(fork, &mut m, o);
+            }
+            prop_assert_eq!(files(fork), m);
+        }
+        prop_assert_eq!(files(&parent), model);
+        // Saved and loaded, it is equal.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("store");
+        snap.save(&store, "p").expect("save");
+        let loaded = EnvSnapshot::load(&store, "p").expect("load");
+        prop_assert_eq!(loaded.to_content().expect("content"), snap.to_content().expect("content"));
+        let restored = loaded.restore().expect("restore");
+        prop_assert_eq!(files(&restored), at_snapshot);
+    }
+}
+
+#[test]
+fn a_fork_runs_the_same_task_again_with_its_result_kept() {
+    let parent = env_with_memory();
+    parent.set_running().expect("running");
+    write_file(parent.namespace(), "/task/result.json", r#"{"step":1}"#).expect("result");
+    let snap = parent.snapshot().expect("snapshot");
+    assert_eq!(snap.task().expect("task").status.state, TaskState::Running);
+    parent.set_completed(0).expect("completed");
+    let fork = snap.restore().expect("restore");
+    let task = fork.task().expect("task");
+    assert_eq!(task.state(), TaskState::Pending);
+    assert_eq!(
+        task.result().expect("result"),
+        Some(serde_json::json!({"step": 1}))
+    );
+    fork.set_running().expect("a fork runs");
+    fork.set_completed(0).expect("and completes");
+    let events = read_to_string(fork.namespace(), "/logs/events.jsonl").expect("events");
+    assert!(
+        events.contains("environment started from a snapshot"),
+        "{events}"
+    );
+    assert!(events.contains(&parent.id().to_string()), "{events}");
+}
+
+#[test]
+fn forks_of_a_workspace_overlay_share_the_directory_and_never_write_it() {
+    let host = tempfile::tempdir().expect("host");
+    std::fs::write(host.path().join("README"), "original\n").expect("file");
+    let overlay = WorkspaceOverlay::new(host.path()).expect("overlay");
+    let parent = EnvBuilder::new()
+        .mount("/logs", LogsFs::new())
+        .mount("/workspace", overlay)
+        .build()
+        .expect("build");
+    write_file(parent.namespace(), "/workspace/README", "parent\n").expect("write");
+    let snap = parent.snapshot().expect("snapshot");
+    let forks = snap.fork(2).expect("fork");
+    write_file(forks[0].namespace(), "/workspace/README", "child 0\n").expect("write");
+    forks[1]
+        .namespace()
+        .remove("/workspace/README")
+        .expect("remove");
+    assert_eq!(
+        read_to_string(parent.namespace(), "/workspace/README").expect("parent"),
+        "parent\n"
+    );
+    assert_eq!(
+        read_to_string(forks[0].namespace(), "/workspace/README").expect("child 0"),
+        "child 0\n"
+    );
+    assert!(!oanix_vfs::exists(
+        forks[1].namespace(),
+        "/workspace/README"
+    ));
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("README")).expect("host"),
+        "original\n"
+    );
+    // Each fork's review shows the parent's change and its own.
+    let diff = forks[0]
+        .workspace()
+        .expect("workspace")
+        .diff()
+        .expect("diff");
+    assert!(diff.contains("+child 0"), "{diff}");
+    // Saved, loaded in a store and restored: the same.
+    let store_dir = tempfile::tempdir().expect("store");
+    let file = store_dir.path().join("ws.snap");
+    snap.save_file(&file).expect("save");
+    let again = EnvSnapshot::load_file(&file)
+        .expect("load")
+        .restore()
+        .expect("restore");
+    assert_eq!(
+        read_to_string(again.namespace(), "/workspace/README").expect("restored"),
+        "parent\n"
+    );
+}
+
+#[test]
+fn capabilities_start_fresh_under_the_same_policy() {
+    let http = HttpFs::builder()
+        .policy(
+            EgressPolicy::allow_hosts(["api.example.com"])
+                .build()
+                .expect("policy"),
+        )
+        .build();
+    let parent = EnvBuilder::new()
+        .mount("/logs", LogsFs::new())
+        .mount("/cap/http", http.clone())
+        .build()
+        .expect("build");
+    http.submit_request(HttpRequest::get("https://api.example.com/x"));
+    assert_eq!(http.queued_ids().len(), 1);
+    let snap = parent.snapshot().expect("snapshot");
+    let fork = snap.restore().expect("restore");
+    let forked = fork.http().expect("http");
+    assert!(
+        forked.queued_ids().is_empty(),
+        "a fork has no pending request"
+    );
+    assert!(
+        forked
+            .policy()
+            .check_url("https://api.example.com/y")
+            .is_ok()
+    );
+    assert!(
+        forked
+            .policy()
+            .check_url("https://other.example.com/")
+            .is_err()
+    );
+    // A store keeps no capability.
+    let content = snap.to_content().expect("content");
+    assert!(content.mount("/cap/http").is_none());
+    assert!(content.mount("/logs").is_some());
+}
+
+#[test]
+fn a_mount_whose_state_cannot_be_taken_is_named() {
+    let env = EnvBuilder::new()
+        .mount("/logs", LogsFs::new())
+        .mount("/ctl", FuncFs::builder().build())
+        .build()
+        .expect("build");
+    let err = env.snapshot().expect_err("a FuncFs");
+    assert!(
+        matches!(err, EnvError::Snapshot { ref path, .. } if path == "/ctl"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_manifest_starts_from_a_snapshot_file() {
+    let parent = env_with_memory();
+    write_file(parent.namespace(), "/workspace/kept.txt", "kept").expect("write");
+    let dir = tempfile::tempdir().expect("dir");
+    parent
+        .snapshot()
+        .expect("snapshot")
+        .save_file(dir.path().join("snaps/base.snap"))
+        .expect("save");
+    let text =
+        "from = \"snaps/base.snap\"\n[capabilities.http]\nallow_hosts = [\"api.example.com\"]\n";
+    let plan = EnvPlan::from_manifest(text, "m.toml", dir.path()).expect("plan");
+    let env = plan.builder().expect("builder").build().expect("build");
+    assert_eq!(
+        read_to_string(env.namespace(), "/workspace/kept.txt").expect("read"),
+        "kept"
+    );
+    assert!(env.http().is_some());
+    assert_eq!(env.task().expect("task").spec().id, "t-1");
+    // A missing snapshot is named with the key it was written at.
+    let text = "from = \"snaps/none.snap\"\n";
+    let err = EnvPlan::from_manifest(text, "m.toml", dir.path())
+        .expect("plan")
+        .builder()
+        .expect_err("missing");
+    let msg = err.to_string();
+    assert!(msg.contains("from") && msg.contains("none"), "{msg}");
+}
