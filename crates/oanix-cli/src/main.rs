@@ -1,5 +1,6 @@
 //! `oanix`: run an agent in its environment, look inside a namespace, run
-//! many jobs through the scheduler.
+//! many jobs through the scheduler, snapshot environments and compare
+//! agents started from one.
 
 #![allow(
     clippy::print_stdout,
@@ -10,6 +11,7 @@
 mod batch;
 mod inspect;
 mod run;
+mod snapshot;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +20,7 @@ use clap::{Parser, Subcommand};
 
 use batch::BatchArgs;
 use run::RunArgs;
+use snapshot::{CompareArgs, SnapshotArgs, SnapshotsArgs};
 
 /// Run AI agents in Plan 9-style namespaces: everything is a file, and an
 /// agent can touch only what was mounted for it.
@@ -57,6 +60,14 @@ enum Command {
     },
     /// Run many jobs of a manifest's agent through the scheduler.
     Batch(BatchArgs),
+    /// Build an environment (as `run` takes it), optionally run its agent,
+    /// and save its state as a snapshot file.
+    Snapshot(SnapshotArgs),
+    /// List the snapshots of a store; verify them; prune old ones.
+    Snapshots(SnapshotsArgs),
+    /// Run several agents from one snapshot through the scheduler and show
+    /// their status, result and workspace diff side by side.
+    Compare(CompareArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +79,9 @@ fn main() -> ExitCode {
         Command::Ls { manifest, path } => inspect::ls(&manifest, &path, json).map(|()| 0),
         Command::Cat { manifest, path } => inspect::cat(&manifest, &path).map(|()| 0),
         Command::Batch(args) => batch::batch(&args, json),
+        Command::Snapshot(mut args) => snapshot::snapshot(&mut args, json),
+        Command::Snapshots(args) => snapshot::snapshots(&args, json),
+        Command::Compare(args) => snapshot::compare(&args, json),
     };
     match result {
         Ok(code) => ExitCode::from(code),

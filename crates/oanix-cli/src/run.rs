@@ -131,7 +131,7 @@ impl PolicyControl {
 
 /// Parses `http=host1,host2` or `ws=host` into the capability's name and
 /// its policy (the hosts' patterns are checked when the plan is built).
-fn capability(spec: &str) -> Result<(&str, PolicyPlan)> {
+pub(crate) fn capability(spec: &str) -> Result<(&str, PolicyPlan)> {
     let Some((kind, hosts)) = spec.split_once('=') else {
         bail!("--cap {spec:?}: expected CAP=HOST,... (for example http=api.example.com)");
     };
@@ -151,7 +151,7 @@ fn capability(spec: &str) -> Result<(&str, PolicyPlan)> {
 
 /// The plan the arguments describe: the manifest's (or an empty one for a
 /// module), with the flags translated into it.
-fn plan(args: &RunArgs) -> Result<EnvPlan> {
+pub(crate) fn plan(args: &RunArgs) -> Result<EnvPlan> {
     let mut plan = match &args.target {
         Some(target) if target.extension().is_some_and(|e| e == "toml") => {
             EnvPlan::from_manifest_file(target)?
@@ -168,12 +168,16 @@ fn plan(args: &RunArgs) -> Result<EnvPlan> {
             plan.agent.module = Some(target.clone());
             plan
         }
-        None if args.args.is_empty() => {
+        None if args.args.is_empty() && !args.allow_no_agent => {
             bail!("nothing to run: give a .wasm module, a .toml manifest, or -- COMMAND ARGS...")
         }
         None => EnvPlan::new(),
     };
-    if plan.agent.module.is_none() && plan.agent.command.is_empty() {
+    if let Some(from) = &args.from {
+        plan.from = Some(from.clone());
+        plan.set_origin("from", Origin::given(format!("--from {}", from.display())));
+    }
+    if plan.agent.module.is_none() && plan.agent.command.is_empty() && !args.args.is_empty() {
         // No agent named: the arguments after `--` are a native command.
         plan.agent.command = args.args.clone();
         plan.set_origin("agent.command", Origin::given("-- COMMAND".to_owned()));
@@ -190,8 +194,9 @@ fn plan(args: &RunArgs) -> Result<EnvPlan> {
             meta: TaskMeta::default(),
         });
         plan.set_origin("task", Origin::given(format!("--task {}", path.display())));
-    } else if plan.task.is_none() {
-        // `oanix run` always gives the agent a task to answer in.
+    } else if plan.task.is_none() && plan.from.is_none() {
+        // `oanix run` always gives the agent a task to answer in (a
+        // snapshot brings its own).
         plan.task = Some(TaskPlan {
             spec: TaskSpec {
                 id: "run".into(),
@@ -211,7 +216,17 @@ fn plan(args: &RunArgs) -> Result<EnvPlan> {
         (None, Some(_)) => bail!("--workspace-mode, --ro, --rw and --cow need --workspace DIR"),
         (None, None) => {}
     }
-    for spec in &args.caps {
+    apply_caps_and_timeout(&mut plan, &args.caps, args.timeout)?;
+    Ok(plan)
+}
+
+/// Adds the `--cap` capabilities and the `--timeout` to `plan`.
+pub(crate) fn apply_caps_and_timeout(
+    plan: &mut EnvPlan,
+    caps: &[String],
+    timeout: Option<f64>,
+) -> Result<()> {
+    for spec in caps {
         let (kind, policy) = capability(spec)?;
         if kind == "http" {
             plan.http = Some(policy);
@@ -223,14 +238,14 @@ fn plan(args: &RunArgs) -> Result<EnvPlan> {
             Origin::given(format!("--cap {spec}")),
         );
     }
-    if let Some(t) = args.timeout {
+    if let Some(t) = timeout {
         plan.limits.timeout_secs = Some(t);
         plan.set_origin(
             "limits.timeout_secs",
             Origin::given(format!("--timeout {t}")),
         );
     }
-    Ok(plan)
+    Ok(())
 }
 
 /// What to do with the workspace changes.
@@ -501,6 +516,15 @@ pub(crate) struct RunArgs {
     /// Wall-clock limit of the run, in seconds.
     #[arg(long)]
     timeout: Option<f64>,
+    /// Start from a saved snapshot (`DIR/NAME.snap`): its task, logs and
+    /// files, as a fork of it; the manifest or flags add the agent, the
+    /// capabilities and further mounts.
+    #[arg(long, value_name = "SNAP")]
+    from: Option<PathBuf>,
+    /// Build the environment even when no agent is named (for `oanix
+    /// snapshot` of an environment without running anything).
+    #[arg(skip)]
+    pub(crate) allow_no_agent: bool,
     /// Arguments for the agent, or the native command and its arguments
     /// when no agent is named.
     #[arg(last = true)]

@@ -498,22 +498,39 @@ impl EnvPlan {
     /// has none, a host pattern or injected header that is malformed, a
     /// relay, a limit, an agent module that is not a file.
     pub fn builder(&self) -> Result<EnvBuilder> {
-        let limits = self.env_limits()?;
-        let mut b = match &self.from {
+        match &self.from {
             Some(from) => {
                 let snapshot = crate::EnvSnapshot::load_file(from)
                     .map_err(|e| self.error("from", format!("{}: {e}", from.display())))?;
-                snapshot
-                    .builder(&crate::ForkOptions::default())
-                    .map_err(|e| self.error("from", format!("{}: {e}", from.display())))?
-                    .limits(limits)
+                self.builder_from(&snapshot)
             }
+            None => self.builder_on(None),
+        }
+    }
+
+    /// [`builder`](Self::builder) over `snapshot` (loaded once for many
+    /// environments) in place of the plan's [`from`](Self::from).
+    ///
+    /// # Errors
+    /// As [`builder`](Self::builder), and a mount of the snapshot that
+    /// cannot be restored.
+    pub fn builder_from(&self, snapshot: &crate::EnvSnapshot) -> Result<EnvBuilder> {
+        self.builder_on(Some(snapshot))
+    }
+
+    fn builder_on(&self, snapshot: Option<&crate::EnvSnapshot>) -> Result<EnvBuilder> {
+        let limits = self.env_limits()?;
+        let mut b = match snapshot {
+            Some(snapshot) => snapshot
+                .builder(&crate::ForkOptions::default())
+                .map_err(|e| self.error("from", e))?
+                .limits(limits),
             None => EnvBuilder::new().limits(limits),
         };
         if let Some(task) = &self.task {
             b = b.mount("/task", TaskFs::new(task.spec.clone(), task.meta.clone()));
         }
-        if self.from.is_none() {
+        if snapshot.is_none() {
             b = b.mount("/logs", LogsFs::new()).mount(
                 "/tmp",
                 MemFs::with_limits(MemLimits::capacity(limits.tmp_capacity())),

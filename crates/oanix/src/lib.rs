@@ -21,6 +21,7 @@
 //! | `proxy` | `oanix-proxy` | `Proxy`, `ProxyConfig`, `ProxyHandle` (feature `proxy`) |
 //! | `native` | `oanix-native` | `NativeRun`, `NativeOutcome` (feature `native`, Linux) |
 //! | `services` | `oanix-services` | `TaskFs`, `LogsFs`, `WorkspaceFs`, `WorkspaceOverlay` (feature `services`) |
+//! | `store` | `oanix-store` | `Store`, `SnapshotContent`, `StoredSnapshot` (feature `store`) |
 //!
 //! # Feature flags
 //!
@@ -109,6 +110,9 @@ pub use oanix_sched as sched;
 #[cfg(feature = "services")]
 #[cfg_attr(docsrs, doc(cfg(feature = "services")))]
 pub use oanix_services as services;
+#[cfg(feature = "store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "store")))]
+pub use oanix_store as store;
 pub use oanix_vfs as vfs;
 #[cfg(feature = "wasi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wasi")))]
@@ -129,8 +133,8 @@ pub use oanix_caps::{Filter, NostrFs};
 #[cfg(feature = "env")]
 #[cfg_attr(docsrs, doc(cfg(feature = "env")))]
 pub use oanix_env::{
-    AgentSpec, EnvBuilder, EnvCapability, EnvError, EnvLimits, EnvPlan, EnvStatus, Mount, OanixEnv,
-    SandboxSpec, WorkspaceReview,
+    AgentSpec, EnvBuilder, EnvCapability, EnvError, EnvLimits, EnvPlan, EnvSnapshot, EnvStatus,
+    ForkOptions, Mount, OanixEnv, SandboxSpec, WorkspaceReview,
 };
 #[cfg(feature = "native")]
 #[cfg_attr(docsrs, doc(cfg(feature = "native")))]
@@ -146,6 +150,9 @@ pub use oanix_services::{
     LogEvent, LogLevel, LogStream, LogsFs, ServiceError, TaskFs, TaskMeta, TaskSpec, TaskState,
     TaskStatus, WorkspaceFs, WorkspaceOverlay,
 };
+#[cfg(feature = "store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "store")))]
+pub use oanix_store::{SnapshotContent, Store, StoreError, StoredSnapshot};
 
 pub use oanix_prims::{
     Change, ChangeKind, CowFs, EntryInfo, FuncFs, FuncFsBuilder, MapFs, MapFsBuilder, MemFs,

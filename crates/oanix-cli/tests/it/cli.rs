@@ -1,20 +1,7 @@
 //! `oanix run`, `ns`, `ls`, `cat` and `batch`, with guests written in WAT.
 
+use crate::{oanix, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn oanix(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_oanix"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn module(dir: &Path, name: &str, wat: &str) -> PathBuf {
     let path = dir.join(name);

@@ -11,3 +11,22 @@
 mod cli;
 mod egress;
 mod native;
+mod snapshot;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `oanix` with `args` in `dir`.
+pub fn oanix(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oanix"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+/// Output as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
