@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::capability::EnvCapability;
 use crate::error::{EnvError, Result};
 use crate::mount::{Mount, Roles};
-use crate::recipe::{Op, Recipe};
+use crate::recipe::{CheckpointPolicy, Op, Recipe};
 use crate::review::WorkspaceReview;
 use crate::status::EnvStatus;
 
@@ -327,7 +327,7 @@ fn executor_runtime() -> Result<tokio::runtime::Handle> {
 /// the same one.
 #[derive(Default)]
 pub struct EnvBuilder {
-    ns: NamespaceBuilder,
+    pub(crate) ns: NamespaceBuilder,
     /// What was mounted and bound, in order: what a snapshot takes.
     ops: Vec<Op>,
     mounted: Vec<String>,
@@ -339,7 +339,16 @@ pub struct EnvBuilder {
     executors: Option<oanix_exec::ExecutorConfig>,
     /// What the environment starts from, for its first events.
     pub(crate) started_from: Option<serde_json::Value>,
+    /// The checkpoint policy, for the recipe (forks get it too).
+    pub(crate) checkpoint_policy: Option<CheckpointPolicy>,
+    /// Kept with the environment when it is built.
+    pub(crate) extension: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    /// Runs once the environment is built.
+    pub(crate) on_build: Option<BuildHook>,
 }
+
+/// What runs once an environment is built.
+pub(crate) type BuildHook = Box<dyn FnOnce(&OanixEnv) + Send>;
 
 impl std::fmt::Debug for EnvBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -498,6 +507,7 @@ impl EnvBuilder {
         let recipe = Arc::new(Recipe {
             ops: self.ops,
             runtime: self.runtime.clone(),
+            checkpoints: self.checkpoint_policy.clone(),
             #[cfg(feature = "executor")]
             executors: self.executors.clone(),
         });
@@ -526,9 +536,13 @@ impl EnvBuilder {
             agent: self.agent,
             runtime: self.runtime,
             recipe,
+            extension: self.extension,
             #[cfg(feature = "executor")]
             executors,
         };
+        if let Some(hook) = self.on_build {
+            hook(&env);
+        }
         env.log(LogLevel::Info, "environment created", None);
         if let Some(from) = self.started_from {
             env.log(
@@ -556,6 +570,9 @@ pub struct OanixEnv {
     runtime: Option<Arc<WasiRuntime>>,
     /// How it was built: what a snapshot takes and a fork builds again.
     pub(crate) recipe: Arc<Recipe>,
+    /// What a feature of a sibling module keeps with the environment (its
+    /// checkpoints).
+    pub(crate) extension: Option<Arc<dyn std::any::Any + Send + Sync>>,
     #[cfg(feature = "executor")]
     executors: Option<Arc<Executors>>,
 }
@@ -584,6 +601,12 @@ impl OanixEnv {
     /// The environment's id.
     pub fn id(&self) -> Uuid {
         self.id
+    }
+
+    /// The status cell, shared (for what must read the status without
+    /// holding the environment).
+    pub(crate) fn shared_state(&self) -> Arc<(Mutex<EnvStatus>, Condvar)> {
+        Arc::clone(&self.state)
     }
 
     /// Its status now.

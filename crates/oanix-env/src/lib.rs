@@ -37,7 +37,10 @@
 //! [`EnvSnapshot::save`] and [`EnvSnapshot::load`] keep it in an
 //! `oanix-store` store, and a plan's [`from`](EnvPlan::from) (a
 //! manifest's `from = "DIR/NAME.snap"`) starts an environment from a saved
-//! one. What is kept and what is not is in [`EnvSnapshot`]'s docs.
+//! one. What is kept and what is not is in [`EnvSnapshot`]'s docs. With
+//! [`EnvBuilder::checkpoints`], an agent asks for checkpoints itself by
+//! writing `checkpoint NAME` to `/env/ctl`, and reads the list in
+//! `/env/checkpoints`; forking stays the host's decision.
 //!
 //! # Lifecycle
 //!
@@ -73,6 +76,7 @@
 //! ```
 
 mod capability;
+mod checkpoint;
 mod env;
 mod error;
 pub mod manifest;
@@ -84,6 +88,7 @@ mod snapshot;
 mod status;
 
 pub use capability::EnvCapability;
+pub use checkpoint::{Checkpoint, ForkRequest};
 pub use env::{
     AgentSpec, DEFAULT_MEMFS_BYTES, DEFAULT_OVERLAY_BYTES, DEFAULT_TMP_BYTES, EnvBuilder,
     EnvLimits, OanixEnv, SandboxSpec, SecretPlan,
@@ -96,6 +101,7 @@ pub use plan::{
     EnvPlan, InjectPlan, LimitsPlan, MountPlan, MountSource, Origin, PolicyPlan, TaskPlan,
     WorkspaceMode,
 };
+pub use recipe::CheckpointPolicy;
 pub use review::WorkspaceReview;
 pub use snapshot::{EnvSnapshot, ForkOptions};
 pub use status::EnvStatus;

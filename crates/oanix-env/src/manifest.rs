@@ -56,6 +56,11 @@
 //! [capabilities.ws]
 //! allow_hosts = ["relay.example.com"]
 //!
+//! [checkpoints]                  # /env/ctl: the agent asks for checkpoints by name
+//! max = 8
+//! allow_fork = false             # may the agent ask the host for forks?
+//! store = "snapshots"            # each checkpoint saved there as NAME.snap
+//!
 //! [capabilities.nostr]           # with the `nostr` feature
 //! relays = ["wss://relay.example.com"]
 //! secret_key_env = "NOSTR_SECRET" # 64 hex digits; a fresh key without it
@@ -138,6 +143,16 @@ struct Manifest {
     capabilities: Capabilities,
     limits: Option<Spanned<LimitsPlan>>,
     sandbox: Option<Spanned<SandboxSection>>,
+    checkpoints: Option<Spanned<CheckpointsSection>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointsSection {
+    max: Option<usize>,
+    #[serde(default)]
+    allow_fork: bool,
+    store: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -700,6 +715,24 @@ impl EnvPlan {
         }
         if let Some(sandbox) = &manifest.sandbox {
             ctx.sandbox(sandbox)?;
+        }
+        if let Some(c) = &manifest.checkpoints {
+            ctx.note("checkpoints", c.span());
+            let section = c.get_ref();
+            let mut policy = crate::CheckpointPolicy::default();
+            if let Some(max) = section.max {
+                if max == 0 {
+                    return Err(ctx.error(
+                        "checkpoints.max",
+                        Some(c.span()),
+                        "at least 1 (leave out [checkpoints] for none)",
+                    ));
+                }
+                policy.max = max;
+            }
+            policy.allow_fork = section.allow_fork;
+            policy.store = section.store.as_deref().map(|p| ctx.host_path(p));
+            ctx.plan.checkpoints = Some(policy);
         }
         if let Some(agent) = &manifest.agent {
             ctx.agent(agent)?;

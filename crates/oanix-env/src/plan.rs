@@ -327,6 +327,8 @@ pub struct EnvPlan {
     pub nostr: Option<NostrPlan>,
     /// The limits.
     pub limits: LimitsPlan,
+    /// Checkpoints the agent may ask for through `/env/ctl`.
+    pub checkpoints: Option<crate::CheckpointPolicy>,
     origins: BTreeMap<String, Origin>,
 }
 
@@ -529,6 +531,9 @@ impl EnvPlan {
         };
         if let Some(task) = &self.task {
             b = b.mount("/task", TaskFs::new(task.spec.clone(), task.meta.clone()));
+        }
+        if let Some(policy) = &self.checkpoints {
+            b = b.checkpoints(policy.clone());
         }
         if snapshot.is_none() {
             b = b.mount("/logs", LogsFs::new()).mount(

@@ -15,7 +15,7 @@ use oanix_wasi::WasiRuntime;
 use crate::env::{AgentSpec, EnvBuilder, EnvLimits, OanixEnv};
 use crate::error::{EnvError, Result};
 use crate::mount::{Mount, StateRole};
-use crate::recipe::Op;
+use crate::recipe::{CheckpointPolicy, Op, Recipe};
 use crate::status::EnvStatus;
 
 /// What a fork of a snapshot gets that the snapshot does not decide.
@@ -78,6 +78,7 @@ struct Inner {
     limits: EnvLimits,
     agent: AgentSpec,
     runtime: Option<Arc<WasiRuntime>>,
+    checkpoints: Option<CheckpointPolicy>,
     #[cfg(feature = "executor")]
     executors: Option<oanix_exec::ExecutorConfig>,
 }
@@ -190,40 +191,58 @@ impl OanixEnv {
     /// [`EnvError::Snapshot`] naming a mount whose service's state a
     /// snapshot cannot take.
     pub fn snapshot(&self) -> Result<EnvSnapshot> {
-        let mut parts = Vec::with_capacity(self.recipe.ops.len());
-        for op in &self.recipe.ops {
-            parts.push(match op {
-                Op::Bind { existing, target } => Part::Bind {
-                    existing: existing.clone(),
-                    target: target.clone(),
-                },
-                Op::Mount {
-                    path,
-                    source,
-                    flags,
-                    mount,
-                } => Part::Mount {
-                    path: path.clone(),
-                    source: source.clone(),
-                    flags: *flags,
-                    state: state_of(path, mount)?,
-                },
-            });
-        }
-        Ok(EnvSnapshot {
-            inner: Arc::new(Inner {
-                source: self.id().to_string(),
-                taken: Timestamp::now(),
-                status: Some(self.status()),
-                parts,
-                limits: self.limits(),
-                agent: self.agent().clone(),
-                runtime: self.recipe.runtime.clone(),
-                #[cfg(feature = "executor")]
-                executors: self.recipe.executors.clone(),
-            }),
-        })
+        take(
+            &self.id().to_string(),
+            self.status(),
+            &self.recipe,
+            self.limits(),
+            self.agent(),
+        )
     }
+}
+
+/// A snapshot of the environment `source` built by `recipe`.
+pub(crate) fn take(
+    source: &str,
+    status: EnvStatus,
+    recipe: &Recipe,
+    limits: EnvLimits,
+    agent: &AgentSpec,
+) -> Result<EnvSnapshot> {
+    let mut parts = Vec::with_capacity(recipe.ops.len());
+    for op in &recipe.ops {
+        parts.push(match op {
+            Op::Bind { existing, target } => Part::Bind {
+                existing: existing.clone(),
+                target: target.clone(),
+            },
+            Op::Mount {
+                path,
+                source,
+                flags,
+                mount,
+            } => Part::Mount {
+                path: path.clone(),
+                source: source.clone(),
+                flags: *flags,
+                state: state_of(path, mount)?,
+            },
+        });
+    }
+    Ok(EnvSnapshot {
+        inner: Arc::new(Inner {
+            source: source.to_owned(),
+            taken: Timestamp::now(),
+            status: Some(status),
+            parts,
+            limits,
+            agent: agent.clone(),
+            runtime: recipe.runtime.clone(),
+            checkpoints: recipe.checkpoints.clone(),
+            #[cfg(feature = "executor")]
+            executors: recipe.executors.clone(),
+        }),
+    })
 }
 
 /// What a snapshot keeps of `mount`.
@@ -346,6 +365,9 @@ impl EnvSnapshot {
         #[cfg(feature = "executor")]
         if let Some(config) = &inner.executors {
             b = b.executors(config.clone());
+        }
+        if let Some(policy) = &inner.checkpoints {
+            b = b.checkpoints(policy.clone());
         }
         let now = Timestamp::now();
         for part in &inner.parts {
@@ -594,6 +616,7 @@ impl EnvSnapshot {
                 limits: EnvLimits::default(),
                 agent: AgentSpec::default(),
                 runtime: None,
+                checkpoints: None,
                 #[cfg(feature = "executor")]
                 executors: None,
             }),
@@ -650,6 +673,7 @@ impl EnvSnapshot {
                 limits,
                 agent,
                 runtime: inner.runtime.clone(),
+                checkpoints: inner.checkpoints.clone(),
                 #[cfg(feature = "executor")]
                 executors: inner.executors.clone(),
             }),

@@ -296,3 +296,107 @@ fn a_manifest_starts_from_a_snapshot_file() {
     let msg = err.to_string();
     assert!(msg.contains("from") && msg.contains("none"), "{msg}");
 }
+
+#[test]
+fn an_agent_asks_for_checkpoints_as_files_and_forks_are_the_hosts_decision() {
+    use oanix_env::CheckpointPolicy;
+    use oanix_vfs::FsErrorKind;
+    let store = tempfile::tempdir().expect("store");
+    let mut policy = CheckpointPolicy::default();
+    policy.max = 2;
+    policy.store = Some(store.path().to_owned());
+    let env = EnvBuilder::new()
+        .mount("/task", task())
+        .mount("/logs", LogsFs::new())
+        .mount("/workspace", MemFs::new())
+        .checkpoints(policy)
+        .build()
+        .expect("build");
+    let ns = env.namespace();
+    write_file(ns, "/workspace/a.txt", "one").expect("write");
+    write_file(ns, "/env/ctl", "checkpoint first\n").expect("checkpoint");
+    write_file(ns, "/workspace/a.txt", "two").expect("write");
+    let listed = read_to_string(ns, "/env/checkpoints").expect("list");
+    assert!(listed.contains("\"name\":\"first\""), "{listed}");
+    // Forking is refused by this policy, and nothing is recorded.
+    let err = write_file(ns, "/env/ctl", "fork first 2").expect_err("refused");
+    assert_eq!(err.kind(), FsErrorKind::PermissionDenied, "{err}");
+    assert!(env.take_fork_requests().is_empty());
+    // Bad commands and names are clear errors.
+    for bad in ["checkpoint", "checkpoint ../up", "explode now"] {
+        let err = write_file(ns, "/env/ctl", bad).expect_err(bad);
+        assert_eq!(err.kind(), FsErrorKind::InvalidInput, "{bad}: {err}");
+    }
+    write_file(ns, "/env/ctl", "checkpoint second").expect("second");
+    let err = write_file(ns, "/env/ctl", "checkpoint third").expect_err("full");
+    assert_eq!(err.kind(), FsErrorKind::NoSpace, "{err}");
+    // The host forks the first checkpoint: it sees the state then.
+    let first = env.checkpoints().remove(0);
+    assert_eq!(first.name, "first");
+    let fork = first.snapshot.restore().expect("restore");
+    assert_eq!(
+        read_to_string(fork.namespace(), "/workspace/a.txt").expect("read"),
+        "one"
+    );
+    assert!(
+        oanix_vfs::exists(fork.namespace(), "/env/ctl"),
+        "a fork keeps the policy"
+    );
+    // It was saved in the store as it was taken.
+    let saved = first.saved.expect("saved");
+    let loaded = EnvSnapshot::load_file(&saved)
+        .expect("load")
+        .restore()
+        .expect("restore");
+    assert_eq!(
+        read_to_string(loaded.namespace(), "/workspace/a.txt").expect("read"),
+        "one"
+    );
+    let events = read_to_string(ns, "/logs/events.jsonl").expect("events");
+    assert!(events.contains("checkpoint first taken") && events.contains("fork of first refused"));
+}
+
+#[test]
+fn where_the_policy_allows_it_an_agent_asks_for_forks() {
+    use oanix_env::CheckpointPolicy;
+    let mut policy = CheckpointPolicy::default();
+    policy.allow_fork = true;
+    let env = EnvBuilder::new()
+        .mount("/logs", LogsFs::new())
+        .checkpoints(policy)
+        .build()
+        .expect("build");
+    let ns = env.namespace();
+    let err = write_file(ns, "/env/ctl", "fork none 2").expect_err("no such checkpoint");
+    assert!(err.to_string().contains("none"), "{err}");
+    write_file(ns, "/env/ctl", "checkpoint base\nfork base 3\n").expect("asked");
+    let asked = env.take_fork_requests();
+    assert_eq!(asked.len(), 1);
+    assert_eq!((asked[0].checkpoint.as_str(), asked[0].count), ("base", 3));
+    assert!(env.take_fork_requests().is_empty(), "taken once");
+    let err = write_file(ns, "/env/ctl", "fork base 1000").expect_err("too many");
+    assert!(err.to_string().contains("1 to 64"), "{err}");
+}
+
+#[test]
+fn a_manifest_names_its_checkpoint_policy() {
+    let dir = tempfile::tempdir().expect("dir");
+    let text = "[checkpoints]\nmax = 3\nallow_fork = true\nstore = \"snaps\"\n";
+    let plan = EnvPlan::from_manifest(text, "m.toml", dir.path()).expect("plan");
+    let policy = plan.checkpoints.clone().expect("policy");
+    assert_eq!((policy.max, policy.allow_fork), (3, true));
+    assert_eq!(
+        policy.store.as_deref(),
+        Some(dir.path().join("snaps").as_path())
+    );
+    let env = plan.builder().expect("builder").build().expect("build");
+    write_file(env.namespace(), "/env/ctl", "checkpoint c1").expect("checkpoint");
+    assert!(dir.path().join("snaps/c1.snap").is_file());
+    let err = EnvPlan::from_manifest("[checkpoints]\nmax = 0\n", "m.toml", dir.path())
+        .expect_err("max 0");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("checkpoints.max") && msg.contains("line 1"),
+        "{msg}"
+    );
+}
