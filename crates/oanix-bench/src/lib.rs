@@ -11,6 +11,8 @@
 //! - [`measure_each`] times every call on its own, for latency
 //!   distributions of slower operations (network round trips).
 //! - [`Table`] collects the results and prints them.
+//! - [`Counting`] is a global allocator counting live heap bytes
+//!   ([`live_bytes`]), for memory per object.
 //!
 //! Set `OANIX_BENCH_QUICK=1` to take fewer, shorter samples (a smoke run).
 //!
@@ -34,6 +36,10 @@
     clippy::print_stdout,
     reason = "printing the tables is this crate's job"
 )]
+
+mod counting;
+
+pub use counting::{Counting, live_bytes};
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};

@@ -20,47 +20,17 @@ use std::hint::black_box;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use oanix_bench::{Stats, Table, measure_each};
+use oanix_bench::{Counting, Stats, Table, live_bytes, measure_each};
 use oanix_env::{EnvBuilder, EnvSnapshot, OanixEnv};
 use oanix_prims::{CowFs, MapFs, MemFs};
 use oanix_services::{LogsFs, TaskFs, TaskMeta, TaskSpec, WorkspaceOverlay};
 use oanix_store::Store;
 use oanix_vfs::{FileService, read_file, write_file};
 
-/// The system allocator, counting the bytes live.
-#[allow(unsafe_code, reason = "a global allocator implements an unsafe trait")]
-mod counting {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::sync::atomic::{AtomicI64, Ordering};
-
-    /// Bytes allocated and not yet freed.
-    pub(crate) static LIVE: AtomicI64 = AtomicI64::new(0);
-
-    pub(crate) struct Counting;
-
-    // SAFETY: every call is passed to the system allocator unchanged; the
-    // counter is only arithmetic beside it.
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            LIVE.fetch_add(layout.size() as i64, Ordering::Relaxed);
-            // SAFETY: the caller's contract for `alloc` is passed on as it is.
-            unsafe { System.alloc(layout) }
-        }
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            LIVE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
-            // SAFETY: `ptr` was allocated by `System` with `layout` (above).
-            unsafe { System.dealloc(ptr, layout) }
-        }
-    }
-
-    #[global_allocator]
-    static ALLOC: Counting = Counting;
-}
-
-use counting::LIVE;
+#[global_allocator]
+static ALLOC: Counting = Counting;
 
 const DIRS: usize = 100;
 const PER_DIR: usize = 100;
@@ -103,11 +73,11 @@ fn forks(env: &OanixEnv) -> (Stats, Stats, f64, f64) {
     let fork = measure_each(100, |_| {
         black_box(snap.restore().unwrap());
     });
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = live_bytes();
     let t = Instant::now();
     let children = snap.fork(1000).unwrap();
     let thousand = t.elapsed().as_nanos() as f64;
-    let heap = (LIVE.load(Ordering::Relaxed) - before) as f64 / 1000.0;
+    let heap = (live_bytes() - before) as f64 / 1000.0;
     assert_eq!(
         read_file(children[999].namespace(), "/workspace/d1/f0.txt").unwrap(),
         b"changed 1\n"
@@ -264,15 +234,56 @@ fn main() {
             .unwrap();
         black_box(read_file(env.namespace(), "/workspace/d0/f0.txt").unwrap());
     });
+    // A snapshot whose tree is 10 000 files, all of them in the store.
+    let many = MemFs::new();
+    for d in 0..DIRS {
+        many.mkdir(&format!("/d{d}")).ok();
+        for f in 0..PER_DIR {
+            write_file(&many, &format!("/d{d}/f{f}.txt"), format!("file {d}/{f}\n")).unwrap();
+        }
+    }
+    let tenk_mem = EnvBuilder::new()
+        .mount("/logs", LogsFs::new())
+        .mount("/data", many)
+        .build()
+        .unwrap();
+    tenk_mem
+        .snapshot()
+        .unwrap()
+        .save(&store, "tenk-mem")
+        .unwrap();
+    let first_read_mem = measure_each(50, |i| {
+        let s = store.open_snapshot("tenk-mem").unwrap();
+        let p = format!("/d{}/f{}.txt", i % DIRS as u64, (i * 7) % PER_DIR as u64);
+        black_box(s.read_file("/data", &p).unwrap().unwrap());
+    });
+    let restore_mem = measure_each(10, |_| {
+        let env = EnvSnapshot::load(&store, "tenk-mem")
+            .unwrap()
+            .restore()
+            .unwrap();
+        black_box(read_file(env.namespace(), "/data/d0/f0.txt").unwrap());
+    });
     let mut open = Table::new(
-        "a saved snapshot of the 10 000-file workspace (1 000 changed files in its layer)",
+        "saved snapshots: the 10 000-file CoW workspace, and a MemFs of 10 000 files",
         &["oanix-store"],
     );
     open.row(
-        "open (manifest verified) to a first read",
+        "CoW layer (1 000 files stored): open, first read",
         vec![Some(first_read)],
     );
-    open.row("load every blob, restore, first read", vec![Some(restore)]);
+    open.row(
+        "CoW layer: load every blob, restore, first read",
+        vec![Some(restore)],
+    );
+    open.row(
+        "MemFs (10 000 files stored): open, first read",
+        vec![Some(first_read_mem)],
+    );
+    open.row(
+        "MemFs: load every blob, restore, first read",
+        vec![Some(restore_mem)],
+    );
     open.note(format!(
         "Target: a first read ≤ 5 ms. Measured in {:.1} s.",
         started.elapsed().as_secs_f64()

@@ -13,44 +13,14 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use oanix_bench::{Table, format_ns, measure, measure_each};
+use oanix_bench::{Counting, Table, format_ns, live_bytes, measure, measure_each};
 use oanix_prims::{CowFs, MapFs, MemFs, MemLimits};
 use oanix_vfs::{FileService, read_file, walk, write_file};
 
-/// The system allocator, counting the bytes live.
-#[allow(unsafe_code, reason = "a global allocator implements an unsafe trait")]
-mod counting {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::sync::atomic::{AtomicI64, Ordering};
-
-    /// Bytes allocated and not yet freed.
-    pub(crate) static LIVE: AtomicI64 = AtomicI64::new(0);
-
-    pub(crate) struct Counting;
-
-    // SAFETY: every call is passed to the system allocator unchanged; the
-    // counter is only arithmetic beside it.
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            LIVE.fetch_add(layout.size() as i64, Ordering::Relaxed);
-            // SAFETY: the caller's contract for `alloc` is passed on as it is.
-            unsafe { System.alloc(layout) }
-        }
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            LIVE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
-            // SAFETY: `ptr` was allocated by `System` with `layout` (above).
-            unsafe { System.dealloc(ptr, layout) }
-        }
-    }
-
-    #[global_allocator]
-    static ALLOC: Counting = Counting;
-}
-
-use counting::LIVE;
+#[global_allocator]
+static ALLOC: Counting = Counting;
 
 const DIRS: usize = 100;
 const PER_DIR: usize = 100;
@@ -110,13 +80,13 @@ fn main() {
     table.row("fork of one child", vec![Some(fork), Some(copy)]);
 
     // A thousand forks, kept alive: time and heap per child.
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = live_bytes();
     let t = Instant::now();
     let children: Vec<CowFs> = (0..1000)
         .map(|_| CowFs::from_frozen(Arc::clone(&base), &frozen, MemLimits::default()).unwrap())
         .collect();
     let thousand = t.elapsed();
-    let heap_per_child = (LIVE.load(Ordering::Relaxed) - before) as f64 / 1000.0;
+    let heap_per_child = (live_bytes() - before) as f64 / 1000.0;
     // Each child reads what it was given.
     assert_eq!(
         read_file(&children[999], "/d1/f0.txt").unwrap(),

@@ -8,52 +8,18 @@
     reason = "benchmark setup and report"
 )]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
-use oanix_bench::{Stats, Table, format_ns, measure, measure_each};
+use oanix_bench::{Counting, Stats, Table, format_ns, live_bytes, measure, measure_each};
 use oanix_caps::nostr_crate::key::Keys;
 use oanix_caps::{EgressPolicy, HttpFs, NostrFs, WsFs};
 use oanix_env::{EnvBuilder, OanixEnv};
 use oanix_prims::MemFs;
 use oanix_sched::{JobKind, JobSpec, Scheduler, WasiRunner};
 use oanix_services::{LogsFs, TaskFs, TaskMeta, TaskSpec};
-
-/// Counts the bytes live on the heap, to measure what an environment holds.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call forwards to the system allocator with the same layout;
-// the counter only observes sizes.
-#[allow(
-    unsafe_code,
-    reason = "a counting global allocator for a memory measurement"
-)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -99,11 +65,11 @@ fn environments() -> Table {
         black_box(seven(i, &keys));
     });
     const ALIVE: usize = 10_000;
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = live_bytes();
     let started = Instant::now();
     let envs: Vec<OanixEnv> = (0..ALIVE as u64).map(|i| seven(i, &keys)).collect();
     let build_all = started.elapsed();
-    let bytes = (LIVE.load(Ordering::Relaxed) - before) as f64 / ALIVE as f64;
+    let bytes = (live_bytes() - before) as f64 / ALIVE as f64;
     assert_eq!(envs.len(), ALIVE);
     drop(envs);
     let mut table = Table::new(

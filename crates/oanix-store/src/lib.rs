@@ -12,7 +12,7 @@
 //! STORE/
 //!   NAME.snap           one manifest per snapshot (format below)
 //!   packs/ID.pack       "OANIXPK\0", u32 LE version, then blobs back to back;
-//!                       ID is the SHA-256 of the whole pack
+//!                       ID is the SHA-256 of its blobs' SHA-256s, in order
 //!   .tmp/               files being written (removed by gc)
 //!   .lock               held while a process saves, removes or collects
 //! ```

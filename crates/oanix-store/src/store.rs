@@ -554,7 +554,9 @@ impl<'a> Blobs<'a> {
             new.out
                 .write_all(bytes)
                 .map_err(|e| StoreError::io(&new.tmp, e))?;
-            new.hasher.update(bytes);
+            // The pack is named by the hashes of its blobs (each byte is
+            // hashed once, for its blob).
+            new.hasher.update(sha.as_bytes());
             new.offset += bytes.len() as u64;
             BlobRef {
                 sha256: sha.clone(),
@@ -585,8 +587,7 @@ impl<'a> Blobs<'a> {
             header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
             out.write_all(&header)
                 .map_err(|e| StoreError::io(&tmp, e))?;
-            let mut hasher = Sha256::new();
-            hasher.update(&header);
+            let hasher = Sha256::new();
             self.new = Some(NewPack {
                 index,
                 tmp,

@@ -247,6 +247,39 @@ fn capabilities_start_fresh_under_the_same_policy() {
             .check_url("https://other.example.com/")
             .is_err()
     );
+    // A WebSocket connection open in the parent is not open in a fork.
+    let ws = oanix_caps::WsFs::builder()
+        .policy(
+            EgressPolicy::allow_hosts(["ws.example.com"])
+                .build()
+                .expect("policy"),
+        )
+        .build();
+    let with_ws = EnvBuilder::new()
+        .mount("/logs", LogsFs::new())
+        .mount("/cap/ws", ws.clone())
+        .build()
+        .expect("build");
+    let id = ws
+        .open_connection("wss://ws.example.com/feed")
+        .expect("open");
+    ws.set_connected(&id).expect("connected");
+    let forked_ws = with_ws
+        .snapshot()
+        .expect("snapshot")
+        .restore()
+        .expect("restore");
+    let fws = forked_ws.ws().expect("ws");
+    assert!(fws.connecting_connections().is_empty());
+    assert!(
+        !oanix_vfs::exists(forked_ws.namespace(), &format!("/cap/ws/conns/{id}/status")),
+        "the parent's connection is not in the fork"
+    );
+    assert!(oanix_vfs::exists(
+        with_ws.namespace(),
+        &format!("/cap/ws/conns/{id}/status")
+    ));
+    assert!(fws.policy().check_ws("wss://ws.example.com/other").is_ok());
     // A store keeps no capability.
     let content = snap.to_content().expect("content");
     assert!(content.mount("/cap/http").is_none());
