@@ -23,8 +23,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use compact_str::CompactString;
 use std::io::SeekFrom;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::frozen::{FrozenDir, FrozenFile, FrozenLink, FrozenNode, FrozenTree};
 use oanix_vfs::links;
@@ -96,6 +96,17 @@ struct Inner {
     tree: RwLock<Tree>,
     next_id: AtomicU64,
     usage: Arc<Usage>,
+    /// Whether `pending` may still hold the frozen tree this file system
+    /// started from, its index not built yet (a fork costs nothing until
+    /// it is used).
+    lazy: AtomicBool,
+    /// That frozen tree, taken by the first use.
+    pending: Mutex<Option<FrozenTree>>,
+}
+
+fn lock_pending(m: &Mutex<Option<FrozenTree>>) -> std::sync::MutexGuard<'_, Option<FrozenTree>> {
+    // Taken once and set once: a poisoned lock is consistent.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Keys are stored inline up to 24 bytes, so that a lookup of a short path
@@ -406,6 +417,8 @@ impl MemFs {
             inner: Arc::new(Inner {
                 tree: RwLock::new(Tree { index }),
                 next_id: AtomicU64::new(2),
+                lazy: AtomicBool::new(false),
+                pending: Mutex::new(None),
                 usage: Arc::new(Usage {
                     used: AtomicU64::new(0),
                     limits,
@@ -435,7 +448,7 @@ impl MemFs {
             return Err(FsError::is_a_directory(full));
         }
         let node = {
-            let mut tree = write_lock(&self.inner.tree);
+            let mut tree = self.tree_write();
             match tree.index.get(full) {
                 Some(Node::Dir(_)) => return Err(FsError::is_a_directory(full)),
                 Some(Node::File(f)) => Arc::clone(f),
@@ -466,7 +479,15 @@ impl MemFs {
     /// change to a file after the freeze copies that file once. Writers
     /// wait only while the tree is visited.
     pub fn freeze(&self) -> FrozenTree {
-        let tree = read_lock(&self.inner.tree);
+        if self.inner.lazy.load(Ordering::Acquire) {
+            // Untouched since it started from a frozen tree: that tree is
+            // what it holds, shared as it is.
+            let pending = lock_pending(&self.inner.pending);
+            if let Some(frozen) = pending.as_ref() {
+                return frozen.clone();
+            }
+        }
+        let tree = self.tree_read();
         let _gate = write_lock(&self.inner.usage.gate);
         let mut seen = Freezer::default();
         let root = freeze_dir(&tree, "/", &mut seen);
@@ -474,6 +495,7 @@ impl MemFs {
             root,
             entries: seen.entries,
             bytes: seen.bytes,
+            largest: seen.largest,
         }
     }
 
@@ -489,110 +511,147 @@ impl MemFs {
     /// A new file system holding what `frozen` holds, within `limits`: the
     /// same paths, bytes, links (two names of one file stay one file),
     /// times and identifiers. Its files share their bytes with `frozen`
-    /// until written. Costs a visit of every entry.
+    /// until written.
+    ///
+    /// Costs a reference count: the index is built at the first operation
+    /// on the file system (a visit of every entry, once), and until then a
+    /// [`freeze`](Self::freeze) gives `frozen` back as it is. The limits are
+    /// checked now, so that the first operation cannot fail for them.
     ///
     /// # Errors
     /// [`FsError::NoSpace`] if `frozen` holds more entries or bytes than
     /// `limits` allow, [`FsError::TooLarge`] if one of its files is larger
     /// than a file may grow.
     pub fn from_frozen_with_limits(frozen: &FrozenTree, limits: MemLimits) -> Result<Self> {
-        if frozen.entries > limits.max_entries {
+        if frozen.entries > limits.max_entries || frozen.bytes > limits.capacity {
             return Err(FsError::no_space("/", limits.capacity));
         }
-        let fs = Self::with_limits(limits);
-        {
-            let mut tree = write_lock(&fs.inner.tree);
-            let mut files: HashMap<*const FrozenFile, Arc<FileNode>> = HashMap::new();
-            let mut links: HashMap<*const FrozenLink, Arc<LinkNode>> = HashMap::new();
-            let mut max_id = 1;
-            tree.index.insert(
-                CompactString::const_new("/"),
-                Node::Dir(DirNode {
-                    id: 1,
-                    created: frozen.root.created,
-                    modified: frozen.root.modified,
-                    children: BTreeMap::new(),
-                }),
-            );
-            let mut stack: Vec<(CompactString, &FrozenDir)> =
-                vec![(CompactString::const_new("/"), &*frozen.root)];
-            while let Some((dir_path, dir)) = stack.pop() {
-                let mut children = BTreeMap::new();
-                for (name, node) in &dir.children {
-                    let full = CompactString::from(path::join(&dir_path, name));
-                    let (child, indexed) = match node {
-                        FrozenNode::Dir(d) => {
-                            max_id = max_id.max(d.id);
-                            stack.push((full.clone(), &**d));
-                            (
-                                Child::Dir(d.id),
-                                Node::Dir(DirNode {
-                                    id: d.id,
-                                    created: d.created,
-                                    modified: d.modified,
-                                    children: BTreeMap::new(),
-                                }),
-                            )
-                        }
-                        FrozenNode::File(f) => {
-                            max_id = max_id.max(f.id);
-                            let node = renamed(
-                                &mut files,
-                                Arc::as_ptr(f),
-                                |n| &n.names,
-                                || {
-                                    let len = f.data.len() as u64;
-                                    let node = Arc::new(FileNode {
-                                        id: f.id,
-                                        created: f.created,
-                                        size: AtomicU64::new(0),
-                                        modified: AtomicU64::new(f.modified.as_nanos()),
-                                        accessed: AtomicU64::new(f.accessed.as_nanos()),
-                                        names: AtomicU64::new(1),
-                                        data: RwLock::new(Arc::clone(&f.data)),
-                                        usage: Arc::clone(&fs.inner.usage),
-                                    });
-                                    node.reserve(0, len, &full)?;
-                                    node.size.store(len, Ordering::Relaxed);
-                                    Ok(node)
-                                },
-                            )?;
-                            (Child::File(Arc::clone(&node)), Node::File(node))
-                        }
-                        FrozenNode::Symlink(l) => {
-                            max_id = max_id.max(l.id);
-                            let node = renamed(
-                                &mut links,
-                                Arc::as_ptr(l),
-                                |n| &n.names,
-                                || {
-                                    Ok(Arc::new(LinkNode {
-                                        id: l.id,
-                                        created: l.created,
-                                        target: l.target.clone(),
-                                        names: AtomicU64::new(1),
-                                    }))
-                                },
-                            )?;
-                            (Child::Symlink(Arc::clone(&node)), Node::Symlink(node))
-                        }
-                    };
-                    children.insert(name.clone(), child);
-                    tree.index.insert(full, indexed);
-                }
-                if let Some(Node::Dir(d)) = tree.index.get_mut(dir_path.as_str()) {
-                    d.children = children;
-                }
-            }
-            fs.inner.next_id.store(max_id + 1, Ordering::Relaxed);
+        if frozen.largest > limits.max_file_size {
+            return Err(FsError::too_large("/", limits.max_file_size));
         }
+        let fs = Self::with_limits(limits);
+        // Its bytes are counted now; its index is built at its first use.
+        fs.inner.usage.used.store(frozen.bytes, Ordering::Relaxed);
+        *lock_pending(&fs.inner.pending) = Some(frozen.clone());
+        fs.inner.lazy.store(true, Ordering::Release);
         Ok(fs)
+    }
+
+    /// Builds the index of a file system started from a frozen tree, once,
+    /// before the first operation that reads or changes it.
+    fn materialize(&self) {
+        if !self.inner.lazy.load(Ordering::Acquire) {
+            return;
+        }
+        let mut pending = lock_pending(&self.inner.pending);
+        if let Some(frozen) = pending.take() {
+            let mut tree = write_lock(&self.inner.tree);
+            self.fill(&mut tree, &frozen);
+        }
+        self.inner.lazy.store(false, Ordering::Release);
+    }
+
+    /// The tree, for reading (built first if it is still frozen).
+    fn tree_read(&self) -> RwLockReadGuard<'_, Tree> {
+        self.materialize();
+        read_lock(&self.inner.tree)
+    }
+
+    /// The tree, for changing (built first if it is still frozen).
+    fn tree_write(&self) -> RwLockWriteGuard<'_, Tree> {
+        self.materialize();
+        write_lock(&self.inner.tree)
+    }
+
+    /// Fills the empty `tree` with what `frozen` holds. Its limits were
+    /// checked and its bytes counted when the file system was made.
+    fn fill(&self, tree: &mut Tree, frozen: &FrozenTree) {
+        let usage = &self.inner.usage;
+        let mut files: HashMap<*const FrozenFile, Arc<FileNode>> = HashMap::new();
+        let mut links: HashMap<*const FrozenLink, Arc<LinkNode>> = HashMap::new();
+        let mut max_id = 1;
+        tree.index.insert(
+            CompactString::const_new("/"),
+            Node::Dir(DirNode {
+                id: 1,
+                created: frozen.root.created,
+                modified: frozen.root.modified,
+                children: BTreeMap::new(),
+            }),
+        );
+        let mut stack: Vec<(CompactString, &FrozenDir)> =
+            vec![(CompactString::const_new("/"), &*frozen.root)];
+        while let Some((dir_path, dir)) = stack.pop() {
+            let mut children = BTreeMap::new();
+            for (name, node) in &dir.children {
+                let full = CompactString::from(path::join(&dir_path, name));
+                let (child, indexed) = match node {
+                    FrozenNode::Dir(d) => {
+                        max_id = max_id.max(d.id);
+                        stack.push((full.clone(), &**d));
+                        (
+                            Child::Dir(d.id),
+                            Node::Dir(DirNode {
+                                id: d.id,
+                                created: d.created,
+                                modified: d.modified,
+                                children: BTreeMap::new(),
+                            }),
+                        )
+                    }
+                    FrozenNode::File(f) => {
+                        max_id = max_id.max(f.id);
+                        let node = renamed(
+                            &mut files,
+                            Arc::as_ptr(f),
+                            |n| &n.names,
+                            || {
+                                Arc::new(FileNode {
+                                    id: f.id,
+                                    created: f.created,
+                                    size: AtomicU64::new(f.data.len() as u64),
+                                    modified: AtomicU64::new(f.modified.as_nanos()),
+                                    accessed: AtomicU64::new(f.accessed.as_nanos()),
+                                    names: AtomicU64::new(1),
+                                    data: RwLock::new(Arc::clone(&f.data)),
+                                    usage: Arc::clone(usage),
+                                })
+                            },
+                        );
+                        (Child::File(Arc::clone(&node)), Node::File(node))
+                    }
+                    FrozenNode::Symlink(l) => {
+                        max_id = max_id.max(l.id);
+                        let node = renamed(
+                            &mut links,
+                            Arc::as_ptr(l),
+                            |n| &n.names,
+                            || {
+                                Arc::new(LinkNode {
+                                    id: l.id,
+                                    created: l.created,
+                                    target: l.target.clone(),
+                                    names: AtomicU64::new(1),
+                                })
+                            },
+                        );
+                        (Child::Symlink(Arc::clone(&node)), Node::Symlink(node))
+                    }
+                };
+                children.insert(name.clone(), child);
+                tree.index.insert(full, indexed);
+            }
+            if let Some(Node::Dir(d)) = tree.index.get_mut(dir_path.as_str()) {
+                d.children = children;
+            }
+        }
+        self.inner.next_id.store(max_id + 1, Ordering::Relaxed);
     }
 
     /// Removes everything, leaving an empty root. Open handles keep their
     /// files' data.
     pub fn clear(&self) {
-        let mut tree = write_lock(&self.inner.tree);
+        let mut tree = self.tree_write();
         tree.index.retain(|p, _| p.as_str() == "/");
         if let Some(Node::Dir(root)) = tree.index.get_mut("/") {
             root.children.clear();
@@ -707,7 +766,7 @@ impl FileService for MemFs {
         let full = p.as_str();
         check_open_flags(full, flags)?;
         {
-            let tree = read_lock(&self.inner.tree);
+            let tree = self.tree_read();
             match tree.index.get_key_value(full) {
                 Some(found) => return self.open_existing(&p, found, flags),
                 None if !flags.creates() => return Err(tree.missing(full, p.is_dir_syntax())),
@@ -715,7 +774,7 @@ impl FileService for MemFs {
             }
         }
         // Create, under the write lock (the file may have appeared meanwhile).
-        let mut tree = write_lock(&self.inner.tree);
+        let mut tree = self.tree_write();
         if let Some(found) = tree.index.get_key_value(full) {
             return self.open_existing(&p, found, flags);
         }
@@ -733,7 +792,7 @@ impl FileService for MemFs {
 
     fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
         let p = path::parse(path)?;
-        let tree = read_lock(&self.inner.tree);
+        let tree = self.tree_read();
         match tree.get_followed(&p)? {
             Node::File(_) | Node::Symlink(_) => Err(FsError::not_a_directory(p.as_str())),
             Node::Dir(d) => Ok(d
@@ -760,7 +819,7 @@ impl FileService for MemFs {
 
     fn stat(&self, path: &str) -> Result<Metadata> {
         let p = path::parse(path)?;
-        let tree = read_lock(&self.inner.tree);
+        let tree = self.tree_read();
         match tree.get_followed(&p)? {
             Node::Dir(d) => Ok(d.metadata()),
             Node::File(_) | Node::Symlink(_) if p.is_dir_syntax() => {
@@ -773,7 +832,7 @@ impl FileService for MemFs {
 
     fn lstat(&self, path: &str) -> Result<Metadata> {
         let p = path::parse(path)?;
-        let tree = read_lock(&self.inner.tree);
+        let tree = self.tree_read();
         let node = if p.is_dir_syntax() {
             tree.get_followed(&p)?
         } else {
@@ -803,7 +862,7 @@ impl FileService for MemFs {
             target: target.to_owned(),
             names: AtomicU64::new(1),
         });
-        let mut tree = write_lock(&self.inner.tree);
+        let mut tree = self.tree_write();
         tree.trailing_link(&p)?;
         self.check_entries(&tree, full)?;
         let dir = dir_mut!(tree, parent, full, p.is_dir_syntax());
@@ -822,7 +881,7 @@ impl FileService for MemFs {
 
     fn readlink(&self, path: &str) -> Result<String> {
         let p = path::parse(path)?;
-        let tree = read_lock(&self.inner.tree);
+        let tree = self.tree_read();
         match tree.get(&p)? {
             Node::Symlink(l) if p.is_dir_syntax() => {
                 Err(links::met(&p, p.as_str().len(), l.target.as_str()))
@@ -837,7 +896,7 @@ impl FileService for MemFs {
         let pf = path::parse(from)?;
         let pt = path::parse(to)?;
         let (f, t) = (pf.as_str(), pt.as_str());
-        let mut tree = write_lock(&self.inner.tree);
+        let mut tree = self.tree_write();
         tree.trailing_link(&pf)?;
         tree.trailing_link(&pt)?;
         let child = match tree.get(&pf)? {
@@ -888,7 +947,7 @@ impl FileService for MemFs {
         };
         let id = self.new_id();
         let now = Timestamp::now();
-        let mut tree = write_lock(&self.inner.tree);
+        let mut tree = self.tree_write();
         tree.trailing_link(&p)?;
         self.check_entries(&tree, full)?;
         let dir = dir_mut!(tree, parent, full, p.is_dir_syntax());
@@ -910,7 +969,7 @@ impl FileService for MemFs {
         let Some((parent, name)) = path::split(full) else {
             return Err(FsError::permission_denied(full, "cannot remove the root"));
         };
-        let mut tree = write_lock(&self.inner.tree);
+        let mut tree = self.tree_write();
         match tree.get(&p)? {
             Node::Dir(d) if !d.children.is_empty() => return Err(FsError::not_empty(full)),
             Node::File(_) | Node::Symlink(_) if p.is_dir_syntax() => {
@@ -936,7 +995,7 @@ impl FileService for MemFs {
             let root = if pf.is_root() { f } else { t };
             return Err(FsError::permission_denied(root, "cannot rename the root"));
         };
-        let mut tree = write_lock(&self.inner.tree);
+        let mut tree = self.tree_write();
         let from_is_dir = match tree.get(&pf)? {
             Node::Dir(_) => true,
             Node::File(_) | Node::Symlink(_) if pf.is_dir_syntax() => {
@@ -1006,7 +1065,7 @@ impl FileService for MemFs {
         modified: Option<Timestamp>,
     ) -> Result<()> {
         let p = path::parse(path)?;
-        let mut tree = write_lock(&self.inner.tree);
+        let mut tree = self.tree_write();
         if let Some(Node::Symlink(l)) = tree.index.get(p.as_str()) {
             return Err(links::met(&p, p.as_str().len(), l.target.as_str()));
         }
@@ -1043,15 +1102,15 @@ fn renamed<K, T>(
     made: &mut HashMap<*const K, Arc<T>>,
     key: *const K,
     names: impl Fn(&T) -> &AtomicU64,
-    make: impl FnOnce() -> Result<Arc<T>>,
-) -> Result<Arc<T>> {
+    make: impl FnOnce() -> Arc<T>,
+) -> Arc<T> {
     if let Some(node) = made.get(&key) {
         names(node).fetch_add(1, Ordering::Relaxed);
-        return Ok(Arc::clone(node));
+        return Arc::clone(node);
     }
-    let node = make()?;
+    let node = make();
     made.insert(key, Arc::clone(&node));
-    Ok(node)
+    node
 }
 
 /// What a freeze has seen so far: counts, and the frozen node of each file
@@ -1060,6 +1119,7 @@ fn renamed<K, T>(
 struct Freezer {
     entries: u64,
     bytes: u64,
+    largest: u64,
     files: HashMap<*const FileNode, Arc<FrozenFile>>,
     links: HashMap<*const LinkNode, Arc<FrozenLink>>,
 }
@@ -1086,6 +1146,7 @@ fn freeze_dir(tree: &Tree, p: &str, seen: &mut Freezer) -> Arc<FrozenDir> {
                     None => {
                         let data = Arc::clone(&read_lock(&f.data));
                         seen.bytes += data.len() as u64;
+                        seen.largest = seen.largest.max(data.len() as u64);
                         let frozen = Arc::new(FrozenFile {
                             id: f.id,
                             created: f.created,

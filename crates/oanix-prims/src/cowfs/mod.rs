@@ -206,11 +206,13 @@ struct Inner {
     base: Arc<dyn FileService>,
     upper: MemFs,
     /// Base paths hidden from the overlay, with everything below them.
-    whiteouts: RwLock<BTreeSet<String>>,
+    /// Shared with the frozen copies taken of it and the overlays started
+    /// from them until one of them changes (copied on write).
+    whiteouts: RwLock<Arc<BTreeSet<String>>>,
     /// What the overlay read of the base where it diverged from it: what a
     /// commit checks the target against. Locked after `whiteouts`, never
     /// before.
-    origins: Mutex<Origins>,
+    origins: Mutex<Arc<Origins>>,
 }
 
 /// What a commit checks the target against, recorded the first time the
@@ -339,8 +341,8 @@ impl CowFs {
             inner: Arc::new(Inner {
                 base,
                 upper,
-                whiteouts: RwLock::new(BTreeSet::new()),
-                origins: Mutex::new(Origins::default()),
+                whiteouts: RwLock::new(Arc::new(BTreeSet::new())),
+                origins: Mutex::new(Arc::new(Origins::default())),
             }),
         }
     }
@@ -356,11 +358,11 @@ impl CowFs {
         // layer: with it held, the upper layer and the whiteouts agree.
         let whiteouts = read_lock(&self.inner.whiteouts);
         let upper = self.inner.upper.freeze();
-        let origins = self.origins_snapshot();
+        let origins = Arc::clone(&self.origins());
         FrozenCow {
             upper,
-            whiteouts: Arc::new(whiteouts.clone()),
-            origins: Arc::new(origins),
+            whiteouts: Arc::clone(&whiteouts),
+            origins,
         }
     }
 
@@ -381,8 +383,8 @@ impl CowFs {
             inner: Arc::new(Inner {
                 base,
                 upper,
-                whiteouts: RwLock::new((*frozen.whiteouts).clone()),
-                origins: Mutex::new((*frozen.origins).clone()),
+                whiteouts: RwLock::new(Arc::clone(&frozen.whiteouts)),
+                origins: Mutex::new(Arc::clone(&frozen.origins)),
             }),
         })
     }
@@ -411,8 +413,8 @@ impl CowFs {
     pub fn discard(&self) {
         let mut w = write_lock(&self.inner.whiteouts);
         self.inner.upper.clear();
-        w.clear();
-        *self.origins() = Origins::default();
+        *w = Arc::new(BTreeSet::new());
+        *self.origins() = Arc::new(Origins::default());
     }
 
     /// What the base had at `path` when the overlay first changed it, if it
@@ -424,7 +426,7 @@ impl CowFs {
         self.origins().paths.get(p.as_ref()).cloned()
     }
 
-    fn origins(&self) -> std::sync::MutexGuard<'_, Origins> {
+    fn origins(&self) -> std::sync::MutexGuard<'_, Arc<Origins>> {
         self.inner
             .origins
             .lock()
@@ -433,30 +435,30 @@ impl CowFs {
 
     /// A copy of everything recorded, for a commit.
     fn origins_snapshot(&self) -> Origins {
-        self.origins().clone()
+        Origins::clone(&self.origins())
     }
 
     /// Remembers what the base has at `p` now (and the directories above
     /// it), unless something is remembered already (the first divergence is
     /// what counts).
     fn note_origin(&self, p: &str) {
-        let mut origins = self.origins();
-        if !origins.paths.contains_key(p)
+        let mut guard = self.origins();
+        if !guard.paths.contains_key(p)
             && let Ok(md) = self.inner.base.lstat(p)
         {
-            origins.paths.insert(p.to_owned(), md);
+            Arc::make_mut(&mut guard).paths.insert(p.to_owned(), md);
         }
-        self.note_dirs_locked(&mut origins, p);
+        self.note_dirs_locked(&mut guard, p);
     }
 
     /// Remembers the directories above `p`, where the overlay creates
     /// something.
     fn note_ancestors(&self, p: &str) {
-        let mut origins = self.origins();
-        self.note_dirs_locked(&mut origins, p);
+        let mut guard = self.origins();
+        self.note_dirs_locked(&mut guard, p);
     }
 
-    fn note_dirs_locked(&self, origins: &mut Origins, p: &str) {
+    fn note_dirs_locked(&self, origins: &mut Arc<Origins>, p: &str) {
         let mut cur = p;
         while let Some(parent) = path::parent(cur) {
             if parent == "/" || origins.dirs.contains_key(parent) {
@@ -464,7 +466,7 @@ impl CowFs {
                 break;
             }
             let md = self.inner.base.lstat(parent).ok();
-            origins.dirs.insert(parent.to_owned(), md);
+            Arc::make_mut(origins).dirs.insert(parent.to_owned(), md);
             cur = parent;
         }
     }
@@ -730,7 +732,7 @@ impl CowFs {
     /// Removes `p` from the overlay (it exists and, if a directory, is
     /// empty): from the upper layer, and by a whiteout if the base has it.
     /// A link is removed as itself.
-    fn remove_locked(&self, whiteouts: &mut BTreeSet<String>, p: &str) -> Result<()> {
+    fn remove_locked(&self, whiteouts: &mut Arc<BTreeSet<String>>, p: &str) -> Result<()> {
         if self.inner.upper.lstat(p).is_ok() {
             self.inner.upper.remove(p)?;
         }
@@ -740,8 +742,10 @@ impl CowFs {
         Ok(())
     }
 
-    fn add_whiteout(&self, whiteouts: &mut BTreeSet<String>, p: &str) {
+    fn add_whiteout(&self, whiteouts: &mut Arc<BTreeSet<String>>, p: &str) {
         self.note_origin(p);
+        // Copied here if a frozen copy still shares it.
+        let whiteouts = Arc::make_mut(whiteouts);
         // A whiteout hides everything below it: drop the ones it subsumes.
         let below: Vec<String> = whiteouts
             .range(format!("{p}/")..)

@@ -140,7 +140,7 @@ impl FrozenTreeBuilder {
     pub fn finish(self) -> FrozenTree {
         fn freeze(
             d: BuildDir,
-            bytes: &mut u64,
+            bytes: &mut (u64, u64),
             seen: &mut HashSet<*const FrozenFile>,
         ) -> Arc<FrozenDir> {
             let children = d
@@ -153,7 +153,8 @@ impl FrozenTreeBuilder {
                             if let FrozenNode::File(f) = &leaf
                                 && seen.insert(Arc::as_ptr(f))
                             {
-                                *bytes += f.data.len() as u64;
+                                bytes.0 += f.data.len() as u64;
+                                bytes.1 = bytes.1.max(f.data.len() as u64);
                             }
                             leaf
                         }
@@ -168,14 +169,15 @@ impl FrozenTreeBuilder {
                 children,
             })
         }
-        let mut bytes = 0;
+        let mut bytes = (0, 0);
         let mut seen = HashSet::new();
         let entries = self.entries;
         let root = freeze(self.root, &mut bytes, &mut seen);
         FrozenTree {
             root,
             entries,
-            bytes,
+            bytes: bytes.0,
+            largest: bytes.1,
         }
     }
 

@@ -32,6 +32,8 @@ pub struct FrozenTree {
     pub(crate) root: Arc<FrozenDir>,
     pub(crate) entries: u64,
     pub(crate) bytes: u64,
+    /// The size of its largest file.
+    pub(crate) largest: u64,
 }
 
 pub(crate) struct FrozenDir {
@@ -112,6 +114,7 @@ impl FrozenTree {
             }),
             entries: 0,
             bytes: 0,
+            largest: 0,
         }
     }
 

@@ -173,6 +173,54 @@ fn a_start_beyond_the_limits_is_refused() {
     };
     let e = MemFs::from_frozen_with_limits(&frozen, few).unwrap_err();
     assert_eq!(e.kind(), FsErrorKind::NoSpace);
+    let narrow = MemLimits {
+        max_file_size: 100,
+        ..MemLimits::default()
+    };
+    let e = MemFs::from_frozen_with_limits(&frozen, narrow).unwrap_err();
+    assert_eq!(e.kind(), FsErrorKind::TooLarge);
+}
+
+/// A start from a frozen tree builds its index at its first use: until
+/// then it counts its bytes and freezes back to the same tree, and the
+/// first uses, from many threads at once, all see the whole tree.
+#[test]
+fn a_start_is_built_at_its_first_use_once() {
+    let fs = MemFs::new();
+    for i in 0..200 {
+        write_file(&fs, &format!("/f{i}"), format!("{i}")).unwrap();
+    }
+    fs.link("/f7", "/seven").unwrap();
+    let frozen = fs.freeze();
+    let child = MemFs::from_frozen(&frozen).unwrap();
+    assert_eq!(child.used_bytes(), frozen.bytes());
+    assert_eq!(
+        child.freeze(),
+        frozen,
+        "an untouched start freezes back to its tree"
+    );
+    let child = Arc::new(child);
+    let readers: Vec<_> = (0..8)
+        .map(|t| {
+            let c = Arc::clone(&child);
+            std::thread::spawn(move || {
+                for i in (t..200).step_by(8) {
+                    assert_eq!(
+                        read_to_string(&*c, &format!("/f{i}")).unwrap(),
+                        format!("{i}")
+                    );
+                }
+                c.readdir("/").unwrap().len()
+            })
+        })
+        .collect();
+    for r in readers {
+        assert_eq!(r.join().unwrap(), 201);
+    }
+    write_file(&*child, "/seven", "changed").unwrap();
+    assert_eq!(read_to_string(&*child, "/f7").unwrap(), "changed");
+    assert_eq!(read_to_string(&fs, "/f7").unwrap(), "7");
+    assert_ne!(child.freeze(), frozen);
 }
 
 /// A writer writes `i` to `/a`, then `i` to `/b`, for rising `i`; every
