@@ -112,10 +112,16 @@ impl Checkpoints {
             .get()
             .ok_or_else(|| bad("the environment is not built yet".into()))?;
         let snapshot = taker()?;
+        let replaces = lock(&self.list).iter().any(|c| c.name == name);
         let saved = match &self.policy.store {
             Some(dir) => {
                 let store = oanix_store::Store::open(dir)?;
                 snapshot.save(&store, name)?;
+                if replaces {
+                    // What only the replaced checkpoint used goes: an agent
+                    // taking one name again and again does not fill the disk.
+                    store.gc()?;
+                }
                 Some(store.path_of(name))
             }
             None => None,

@@ -563,7 +563,11 @@ impl EnvSnapshot {
 
     /// A snapshot of what a store kept: its mounts; the default limits and
     /// no agent (a plan that loads it gives those, and its capabilities).
-    pub fn from_content(content: &SnapshotContent) -> Self {
+    ///
+    /// # Errors
+    /// [`EnvError::Snapshot`] naming a mount whose kind of state this build
+    /// does not know (written by a newer one).
+    pub fn from_content(content: &SnapshotContent) -> Result<Self> {
         let parts = content
             .mounts
             .iter()
@@ -590,21 +594,25 @@ impl EnvSnapshot {
                         writable: *writable,
                         live: None,
                     },
-                    // A state of a later version of the store.
-                    _ => PartState::Memory {
-                        tree: FrozenTree::empty(),
-                        limits: MemLimits::default(),
-                    },
+                    other => {
+                        return Err(snapshot_error(
+                            &m.path,
+                            format!(
+                                "a {} state, which this build does not know how to restore",
+                                other.kind()
+                            ),
+                        ));
+                    }
                 };
-                Part::Mount {
+                Ok(Part::Mount {
                     path: m.path.clone(),
                     source: state.kind().to_owned(),
                     flags: m.flags,
                     state,
-                }
+                })
             })
-            .collect();
-        Self {
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
             inner: Arc::new(Inner {
                 source: content.source.clone(),
                 taken: content.created,
@@ -620,7 +628,7 @@ impl EnvSnapshot {
                 #[cfg(feature = "executor")]
                 executors: None,
             }),
-        }
+        })
     }
 
     /// Saves the snapshot in `store` as `name` (see
@@ -647,7 +655,7 @@ impl EnvSnapshot {
     /// # Errors
     /// [`EnvError::Store`] naming what is missing or damaged.
     pub fn load(store: &Store, name: &str) -> Result<Self> {
-        Ok(Self::from_content(&store.load(name)?))
+        Self::from_content(&store.load(name)?)
     }
 
     /// Loads the snapshot file `path` (`DIR/NAME.snap`).

@@ -361,6 +361,18 @@ fn an_agent_asks_for_checkpoints_as_files_and_forks_are_the_hosts_decision() {
         assert_eq!(err.kind(), FsErrorKind::InvalidInput, "{bad}: {err}");
     }
     write_file(ns, "/env/ctl", "checkpoint second").expect("second");
+    let packs = || {
+        std::fs::read_dir(store.path().join("packs"))
+            .expect("packs")
+            .count()
+    };
+    let after_second = packs();
+    for i in 0..3 {
+        // Taking one name again keeps no pack only the replaced one used.
+        write_file(ns, "/workspace/a.txt", format!("round {i}")).expect("write");
+        write_file(ns, "/env/ctl", "checkpoint second").expect("again");
+        assert_eq!(packs(), after_second, "round {i}");
+    }
     let err = write_file(ns, "/env/ctl", "checkpoint third").expect_err("full");
     assert_eq!(err.kind(), FsErrorKind::NoSpace, "{err}");
     // The host forks the first checkpoint: it sees the state then.
