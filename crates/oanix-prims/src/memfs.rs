@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 use compact_str::CompactString;
 use std::io::SeekFrom;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 use crate::frozen::{FrozenDir, FrozenFile, FrozenLink, FrozenNode, FrozenTree};
 use oanix_vfs::links;
@@ -140,6 +140,9 @@ struct DirNode {
     /// Names of up to 24 bytes are stored inline, so that searching a large
     /// directory compares names without chasing pointers.
     children: BTreeMap<CompactString, Child>,
+    /// Its last frozen copy while a snapshot holds it: a freeze that finds
+    /// nothing changed below gives it again instead of a new one.
+    frozen: Mutex<Weak<FrozenDir>>,
 }
 
 /// What a directory knows of an entry: enough to list it without a lookup.
@@ -156,6 +159,8 @@ struct LinkNode {
     target: String,
     /// How many names the link has in the tree (hard links of a link).
     names: AtomicU64,
+    /// Its frozen copy while a snapshot holds it.
+    frozen: Mutex<Weak<FrozenLink>>,
 }
 
 impl LinkNode {
@@ -179,6 +184,9 @@ struct FileNode {
     /// freeze copies the bytes (`Arc::make_mut`), never the freeze itself.
     data: RwLock<Arc<Vec<u8>>>,
     usage: Arc<Usage>,
+    /// Its last frozen copy while a snapshot holds it (valid while it
+    /// holds the same bytes and modification time).
+    frozen: Mutex<Weak<FrozenFile>>,
 }
 
 impl Drop for FileNode {
@@ -205,6 +213,7 @@ impl DirNode {
             created: now,
             modified: now,
             children: BTreeMap::new(),
+            frozen: Mutex::new(Weak::new()),
         }
     }
 
@@ -474,10 +483,14 @@ impl MemFs {
     /// An immutable copy of the whole tree as it is now: one point in time
     /// across every file, even while other threads write.
     ///
-    /// Costs the tree's shape and metadata (a visit of every entry), never
-    /// its bytes: each file's bytes are shared with the copy, and the first
-    /// change to a file after the freeze copies that file once. Writers
-    /// wait only while the tree is visited.
+    /// Costs a visit of every entry, never the bytes: each file's bytes
+    /// are shared with the copy, and the first change to a file after the
+    /// freeze copies that file once. What did not change since the last
+    /// freeze (still held by a snapshot) is not copied again: its frozen
+    /// directories, files and links are given again, so only the paths that
+    /// changed are rebuilt. A file's access time in the copy is the one of
+    /// the freeze that first copied it since it last changed. Writers wait
+    /// only while the tree is visited.
     pub fn freeze(&self) -> FrozenTree {
         if self.inner.lazy.load(Ordering::Acquire) {
             // Untouched since it started from a frozen tree: that tree is
@@ -577,6 +590,7 @@ impl MemFs {
                 created: frozen.root.created,
                 modified: frozen.root.modified,
                 children: BTreeMap::new(),
+                frozen: Mutex::new(Arc::downgrade(&frozen.root)),
             }),
         );
         let mut stack: Vec<(CompactString, &FrozenDir)> =
@@ -596,6 +610,7 @@ impl MemFs {
                                 created: d.created,
                                 modified: d.modified,
                                 children: BTreeMap::new(),
+                                frozen: Mutex::new(Arc::downgrade(d)),
                             }),
                         )
                     }
@@ -615,6 +630,7 @@ impl MemFs {
                                     names: AtomicU64::new(1),
                                     data: RwLock::new(Arc::clone(&f.data)),
                                     usage: Arc::clone(usage),
+                                    frozen: Mutex::new(Arc::downgrade(f)),
                                 })
                             },
                         );
@@ -632,6 +648,7 @@ impl MemFs {
                                     created: l.created,
                                     target: l.target.clone(),
                                     names: AtomicU64::new(1),
+                                    frozen: Mutex::new(Arc::downgrade(l)),
                                 })
                             },
                         );
@@ -693,6 +710,7 @@ impl MemFs {
             names: AtomicU64::new(1),
             data: RwLock::new(Arc::default()),
             usage: Arc::clone(&self.inner.usage),
+            frozen: Mutex::new(Weak::new()),
         });
         match dir.children.entry(CompactString::from(name)) {
             Entry::Vacant(slot) => {
@@ -861,6 +879,7 @@ impl FileService for MemFs {
             created: now,
             target: target.to_owned(),
             names: AtomicU64::new(1),
+            frozen: Mutex::new(Weak::new()),
         });
         let mut tree = self.tree_write();
         tree.trailing_link(&p)?;
@@ -1114,17 +1133,94 @@ fn renamed<K, T>(
 }
 
 /// What a freeze has seen so far: counts, and the frozen node of each file
-/// and link met (two names of one become two names of one frozen node).
+/// with more than one name (two names of one become two names of one frozen
+/// node; links do so through their cached copy).
 #[derive(Default)]
 struct Freezer {
     entries: u64,
     bytes: u64,
     largest: u64,
+    /// The frozen copy of each file with more than one name, met once.
     files: HashMap<*const FileNode, Arc<FrozenFile>>,
-    links: HashMap<*const LinkNode, Arc<FrozenLink>>,
+}
+
+/// The cached copy behind `weak`, if a snapshot still holds it.
+fn cached<T>(weak: &Mutex<Weak<T>>) -> Option<Arc<T>> {
+    // A single assignment: a poisoned lock is consistent.
+    weak.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .upgrade()
+}
+
+/// Records `frozen` as the cached copy behind `weak`.
+fn remember<T>(weak: &Mutex<Weak<T>>, frozen: &Arc<T>) {
+    *weak.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(frozen);
+}
+
+/// Whether two frozen nodes are the same node.
+fn same_frozen(a: &FrozenNode, b: &FrozenNode) -> bool {
+    match (a, b) {
+        (FrozenNode::Dir(a), FrozenNode::Dir(b)) => Arc::ptr_eq(a, b),
+        (FrozenNode::File(a), FrozenNode::File(b)) => Arc::ptr_eq(a, b),
+        (FrozenNode::Symlink(a), FrozenNode::Symlink(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    }
+}
+
+/// The frozen copy of file `f`: the one a snapshot still holds if the file
+/// has the same bytes and modification time, else a new one (its bytes
+/// shared either way). Access times are those of the freeze that made it.
+fn freeze_file(f: &Arc<FileNode>, seen: &mut Freezer) -> Arc<FrozenFile> {
+    let linked = f.names.load(Ordering::Relaxed) > 1;
+    if linked && let Some(frozen) = seen.files.get(&Arc::as_ptr(f)) {
+        return Arc::clone(frozen);
+    }
+    let data = Arc::clone(&read_lock(&f.data));
+    let modified = f.modified.load(Ordering::Relaxed);
+    let frozen = match cached(&f.frozen) {
+        Some(c) if Arc::ptr_eq(&c.data, &data) && c.modified.as_nanos() == modified => c,
+        _ => {
+            let frozen = Arc::new(FrozenFile {
+                id: f.id,
+                created: f.created,
+                modified: Timestamp(modified),
+                accessed: Timestamp(f.accessed.load(Ordering::Relaxed)),
+                data,
+            });
+            remember(&f.frozen, &frozen);
+            frozen
+        }
+    };
+    let len = frozen.data.len() as u64;
+    seen.bytes += len;
+    seen.largest = seen.largest.max(len);
+    if linked {
+        seen.files.insert(Arc::as_ptr(f), Arc::clone(&frozen));
+    }
+    frozen
+}
+
+/// The frozen copy of link `l` (links never change: the cached one while a
+/// snapshot holds it).
+fn freeze_link(l: &Arc<LinkNode>) -> Arc<FrozenLink> {
+    if let Some(c) = cached(&l.frozen) {
+        return c;
+    }
+    let frozen = Arc::new(FrozenLink {
+        id: l.id,
+        created: l.created,
+        target: l.target.clone(),
+    });
+    remember(&l.frozen, &frozen);
+    frozen
 }
 
 /// The frozen copy of the directory `p` of `tree` and everything below it.
+///
+/// Incremental: a directory whose own times and entries are what its last
+/// frozen copy (still held by a snapshot) has, each entry the same frozen
+/// node, gives that copy again — no directory is rebuilt where nothing
+/// below it changed. Every entry is still looked at (and counted) once.
 fn freeze_dir(tree: &Tree, p: &str, seen: &mut Freezer) -> Arc<FrozenDir> {
     let Some(Node::Dir(d)) = tree.index.get(p) else {
         // Every directory a listing names is indexed: not reached.
@@ -1135,54 +1231,59 @@ fn freeze_dir(tree: &Tree, p: &str, seen: &mut Freezer) -> Arc<FrozenDir> {
             children: BTreeMap::new(),
         });
     };
-    let mut children = BTreeMap::new();
-    for (name, child) in &d.children {
+    let before = cached(&d.frozen).filter(|c| {
+        c.id == d.id
+            && c.created == d.created
+            && c.modified == d.modified
+            && c.children.len() == d.children.len()
+    });
+    let mut old = before.as_ref().map(|c| c.children.iter());
+    // Built only once an entry differs from the cached copy.
+    let mut built: Option<BTreeMap<CompactString, FrozenNode>> = match &before {
+        Some(_) => None,
+        None => Some(BTreeMap::new()),
+    };
+    for (index, (name, child)) in d.children.iter().enumerate() {
         seen.entries += 1;
         let node = match child {
             Child::Dir(_) => FrozenNode::Dir(freeze_dir(tree, &path::join(p, name), seen)),
-            Child::File(f) => {
-                let frozen = match seen.files.get(&Arc::as_ptr(f)) {
-                    Some(frozen) => Arc::clone(frozen),
-                    None => {
-                        let data = Arc::clone(&read_lock(&f.data));
-                        seen.bytes += data.len() as u64;
-                        seen.largest = seen.largest.max(data.len() as u64);
-                        let frozen = Arc::new(FrozenFile {
-                            id: f.id,
-                            created: f.created,
-                            modified: Timestamp(f.modified.load(Ordering::Relaxed)),
-                            accessed: Timestamp(f.accessed.load(Ordering::Relaxed)),
-                            data,
-                        });
-                        seen.files.insert(Arc::as_ptr(f), Arc::clone(&frozen));
-                        frozen
-                    }
-                };
-                FrozenNode::File(frozen)
-            }
-            Child::Symlink(l) => {
-                let frozen = seen
-                    .links
-                    .entry(Arc::as_ptr(l))
-                    .or_insert_with(|| {
-                        Arc::new(FrozenLink {
-                            id: l.id,
-                            created: l.created,
-                            target: l.target.clone(),
-                        })
-                    })
-                    .clone();
-                FrozenNode::Symlink(frozen)
-            }
+            Child::File(f) => FrozenNode::File(freeze_file(f, seen)),
+            Child::Symlink(l) => FrozenNode::Symlink(freeze_link(l)),
         };
-        children.insert(name.clone(), node);
+        if built.is_none() {
+            let same = old
+                .as_mut()
+                .and_then(Iterator::next)
+                .is_some_and(|(n, cached)| n == name && same_frozen(cached, &node));
+            if same {
+                continue;
+            }
+            // The first difference: what came before it is the cached copy's.
+            let mut map = BTreeMap::new();
+            if let Some(c) = &before {
+                for (n, cached) in c.children.iter().take(index) {
+                    map.insert(n.clone(), cached.clone());
+                }
+            }
+            built = Some(map);
+        }
+        if let Some(map) = built.as_mut() {
+            map.insert(name.clone(), node);
+        }
     }
-    Arc::new(FrozenDir {
-        id: d.id,
-        created: d.created,
-        modified: d.modified,
-        children,
-    })
+    match (built, before) {
+        (None, Some(c)) => c,
+        (built, _) => {
+            let frozen = Arc::new(FrozenDir {
+                id: d.id,
+                created: d.created,
+                modified: d.modified,
+                children: built.unwrap_or_default(),
+            });
+            remember(&d.frozen, &frozen);
+            frozen
+        }
+    }
 }
 
 fn same_node(a: &Node, b: Option<&Node>) -> bool {

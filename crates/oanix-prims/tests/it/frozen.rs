@@ -397,3 +397,75 @@ fn malformed_entries_are_named_even_with_a_valid_checksum() {
     let e = FrozenTree::decode(&sealed(trailing)).unwrap_err();
     assert!(e.to_string().contains("after the last entry"), "{e}");
 }
+
+/// What a reader sees of a tree: each path, and a file's bytes or a
+/// link's target.
+fn seen(tree: &FrozenTree) -> Vec<(String, String)> {
+    tree.items()
+        .into_iter()
+        .map(|i| (i.path, format!("{:?}", i.entry)))
+        .collect()
+}
+
+/// Freezes taken one after another, with a few changes between them, reuse
+/// what did not change: each is exactly the tree at its moment, and none
+/// taken earlier changes afterwards.
+#[test]
+fn successive_freezes_are_each_their_moment() {
+    let fs = MemFs::new();
+    for d in 0..8 {
+        fs.mkdir(&format!("/d{d}")).unwrap();
+        for f in 0..8 {
+            write_file(&fs, &format!("/d{d}/f{f}"), format!("{d}.{f}")).unwrap();
+        }
+    }
+    fs.symlink("d0/f0", "/link").unwrap();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut kept: Vec<(FrozenTree, Vec<(String, String)>)> = Vec::new();
+    for round in 0..40 {
+        for _ in 0..(next() % 4) {
+            let (d, f) = (next() % 8, next() % 10);
+            let p = format!("/d{d}/f{f}");
+            match next() % 5 {
+                0 => {
+                    let _ = fs.remove(&p);
+                }
+                1 => {
+                    let _ = fs.rename(&p, &format!("/d{}/r{round}", next() % 8));
+                }
+                2 => {
+                    let _ = fs.mkdir(&format!("/d{d}/sub{round}"));
+                }
+                _ => {
+                    let _ = write_file(&fs, &p, format!("round {round}"));
+                }
+            }
+        }
+        let frozen = fs.freeze();
+        let copy = MemFs::from_frozen(&frozen).unwrap();
+        let expect = seen(&frozen);
+        assert_eq!(seen(&copy.freeze()), expect, "round {round}");
+        let walked: Vec<_> = oanix_vfs::walk(&fs, "/").map(Result::unwrap).collect();
+        assert_eq!(walked.len(), expect.len(), "round {round}");
+        for e in walked {
+            if e.kind.is_file() {
+                let bytes = read_file(&fs, &e.path).unwrap();
+                let listed = expect
+                    .iter()
+                    .find(|(p, _)| *p == e.path)
+                    .unwrap_or_else(|| panic!("round {round}: {} not frozen", e.path));
+                assert_eq!(listed.1, format!("{:?}", FrozenEntry::File(&bytes)));
+            }
+        }
+        kept.push((frozen, expect));
+        for (i, (t, items)) in kept.iter().enumerate() {
+            assert_eq!(&seen(t), items, "freeze {i} changed by round {round}");
+        }
+    }
+}
