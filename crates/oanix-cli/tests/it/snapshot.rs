@@ -248,3 +248,60 @@ fn run_from_a_snapshot_keeps_its_task_and_bad_arguments_are_named() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn compare_runs_a_native_agent_beside_a_wasi_one() {
+    let d = tempfile::tempdir().unwrap();
+    let project = d.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("notes.txt"), "old notes").unwrap();
+    let out = oanix(
+        &[
+            "snapshot",
+            "-o",
+            "snaps/base.snap",
+            "--workspace",
+            "project",
+        ],
+        d.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(
+        d.path().join("native.toml"),
+        r#"[agent]
+command = ["sh", "-c", "echo by-native > /workspace/n.txt; echo '{\"agent\":\"native\"}' > /task/result.json"]
+"#,
+    )
+    .unwrap();
+    let a = writer(
+        d.path(),
+        "a.wasm",
+        &[("task/result.json", r#"{\"agent\":\"a\"}"#)],
+        0,
+    );
+    let out = oanix(
+        &[
+            "compare",
+            "--from",
+            "snaps/base.snap",
+            "native.toml",
+            a.to_str().unwrap(),
+            "--json",
+        ],
+        d.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let native = &report["agents"][0];
+    assert_eq!(native["status"], "succeeded", "{native}");
+    assert_eq!(native["result"]["agent"], "native");
+    assert!(
+        native["diff"].as_str().unwrap().contains("+by-native"),
+        "{native}"
+    );
+    assert_eq!(report["agents"][1]["result"]["agent"], "a");
+    assert!(
+        !project.join("n.txt").exists(),
+        "a comparison applies nothing"
+    );
+}
