@@ -1175,20 +1175,22 @@ fn freeze_file(f: &Arc<FileNode>, seen: &mut Freezer) -> Arc<FrozenFile> {
     if linked && let Some(frozen) = seen.files.get(&Arc::as_ptr(f)) {
         return Arc::clone(frozen);
     }
-    let data = Arc::clone(&read_lock(&f.data));
     let modified = f.modified.load(Ordering::Relaxed);
-    let frozen = match cached(&f.frozen) {
-        Some(c) if Arc::ptr_eq(&c.data, &data) && c.modified.as_nanos() == modified => c,
-        _ => {
-            let frozen = Arc::new(FrozenFile {
-                id: f.id,
-                created: f.created,
-                modified: Timestamp(modified),
-                accessed: Timestamp(f.accessed.load(Ordering::Relaxed)),
-                data,
-            });
-            remember(&f.frozen, &frozen);
-            frozen
+    let frozen = {
+        let data = read_lock(&f.data);
+        match cached(&f.frozen) {
+            Some(c) if Arc::ptr_eq(&c.data, &data) && c.modified.as_nanos() == modified => c,
+            _ => {
+                let frozen = Arc::new(FrozenFile {
+                    id: f.id,
+                    created: f.created,
+                    modified: Timestamp(modified),
+                    accessed: Timestamp(f.accessed.load(Ordering::Relaxed)),
+                    data: Arc::clone(&data),
+                });
+                remember(&f.frozen, &frozen);
+                frozen
+            }
         }
     };
     let len = frozen.data.len() as u64;
