@@ -60,8 +60,10 @@ pub(crate) struct MountRecord {
     pub(crate) state: StateRecord,
 }
 
+/// Externally tagged (`{"memory": {...}}`): an internally tagged enum would
+/// make serde buffer a whole tree before reading it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum StateRecord {
     Task {
         /// The snapshot with its result left empty: the result is a blob.
