@@ -64,7 +64,12 @@ impl ForkOptions {
 /// [`to_content`](Self::to_content) gives what a store keeps: only file
 /// state — the last three rows and the bases of `CowFs` mounts are in
 /// memory only, so a store never holds capabilities' policies or secrets
-/// (the manifest that loads a snapshot names them again).
+/// (the manifest that loads a snapshot names them again). Host
+/// directories are stored by path: a stored snapshot can name any
+/// directory the loading process may read, which is why an environment
+/// restored from a store mounts a read-only directory read-only and a
+/// read-write one under an overlay of its own (never written) — and why a
+/// store is the host's, not an agent's, to write.
 #[derive(Clone)]
 pub struct EnvSnapshot {
     inner: Arc<Inner>,
@@ -665,26 +670,5 @@ impl EnvSnapshot {
     pub fn load_file(path: impl AsRef<Path>) -> Result<Self> {
         let (store, name) = Store::locate(path)?;
         Self::load(&store, &name)
-    }
-
-    /// The same snapshot with other limits and agent, for the environments
-    /// forked from it.
-    #[must_use]
-    pub fn with_run(&self, limits: EnvLimits, agent: AgentSpec) -> Self {
-        let inner = &self.inner;
-        Self {
-            inner: Arc::new(Inner {
-                source: inner.source.clone(),
-                taken: inner.taken,
-                status: inner.status.clone(),
-                parts: inner.parts.clone(),
-                limits,
-                agent,
-                runtime: inner.runtime.clone(),
-                checkpoints: inner.checkpoints.clone(),
-                #[cfg(feature = "executor")]
-                executors: inner.executors.clone(),
-            }),
-        }
     }
 }

@@ -58,7 +58,11 @@
 //!   commit of the overlay checks what it had read, and reports conflicts).
 //! - A pack is removed when no snapshot refers to any of its blobs; one
 //!   blob still used keeps the whole pack.
-//! - Capabilities are not stored (see [`MountState`]).
+//! - Capabilities are not stored (see [`MountState`]). Host directories
+//!   are, by path: a snapshot is trusted input. Whoever can write a store
+//!   can make a snapshot name any directory the loading process may read
+//!   (restored read-only, or under a copy-on-write layer: never written
+//!   to), so load snapshots only from stores the host controls.
 //!
 //! # Where it sits
 //!

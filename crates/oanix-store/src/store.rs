@@ -572,35 +572,30 @@ impl<'a> Blobs<'a> {
     }
 
     fn new_pack(&mut self) -> Result<&mut NewPack> {
-        if self.new.is_none() {
-            let index = self.packs.len() as u32;
-            // Named when it is finished, by its SHA-256.
-            self.packs.push(String::new());
-            let tmp = self.store.dir.join(".tmp").join(format!(
-                "pack.{}.{}",
-                std::process::id(),
-                Timestamp::now().as_nanos()
-            ));
-            let file = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
-            let mut out = BufWriter::with_capacity(1 << 20, file);
-            let mut header = PACK_MAGIC.to_vec();
-            header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-            out.write_all(&header)
-                .map_err(|e| StoreError::io(&tmp, e))?;
-            let hasher = Sha256::new();
-            self.new = Some(NewPack {
-                index,
-                tmp,
-                out,
-                hasher,
-                offset: PACK_HEADER,
-            });
+        if let Some(new) = self.new.take() {
+            return Ok(self.new.insert(new));
         }
-        // Set just above when it was not.
-        self.new.as_mut().ok_or_else(|| StoreError::Unstorable {
-            path: String::new(),
-            reason: "no pack".into(),
-        })
+        let index = self.packs.len() as u32;
+        // Named when it is finished, by the hashes of its blobs.
+        self.packs.push(String::new());
+        let tmp = self.store.dir.join(".tmp").join(format!(
+            "pack.{}.{}",
+            std::process::id(),
+            Timestamp::now().as_nanos()
+        ));
+        let file = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        let mut header = PACK_MAGIC.to_vec();
+        header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.write_all(&header)
+            .map_err(|e| StoreError::io(&tmp, e))?;
+        Ok(self.new.insert(NewPack {
+            index,
+            tmp,
+            out,
+            hasher: Sha256::new(),
+            offset: PACK_HEADER,
+        }))
     }
 
     /// Syncs and names the new pack: the packs, the blobs, and a report.

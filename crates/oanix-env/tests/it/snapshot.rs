@@ -445,3 +445,49 @@ fn a_manifest_names_its_checkpoint_policy() {
         "{msg}"
     );
 }
+
+/// A stored snapshot names host directories: restored, a read-only one
+/// stays read-only, and a read-write one becomes an overlay of its own —
+/// nothing restored from a store writes to the host directory.
+#[test]
+fn directories_restored_from_a_store_are_never_written() {
+    use oanix_services::WorkspaceFs;
+    use oanix_vfs::FsErrorKind;
+    let rw = tempfile::tempdir().expect("rw");
+    let ro = tempfile::tempdir().expect("ro");
+    std::fs::write(rw.path().join("f"), "host").expect("file");
+    std::fs::write(ro.path().join("f"), "host").expect("file");
+    let env = EnvBuilder::new()
+        .mount("/logs", LogsFs::new())
+        .mount("/rw", WorkspaceFs::new(rw.path()).expect("rw"))
+        .mount("/ro", WorkspaceFs::readonly(ro.path()).expect("ro"))
+        .build()
+        .expect("build");
+    let store = tempfile::tempdir().expect("store");
+    let file = store.path().join("dirs.snap");
+    env.snapshot()
+        .expect("snapshot")
+        .save_file(&file)
+        .expect("save");
+    let restored = EnvSnapshot::load_file(&file)
+        .expect("load")
+        .restore()
+        .expect("restore");
+    let ns = restored.namespace();
+    write_file(ns, "/rw/f", "changed").expect("an overlay takes the write");
+    assert_eq!(read_to_string(ns, "/rw/f").expect("read"), "changed");
+    assert_eq!(
+        std::fs::read_to_string(rw.path().join("f")).expect("host"),
+        "host"
+    );
+    assert!(
+        restored.workspace().is_some(),
+        "the overlay is reviewed as a workspace"
+    );
+    let err = write_file(ns, "/ro/f", "changed").expect_err("read-only");
+    assert_eq!(err.kind(), FsErrorKind::ReadOnly);
+    assert_eq!(
+        std::fs::read_to_string(ro.path().join("f")).expect("host"),
+        "host"
+    );
+}
