@@ -1,6 +1,6 @@
 //! `oanix`: run an agent in its environment, look inside a namespace, run
 //! many jobs through the scheduler, snapshot environments and compare
-//! agents started from one.
+//! agents started from one, and serve an environment over MCP.
 
 #![allow(
     clippy::print_stdout,
@@ -10,6 +10,7 @@
 
 mod batch;
 mod inspect;
+mod mcp;
 mod run;
 mod snapshot;
 
@@ -19,6 +20,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use batch::BatchArgs;
+use mcp::McpArgs;
 use run::RunArgs;
 use snapshot::{CompareArgs, SnapshotArgs, SnapshotsArgs};
 
@@ -68,6 +70,10 @@ enum Command {
     /// Run several agents from one snapshot through the scheduler and show
     /// their status, result and workspace diff side by side.
     Compare(CompareArgs),
+    /// Serve an environment over the Model Context Protocol (stdio, or
+    /// streamable HTTP with --http): its namespace as tools and resources
+    /// for an MCP client; report and review the workspace when it ends.
+    Mcp(McpArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +88,7 @@ fn main() -> ExitCode {
         Command::Snapshot(mut args) => snapshot::snapshot(&mut args, json),
         Command::Snapshots(args) => snapshot::snapshots(&args, json),
         Command::Compare(args) => snapshot::compare(&args, json),
+        Command::Mcp(mut args) => mcp::mcp(&mut args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

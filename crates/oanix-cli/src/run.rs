@@ -255,7 +255,7 @@ enum Review {
     Discard,
 }
 
-fn review(env: &OanixEnv, args: &RunArgs, json: bool) -> Result<serde_json::Value> {
+pub(crate) fn review(env: &OanixEnv, args: &RunArgs, json: bool) -> Result<serde_json::Value> {
     let Some(ws) = env.workspace() else {
         return Ok(serde_json::Value::Null);
     };
@@ -475,7 +475,7 @@ pub(crate) struct RunArgs {
     /// A WASI module (`.wasm`) or an environment manifest (`.toml`); without
     /// one, the arguments after `--` are a native command to run in a
     /// sandbox whose root is the environment (`oanix run -- python3 agent.py`).
-    target: Option<PathBuf>,
+    pub(crate) target: Option<PathBuf>,
     /// A host directory to mount at /workspace (copy-on-write unless
     /// --workspace-mode says otherwise), replacing the manifest's.
     #[arg(long)]

@@ -309,6 +309,11 @@ impl OanixEnv {
         }
     }
 
+    /// Whether the environment was built with [`EnvBuilder::checkpoints`].
+    pub fn has_checkpoints(&self) -> bool {
+        self.checkpoint_service().is_some()
+    }
+
     /// The checkpoints taken so far, oldest first.
     pub fn checkpoints(&self) -> Vec<Checkpoint> {
         self.checkpoint_service()

@@ -49,6 +49,8 @@ const DEV_ONLY: &[&str] = &[TEST_KIT, BENCH_KIT];
 ///   `oanix-sandbox` and `oanix-proxy` together.
 /// - `oanix-sched` schedules environments, and may use what `oanix-native` may (native jobs
 ///   behind its `native` feature).
+/// - `oanix-mcp` (an environment served over MCP) may use what `oanix-native` may, and it
+///   (the `run` tool's native commands behind its `native` feature).
 /// - `oanix`, the facade, may use every library crate; so may `oanix-cli`, the command.
 /// - `oanix-web` (the browser bindings and the Namespace Explorer) uses the in-memory crates;
 ///   nothing depends on it and the facade does not re-export it.
@@ -145,6 +147,7 @@ const LAYERS: &[Layer] = &[
             "oanix-sandbox",
             "oanix-proxy",
             "oanix-native",
+            "oanix-mcp",
         ],
         may_test_with: &[],
     },
@@ -182,6 +185,24 @@ const LAYERS: &[Layer] = &[
         may_test_with: &[],
     },
     Layer {
+        name: "oanix-mcp",
+        may_use: &[
+            "oanix-vfs",
+            "oanix-prims",
+            "oanix-services",
+            "oanix-caps",
+            "oanix-exec",
+            "oanix-wasi",
+            "oanix-env",
+            "oanix-store",
+            "oanix-fuse",
+            "oanix-sandbox",
+            "oanix-proxy",
+            "oanix-native",
+        ],
+        may_test_with: &[],
+    },
+    Layer {
         name: "oanix-web",
         may_use: &["oanix-vfs", "oanix-prims", "oanix-services", "oanix-caps"],
         may_test_with: &[],
@@ -202,6 +223,7 @@ const LAYERS: &[Layer] = &[
             "oanix-sandbox",
             "oanix-proxy",
             "oanix-native",
+            "oanix-mcp",
         ],
         may_test_with: &[],
     },
