@@ -125,7 +125,10 @@ pub(crate) fn mcp(args: &mut McpArgs) -> Result<u8> {
             "workspace": workspace,
             "error": served.as_ref().err().map(|e| format!("{e:#}")),
         });
-        std::fs::write(path, format!("{report:#}\n"))
+        // Whole or not at all: written beside, then renamed over.
+        let temp = path.with_extension("oanix-partial");
+        std::fs::write(&temp, format!("{report:#}\n"))
+            .and_then(|()| std::fs::rename(&temp, path))
             .with_context(|| format!("writing the report {}", path.display()))?;
     }
     served?;

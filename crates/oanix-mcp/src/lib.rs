@@ -36,7 +36,8 @@
 //!   `isError` and the namespace's own message (`permission denied:
 //!   /cap/http/request: host `evil.example` is not in the allow list`);
 //!   nothing changed.
-//! - An unknown resource: `-32002` (resource not found) with the path.
+//! - An unknown resource: resource not found with the path (`-32002`
+//!   before protocol 2026-07-28, `-32602` from then on, as the protocol says).
 //!
 //! Every call — tools, resource reads, subscriptions — is an event in the
 //! environment's `/logs/events.jsonl`, with its arguments (contents and

@@ -10,6 +10,7 @@
 
 mod cli;
 mod egress;
+mod mcp;
 mod native;
 mod snapshot;
 
