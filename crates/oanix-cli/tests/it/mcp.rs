@@ -114,7 +114,7 @@ fn python() -> Option<PathBuf> {
             "the MCP Python SDK is not installed: `.ci/run` installs it (pip install mcp==2.3.0) \
              and sets OANIX_MCP_PYTHON to its python"
         );
-        println!("note: OANIX_MCP_PYTHON is not set, the Python SDK did not run");
+        eprintln!("note: OANIX_MCP_PYTHON is not set, the Python SDK did not run");
     }
     found
 }
