@@ -206,7 +206,7 @@ fn call(name: &'static str, args: Value) -> CallToolRequestParams {
 }
 
 #[test]
-fn rmcp_client_over_stdio_and_applied_changes() {
+fn rmcp_client_over_stdio_runs_native_commands_and_applies_changes() {
     let d = tempfile::tempdir().unwrap();
     let (manifest, _) = fixture(d.path());
     let report = d.path().join("report.json");
@@ -235,6 +235,18 @@ fn rmcp_client_over_stdio_and_applied_changes() {
             .await
             .unwrap();
         assert_eq!(written.is_error, Some(false), "{written:?}");
+        // A native command in the environment's sandbox, over its namespace.
+        let ran = client
+            .call_tool(call(
+                "run",
+                json!({ "command": ["sh", "-c", "cat /workspace/CHANGELOG.md; echo to-stderr >&2; exit 3"] }),
+            ))
+            .await
+            .unwrap();
+        let ran = ran.structured_content.expect("run gives its outcome");
+        assert_eq!(ran["exit_code"], 3, "{ran}");
+        assert_eq!(ran["stdout"], "v1\n", "{ran}");
+        assert_eq!(ran["stderr"], "to-stderr\n", "{ran}");
         let result = client
             .call_tool(call("set_result", json!({ "result": "done" })))
             .await
