@@ -76,11 +76,18 @@ pub(crate) fn mcp(args: &mut McpArgs) -> Result<u8> {
         config = config.max_read_bytes(n);
     }
     let server = McpServer::with_config(env.clone(), name, config);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
+    // One session on stdio is served best by one thread (no hand-off
+    // between threads per message); HTTP serves many connections.
+    let runtime = match &args.http {
+        None => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(_) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+    }
+    .context("starting the runtime")?;
     let served = runtime.block_on(async {
         match &args.http {
             None => oanix_mcp::serve_stdio(server.clone())

@@ -125,6 +125,9 @@ pub async fn serve_http(
                 Err(_) => continue,
             },
         };
+        // Responses go out in more than one write: without this, a small
+        // answer waits for the peer's delayed ACK (40 ms on Linux).
+        let _ = stream.set_nodelay(true);
         let service = service.clone();
         let (path, token) = (Arc::clone(&path), Arc::clone(&token));
         let conn_shutdown = shutdown.clone();

@@ -72,8 +72,8 @@
 //!
 //! # Where it sits
 //!
-//! Above `oanix-env` (the environment), `oanix-caps` (the HTTP
-//! capability's paths) and `oanix-wasi`; with `native`, `oanix-native`.
+//! Above `oanix-env` (the environment, its capabilities and its WASI
+//! runs) and `oanix-services`; with `native`, `oanix-native`.
 //! The `oanix mcp` command serves a manifest's environment.
 //!
 //! # Example
@@ -128,11 +128,12 @@ where
 }
 
 /// Serves `server` on this process's standard input and output until the
-/// client closes them.
+/// client closes them. When both are pipes (as MCP clients start servers),
+/// they are driven without a blocking thread per message.
 ///
 /// # Errors
 /// As [`serve_io`].
 pub async fn serve_stdio(server: McpServer) -> Result<()> {
-    let (stdin, stdout) = rmcp::transport::stdio();
+    let (stdin, stdout) = rmcp::transport::stdio_pipes();
     serve_io(server, stdin, stdout).await
 }

@@ -37,10 +37,17 @@ struct Shared {
     changes: watch::Sender<u64>,
 }
 
+/// Each watched URI's last fingerprint.
+type Prints = HashMap<String, String>;
+
 /// What one session holds: its legacy subscriptions, ended with it.
 struct Session {
     /// Each subscribed URI's watcher, stopped by unsubscribe.
     legacy: Mutex<HashMap<String, CancellationToken>>,
+    /// The fingerprints taken when a listen request was accepted, before
+    /// its acknowledgment: a change right after the acknowledgment is then
+    /// a change from them.
+    listening: Mutex<Vec<(Vec<String>, Prints)>>,
     /// Cancels every watcher of the session when the session goes.
     ended: CancellationToken,
     _guard: DropGuard,
@@ -51,10 +58,25 @@ impl Session {
         let ended = CancellationToken::new();
         Self {
             legacy: Mutex::new(HashMap::new()),
+            listening: Mutex::new(Vec::new()),
             _guard: ended.clone().drop_guard(),
             ended,
         }
     }
+}
+
+/// The fingerprint of each file `uris` name (a URI that names none has
+/// its error as its print).
+fn print_all(env: &OanixEnv, name: &str, uris: Vec<String>) -> HashMap<String, String> {
+    uris.into_iter()
+        .map(|uri| {
+            let print = match resources::parse(name, &uri) {
+                Ok(p) => resources::fingerprint(env, &p),
+                Err(e) => e.0,
+            };
+            (uri, print)
+        })
+        .collect()
 }
 
 impl Shared {
@@ -74,19 +96,9 @@ impl Shared {
     async fn prints(self: &Arc<Self>, uris: Vec<String>) -> HashMap<String, String> {
         let limit = self.config.poll_interval.max(Duration::from_millis(50));
         let name = self.name.clone();
-        self.blocking(limit, move |env, _| {
-            uris.into_iter()
-                .map(|uri| {
-                    let print = match resources::parse(&name, &uri) {
-                        Ok(p) => resources::fingerprint(env, &p),
-                        Err(e) => e.0,
-                    };
-                    (uri, print)
-                })
-                .collect()
-        })
-        .await
-        .unwrap_or_default()
+        self.blocking(limit, move |env, _| print_all(env, &name, uris))
+            .await
+            .unwrap_or_default()
     }
 
     /// Waits until something may have changed (a mutating call) or the poll
@@ -318,13 +330,20 @@ impl ServerHandler for McpServer {
             self.shared.config.call_timeout
         };
         let started = Instant::now();
-        let tool = name.clone();
-        let outcome = self
-            .shared
-            .blocking(limit, move |env, config| {
-                tools::call(env, config, &tool, arguments)
+        let outcome = if tools::may_block(&self.shared.env, &name, &arguments) {
+            let tool = name.clone();
+            self.shared
+                .blocking(limit, move |env, config| {
+                    tools::call(env, config, &tool, arguments)
+                })
+                .await?
+        } else {
+            // Files of memory and of host directories answer at once: the
+            // call is made here, without a thread hand-off each way.
+            bounded(limit, || {
+                tools::call(&self.shared.env, &self.shared.config, &name, arguments)
             })
-            .await?;
+        };
         let ms = started.elapsed().as_secs_f64() * 1e3;
         let (level, error) = match &outcome {
             Ok(_) => (LogLevel::Info, None),
@@ -498,6 +517,16 @@ impl ServerHandler for McpServer {
         let mut accepted = requested.supported_by(&self.get_info().capabilities);
         if let Some(uris) = accepted.resource_subscriptions.as_mut() {
             uris.retain(|u| resources::parse(&self.shared.name, u).is_ok());
+            // Taken here, before the acknowledgment goes out (briefly bounded:
+            // this runs on the session's task).
+            let prints = bounded(Duration::from_millis(50), || {
+                print_all(&self.shared.env, &self.shared.name, uris.clone())
+            });
+            self.session
+                .listening
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((uris.clone(), prints));
         }
         Some(accepted)
     }
@@ -514,7 +543,21 @@ impl ServerHandler for McpServer {
             "mcp subscriptions/listen",
             json!({ "uris": uris }),
         );
-        let mut prints = self.shared.prints(uris).await;
+        let taken = {
+            let mut listening = self
+                .session
+                .listening
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            listening
+                .iter()
+                .position(|(u, _)| *u == uris)
+                .map(|i| listening.remove(i).1)
+        };
+        let mut prints = match taken {
+            Some(p) => p,
+            None => self.shared.prints(uris).await,
+        };
         let mut clock = self.shared.changes.subscribe();
         loop {
             let changed = tokio::select! {

@@ -38,6 +38,28 @@ pub(crate) fn mutates(name: &str) -> bool {
     )
 }
 
+/// Whether a call may wait: a program run, an HTTP request, a snapshot,
+/// or any file under a capability's mount (reading a response waits for
+/// it). Such calls run on a blocking thread; the others, on files of memory
+/// and host directories, answer at once and run in place.
+pub(crate) fn may_block(env: &OanixEnv, name: &str, arguments: &Value) -> bool {
+    if matches!(name, "run" | "http_request" | "checkpoint") {
+        return true;
+    }
+    let paths = ["path", "from", "to"]
+        .iter()
+        .filter_map(|k| arguments.get(*k).and_then(Value::as_str));
+    let capability_roots: Vec<&str> = env.capabilities().map(|(p, _)| p).collect();
+    paths.into_iter().any(|p| {
+        // Unnormalised paths (`/x/../cap/http/...`) are judged by their
+        // normal form; one that does not parse is refused either way.
+        let p = oanix_vfs::path::normalize(p).map_or_else(|_| p.to_owned(), |c| c.into_owned());
+        capability_roots.iter().any(|root| {
+            oanix_vfs::path::starts_with(&p, root) || oanix_vfs::path::starts_with(root, &p)
+        })
+    })
+}
+
 fn schema(properties: Value, required: &[&str]) -> Arc<JsonObject> {
     let mut s = JsonObject::new();
     s.insert("type".into(), json!("object"));

@@ -20,6 +20,7 @@
 //! | `sandbox` | `oanix-sandbox` | `Sandbox`, `Command`, `Limits`, `Exit` (feature `sandbox`, Linux) |
 //! | `proxy` | `oanix-proxy` | `Proxy`, `ProxyConfig`, `ProxyHandle` (feature `proxy`) |
 //! | `native` | `oanix-native` | `NativeRun`, `NativeOutcome` (feature `native`, Linux) |
+//! | `mcp` | `oanix-mcp` | `McpServer`, `McpConfig`, `serve_stdio`, `serve_http` (feature `mcp`) |
 //! | `services` | `oanix-services` | `TaskFs`, `LogsFs`, `WorkspaceFs`, `WorkspaceOverlay` (feature `services`) |
 //! | `store` | `oanix-store` | `Store`, `SnapshotContent`, `StoredSnapshot` (feature `store`) |
 //!
@@ -59,6 +60,9 @@
 //! - `native`: native agents — an environment's command run in a sandbox
 //!   whose root is its namespace, and native jobs in the scheduler (module
 //!   `native`, crate `oanix-native`; implies `env`, `fuse`, `sandbox` and `proxy`).
+//! - `mcp`: an environment served over the Model Context Protocol, its
+//!   namespace as tools and resources for MCP clients (module `mcp`, crate
+//!   `oanix-mcp`; implies `env` and `executor`).
 //!
 //! # Example
 //!
@@ -94,6 +98,9 @@ pub use oanix_exec as executor;
 #[cfg(feature = "fuse")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fuse")))]
 pub use oanix_fuse as fuse;
+#[cfg(feature = "mcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+pub use oanix_mcp as mcp;
 #[cfg(feature = "native")]
 #[cfg_attr(docsrs, doc(cfg(feature = "native")))]
 pub use oanix_native as native;
@@ -136,6 +143,9 @@ pub use oanix_env::{
     AgentSpec, EnvBuilder, EnvCapability, EnvError, EnvLimits, EnvPlan, EnvSnapshot, EnvStatus,
     ForkOptions, Mount, OanixEnv, SandboxSpec, WorkspaceReview,
 };
+#[cfg(feature = "mcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+pub use oanix_mcp::{McpConfig, McpServer, serve_http, serve_stdio};
 #[cfg(feature = "native")]
 #[cfg_attr(docsrs, doc(cfg(feature = "native")))]
 pub use oanix_native::{NativeOutcome, NativeRun};
