@@ -13,7 +13,7 @@ use oanix_env::EnvPlan;
 use oanix_sched::{JobKind, JobOutcome, JobSpec, Scheduler, WasiRunner};
 
 /// The `q` quantile of sorted durations.
-fn quantile(sorted: &[Duration], q: f64) -> Duration {
+pub(crate) fn quantile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -136,11 +136,23 @@ pub(crate) fn batch(args: &BatchArgs, json: bool) -> Result<u8> {
 #[derive(Debug, Args)]
 pub(crate) struct BatchArgs {
     /// The environment manifest (TOML); its `[agent]` is the job.
-    manifest: PathBuf,
+    pub(crate) manifest: PathBuf,
     /// How many jobs (each in an environment of its own).
     #[arg(long, default_value_t = 10)]
-    jobs: usize,
+    pub(crate) jobs: usize,
     /// How many jobs run at once.
     #[arg(long, default_value_t = 2)]
-    concurrency: usize,
+    pub(crate) concurrency: usize,
+    /// Submit the jobs to the NATS JetStream server at URL (for `oanix
+    /// worker`s to run) instead of running them here, and follow their
+    /// results.
+    #[arg(long, value_name = "URL")]
+    pub(crate) nats: Option<String>,
+    /// The jobs' priority band with --nats: high, normal or low.
+    #[arg(long, default_value = "normal", value_name = "BAND")]
+    pub(crate) priority: String,
+    /// The batch's id with --nats (job ids are ID.N; submitting the same id
+    /// again within two minutes adds nothing). A fresh one by default.
+    #[arg(long, value_name = "ID")]
+    pub(crate) batch_id: Option<String>,
 }

@@ -11,7 +11,9 @@
 mod batch;
 mod inspect;
 mod mcp;
+mod nats;
 mod run;
+mod signals;
 mod snapshot;
 
 use std::path::PathBuf;
@@ -21,6 +23,7 @@ use clap::{Parser, Subcommand};
 
 use batch::BatchArgs;
 use mcp::McpArgs;
+use nats::WorkerArgs;
 use run::RunArgs;
 use snapshot::{CompareArgs, SnapshotArgs, SnapshotsArgs};
 
@@ -74,6 +77,9 @@ enum Command {
     /// streamable HTTP with --http): its namespace as tools and resources
     /// for an MCP client; report and review the workspace when it ends.
     Mcp(McpArgs),
+    /// Run jobs taken from a NATS JetStream server (`oanix batch --nats`
+    /// submits them), each in an environment of its own, until stopped.
+    Worker(WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,11 +90,15 @@ fn main() -> ExitCode {
         Command::Ns { manifest } => inspect::ns(&manifest).map(|()| 0),
         Command::Ls { manifest, path } => inspect::ls(&manifest, &path, json).map(|()| 0),
         Command::Cat { manifest, path } => inspect::cat(&manifest, &path).map(|()| 0),
-        Command::Batch(args) => batch::batch(&args, json),
+        Command::Batch(args) => match &args.nats {
+            Some(url) => nats::batch(&args, url, json),
+            None => batch::batch(&args, json),
+        },
         Command::Snapshot(mut args) => snapshot::snapshot(&mut args, json),
         Command::Snapshots(args) => snapshot::snapshots(&args, json),
         Command::Compare(args) => snapshot::compare(&args, json),
         Command::Mcp(mut args) => mcp::mcp(&mut args),
+        Command::Worker(args) => nats::worker(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

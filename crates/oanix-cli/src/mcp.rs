@@ -162,17 +162,7 @@ async fn serve_http(server: McpServer, addr: &str, args: &McpArgs) -> Result<()>
         options = options.allow_host(h.clone());
     }
     options.check(local)?;
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let stop = shutdown.clone();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("watching SIGTERM")?;
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        stop.cancel();
-    });
+    let shutdown = crate::signals::stop_on_signals()?;
     let serving = oanix_mcp::serve_http(server, listener, options, shutdown);
     eprintln!("oanix mcp: serving on http://{local}/mcp");
     serving.await?;

@@ -21,6 +21,7 @@
 //! | `proxy` | `oanix-proxy` | `Proxy`, `ProxyConfig`, `ProxyHandle` (feature `proxy`) |
 //! | `native` | `oanix-native` | `NativeRun`, `NativeOutcome` (feature `native`, Linux) |
 //! | `mcp` | `oanix-mcp` | `McpServer`, `McpConfig`, `serve_stdio`, `serve_http` (feature `mcp`) |
+//! | `nats` | `oanix-nats` | `Queues`, `NatsJob` (feature `nats`; `nats::Worker`, `nats::JobResult`) |
 //! | `services` | `oanix-services` | `TaskFs`, `LogsFs`, `WorkspaceFs`, `WorkspaceOverlay` (feature `services`) |
 //! | `store` | `oanix-store` | `Store`, `SnapshotContent`, `StoredSnapshot` (feature `store`) |
 //!
@@ -63,6 +64,9 @@
 //! - `mcp`: an environment served over the Model Context Protocol, its
 //!   namespace as tools and resources for MCP clients (module `mcp`, crate
 //!   `oanix-mcp`; implies `env` and `executor`).
+//! - `nats`: jobs across machines on NATS JetStream — workers, batches,
+//!   results written once per job (module `nats`, crate `oanix-nats`;
+//!   implies `env`).
 //!
 //! # Example
 //!
@@ -104,6 +108,9 @@ pub use oanix_mcp as mcp;
 #[cfg(feature = "native")]
 #[cfg_attr(docsrs, doc(cfg(feature = "native")))]
 pub use oanix_native as native;
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub use oanix_nats as nats;
 pub use oanix_prims as prims;
 #[cfg(feature = "proxy")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
@@ -149,6 +156,9 @@ pub use oanix_mcp::{McpConfig, McpServer, serve_http, serve_stdio};
 #[cfg(feature = "native")]
 #[cfg_attr(docsrs, doc(cfg(feature = "native")))]
 pub use oanix_native::{NativeOutcome, NativeRun};
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub use oanix_nats::{NatsJob, Queues};
 #[cfg(feature = "sched")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sched")))]
 pub use oanix_sched::{

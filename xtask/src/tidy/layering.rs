@@ -51,6 +51,8 @@ const DEV_ONLY: &[&str] = &[TEST_KIT, BENCH_KIT];
 ///   behind its `native` feature).
 /// - `oanix-mcp` (an environment served over MCP) may use what `oanix-native` may, and it
 ///   (the `run` tool's native commands behind its `native` feature).
+/// - `oanix-nats` (jobs across machines on NATS JetStream) uses the environments and what
+///   they are built from, as `oanix-env` does, and `oanix-env` itself.
 /// - `oanix`, the facade, may use every library crate; so may `oanix-cli`, the command.
 /// - `oanix-web` (the browser bindings and the Namespace Explorer) uses the in-memory crates;
 ///   nothing depends on it and the facade does not re-export it.
@@ -148,6 +150,7 @@ const LAYERS: &[Layer] = &[
             "oanix-proxy",
             "oanix-native",
             "oanix-mcp",
+            "oanix-nats",
         ],
         may_test_with: &[],
     },
@@ -181,6 +184,20 @@ const LAYERS: &[Layer] = &[
             "oanix-fuse",
             "oanix-sandbox",
             "oanix-proxy",
+        ],
+        may_test_with: &[],
+    },
+    Layer {
+        name: "oanix-nats",
+        may_use: &[
+            "oanix-vfs",
+            "oanix-prims",
+            "oanix-services",
+            "oanix-caps",
+            "oanix-exec",
+            "oanix-wasi",
+            "oanix-env",
+            "oanix-store",
         ],
         may_test_with: &[],
     },
@@ -224,6 +241,7 @@ const LAYERS: &[Layer] = &[
             "oanix-proxy",
             "oanix-native",
             "oanix-mcp",
+            "oanix-nats",
         ],
         may_test_with: &[],
     },

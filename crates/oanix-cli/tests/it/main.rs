@@ -12,6 +12,7 @@ mod cli;
 mod egress;
 mod mcp;
 mod native;
+mod nats;
 mod snapshot;
 
 use std::path::Path;

@@ -1,0 +1,278 @@
+//! `oanix batch --nats` and `oanix worker` against a real NATS server
+//! with JetStream (Debian's `nats-server`, started here on a free port):
+//! jobs over several workers, a worker killed mid-job, a job that ends
+//! every worker that takes it.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A NATS server with JetStream on loopback, stopped when dropped.
+struct Nats {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `nats-server`: `OANIX_NATS_SERVER`, or on the `PATH`.
+fn nats_server() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("OANIX_NATS_SERVER").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let found = std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("nats-server"))
+        .find(|c| c.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "nats-server is not installed: `.ci/run` installs Debian's nats-server"
+        );
+        eprintln!("note: nats-server is not installed, the JetStream tests did not run");
+    }
+    found
+}
+
+fn start_nats(program: &Path, store: &Path) -> Nats {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(program)
+        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+        .arg(store)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nats-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Nats {
+        child,
+        url: format!("nats://127.0.0.1:{port}"),
+    }
+}
+
+/// A worker process, its stderr lines sent to `lines`.
+struct WorkerProc {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl WorkerProc {
+    fn start(url: &str, name: &str, dir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_oanix"))
+            .args(["worker", "--nats", url, "--name", name, "--cache"])
+            .arg(dir.join(format!("cache-{name}")))
+            .args(extra)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// Waits for a line containing `needle`.
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no {needle:?} from the worker: {e}"),
+            }
+        }
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().unwrap()
+    }
+}
+
+/// A WASI module that counts to `n` (about a second per 10⁹ on this
+/// machine) and writes its result.
+fn module(dir: &Path, n: u64) -> PathBuf {
+    let wat = format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 1024) "task/result.json")
+  (data (i32.const 1100) "{{\"counted\": true}}")
+  (data (i32.const 1200) "counted\n")
+  (func (export "_start")
+    (local $i i64)
+    (loop $l
+      (local.set $i (i64.add (local.get $i) (i64.const 1)))
+      (br_if $l (i64.lt_u (local.get $i) (i64.const {n}))))
+    (drop (call $open (i32.const 3) (i32.const 1) (i32.const 1024)
+      (i32.const 16) (i32.const 9) (i64.const -1) (i64.const -1) (i32.const 0) (i32.const 32)))
+    (i32.store (i32.const 0) (i32.const 1100))
+    (i32.store (i32.const 4) (i32.const 17))
+    (drop (call $fd_write (i32.load (i32.const 32)) (i32.const 0) (i32.const 1) (i32.const 16)))
+    (i32.store (i32.const 0) (i32.const 1200))
+    (i32.store (i32.const 4) (i32.const 8))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))))"#
+    );
+    let path = dir.join(format!("count-{n}.wasm"));
+    std::fs::write(&path, wat::parse_str(&wat).unwrap()).unwrap();
+    let manifest = dir.join(format!("count-{n}.toml"));
+    std::fs::write(
+        &manifest,
+        format!(
+            "[task]\nid = \"count\"\n\n[agent]\nmodule = \"{}\"\n",
+            path.file_name().unwrap().to_string_lossy()
+        ),
+    )
+    .unwrap();
+    manifest
+}
+
+/// `oanix --json batch MANIFEST --nats URL ARGS...`, its report.
+fn batch(url: &str, manifest: &Path, dir: &Path, args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_oanix"))
+        .arg("--json")
+        .arg("batch")
+        .arg(manifest)
+        .args(["--nats", url])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = crate::text(&out.stdout);
+    serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("{e}: {text}\n{}", crate::text(&out.stderr)))
+}
+
+#[test]
+fn a_batch_over_two_workers_has_one_result_per_job() {
+    let Some(program) = nats_server() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let nats = start_nats(&program, &d.path().join("js"));
+    let manifest = module(d.path(), 1000);
+    let a = WorkerProc::start(&nats.url, "a", d.path(), &[]);
+    let b = WorkerProc::start(&nats.url, "b", d.path(), &[]);
+    a.wait_for("taking jobs");
+    b.wait_for("taking jobs");
+    let report = batch(
+        &nats.url,
+        &manifest,
+        d.path(),
+        &["--jobs", "30", "--batch-id", "two"],
+    );
+    assert_eq!(report["completed"], 30, "{report}");
+    let results = report["results"].as_array().unwrap();
+    let mut ids: Vec<&str> = results.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 30);
+    for r in results {
+        assert_eq!(r["exit_code"], 0, "{r}");
+        assert_eq!(r["attempt"], 1, "{r}");
+        assert_eq!(r["result"], serde_json::json!({ "counted": true }), "{r}");
+        assert_eq!(r["stdout_head"], "counted\n");
+        assert!(["a", "b"].contains(&r["worker"].as_str().unwrap()), "{r}");
+    }
+    // The same batch again: the stream drops the duplicates, every result is
+    // there already, nothing runs twice.
+    let again = batch(
+        &nats.url,
+        &manifest,
+        d.path(),
+        &["--jobs", "30", "--batch-id", "two"],
+    );
+    assert_eq!(again["completed"], 30, "{again}");
+    assert_eq!(again["results"], report["results"]);
+    assert!(a.stop().success());
+    assert!(b.stop().success());
+}
+
+#[test]
+fn a_job_whose_worker_is_killed_is_run_again_and_has_one_result() {
+    let Some(program) = nats_server() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let nats = start_nats(&program, &d.path().join("js"));
+    let manifest = module(d.path(), 3_000_000_000);
+    let first = WorkerProc::start(&nats.url, "first", d.path(), &["--ack-wait", "1"]);
+    first.wait_for("taking jobs");
+    let (url, m, dir) = (nats.url.clone(), manifest.clone(), d.path().to_path_buf());
+    let submitted =
+        std::thread::spawn(move || batch(&url, &m, &dir, &["--jobs", "1", "--batch-id", "kill"]));
+    first.wait_for("took kill.0 (delivery 1)");
+    std::thread::sleep(Duration::from_millis(300));
+    first.kill();
+    let second = WorkerProc::start(&nats.url, "second", d.path(), &["--ack-wait", "1"]);
+    second.wait_for("took kill.0 (delivery 2)");
+    let report = submitted.join().unwrap();
+    assert_eq!(report["completed"], 1, "{report}");
+    let r = &report["results"][0];
+    assert_eq!(r["worker"], "second", "{r}");
+    assert_eq!(r["attempt"], 2, "{r}");
+    assert_eq!(r["exit_code"], 0, "{r}");
+    assert!(second.stop().success());
+}
+
+#[test]
+fn a_job_that_ends_every_worker_is_parked_with_its_reason() {
+    let Some(program) = nats_server() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let nats = start_nats(&program, &d.path().join("js"));
+    let manifest = module(d.path(), 30_000_000_000);
+    let args = ["--ack-wait", "1", "--max-attempts", "2"];
+    let (url, m, dir) = (nats.url.clone(), manifest.clone(), d.path().to_path_buf());
+    let submitted =
+        std::thread::spawn(move || batch(&url, &m, &dir, &["--jobs", "1", "--batch-id", "poison"]));
+    // Each worker that takes it dies with it.
+    for attempt in 1..=2 {
+        let w = WorkerProc::start(&nats.url, &format!("w{attempt}"), d.path(), &args);
+        w.wait_for(&format!("took poison.0 (delivery {attempt})"));
+        w.kill();
+    }
+    let last = WorkerProc::start(&nats.url, "last", d.path(), &args);
+    last.wait_for("poison.0: parked");
+    let report = submitted.join().unwrap();
+    assert_eq!(report["parked"], 1, "{report}");
+    let r = &report["results"][0];
+    assert_eq!(r["state"], "parked");
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap()
+            .contains("parked after 2 deliveries without a result"),
+        "{r}"
+    );
+    assert!(last.stop().success());
+}

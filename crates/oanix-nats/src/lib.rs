@@ -1,0 +1,69 @@
+//! OANIX jobs across machines on NATS JetStream.
+//!
+//! The in-process scheduler (`oanix-sched`) stays the default on one
+//! machine. Past one machine, jobs go through a NATS server (or cluster)
+//! with JetStream:
+//!
+//! - **Jobs** ([`NatsJob`]) are published to the work-queue stream
+//!   `OANIX_JOBS`, one subject per priority [`Band`]
+//!   (`oanix.jobs.high|normal|low`), each with its id as the message id, so
+//!   a job submitted twice within two minutes is stored once. A job carries
+//!   its manifest and names its WASI module by SHA-256; the module is
+//!   uploaded once to the object store `oanix_modules`
+//!   ([`Queues::upload_module`]) and cached by each worker (checked against
+//!   its hash).
+//! - **Workers** ([`Worker`]) share one durable pull consumer per band and
+//!   take from the highest band that has a job each time they take one
+//!   (strict at each take; a lower band's job already taken runs to its
+//!   end). A job runs in an environment of its own built from its
+//!   manifest; while it runs the worker sends progress acks, so the ack
+//!   wait ([`QueueConfig::ack_wait`]) bounds how long a dead worker holds a
+//!   job, not how long a job may run.
+//! - **Results** ([`JobResult`]: state, exit code, `/task/result.json`,
+//!   digests of the output, worker, attempt) are written to the key-value
+//!   bucket `oanix_results` under the job id with a create that fails when
+//!   the key exists. That makes a job's effect happen once: a redelivered
+//!   job whose result exists is acknowledged without running; a second run
+//!   (its first worker was cut off but finished) finds the key taken and
+//!   its late result is dropped. The job may *run* more than once — at
+//!   least once delivery — but it has one result (exactly once in effect).
+//! - **Poison jobs**: a job delivered more than [`QueueConfig::max_attempts`]
+//!   times without a result (it killed each worker that took it) is not run
+//!   again: its result is `Parked` with the reason, and the message is
+//!   terminated.
+//!
+//! [`Queues::follow`] watches a batch's results as they come, including
+//! those written before it started.
+//!
+//! # Where it sits
+//!
+//! Above `oanix-env` (the environments jobs run in) and `oanix-wasi`; the
+//! `oanix worker` and `oanix batch --nats` commands use it.
+
+mod batch;
+mod error;
+mod job;
+mod queues;
+mod worker;
+
+pub use error::{NatsError, Result};
+pub use job::{Band, JobResult, JobState, MODULES, NatsJob, RESULTS, STREAM, now_ms, sha256_hex};
+pub use queues::{QueueConfig, Queues};
+pub use worker::{Handled, Worker, WorkerEvent};
+
+impl NatsJob {
+    /// Job `n` of batch `batch`: `manifest` run with the module of hash
+    /// `module`, in `band`.
+    pub fn new(batch: &str, n: usize, band: Band, manifest: &str, module: &str) -> Self {
+        Self {
+            id: format!("{batch}.{n}"),
+            batch: batch.to_owned(),
+            band,
+            manifest: manifest.to_owned(),
+            module: module.to_owned(),
+            args: Vec::new(),
+            timeout_secs: None,
+            submitted_ms: now_ms(),
+        }
+    }
+}
