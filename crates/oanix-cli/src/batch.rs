@@ -155,4 +155,12 @@ pub(crate) struct BatchArgs {
     /// again within two minutes adds nothing). A fresh one by default.
     #[arg(long, value_name = "ID")]
     pub(crate) batch_id: Option<String>,
+    /// With --nats: serve Prometheus metrics at http://ADDR/metrics while
+    /// the batch runs (the address is printed).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics: Option<String>,
+    /// With --metrics: keep serving them this many seconds after the last
+    /// result.
+    #[arg(long, value_name = "SECS")]
+    pub(crate) metrics_linger: Option<f64>,
 }

@@ -32,6 +32,25 @@ pub(crate) struct WorkerArgs {
     /// Stop after this many jobs (run for ever by default).
     #[arg(long)]
     max_jobs: Option<u64>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (port 0 picks one;
+    /// the address is printed).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
+}
+
+/// Binds `addr` and serves `metrics` there until `shutdown`.
+async fn metrics_endpoint(
+    addr: &str,
+    metrics: oanix_nats::Metrics,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("--metrics {addr}: cannot listen"))?;
+    let local = listener.local_addr().context("the metrics address")?;
+    eprintln!("metrics on http://{local}/metrics");
+    tokio::spawn(oanix_nats::serve_metrics(metrics, listener, shutdown));
+    Ok(())
 }
 
 fn config(ack_wait: f64, max_attempts: i64) -> Result<QueueConfig> {
@@ -74,6 +93,9 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<u8> {
         let shutdown = crate::signals::stop_on_signals()?;
         eprintln!("oanix worker {name}: taking jobs from {}", args.nats);
         let mut worker = Worker::new(queues, name, cache);
+        if let Some(addr) = &args.metrics {
+            metrics_endpoint(addr, worker.metrics(), shutdown.clone()).await?;
+        }
         let mut count = 0u64;
         let max = args.max_jobs;
         let limit = shutdown.clone();
@@ -145,16 +167,47 @@ pub(crate) fn batch(args: &BatchArgs, url: &str, json: bool) -> Result<u8> {
             .collect();
         let ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
         let started = std::time::Instant::now();
+        let metrics = oanix_nats::Metrics::batch();
+        metrics.set("oanix_batch_jobs", "state=\"pending\"", jobs.len() as f64);
+        let stop_metrics = tokio_util::sync::CancellationToken::new();
+        if let Some(addr) = &args.metrics {
+            metrics_endpoint(addr, metrics.clone(), stop_metrics.clone()).await?;
+        }
         let follow = {
             let queues = queues.clone();
             let (batch, ids) = (batch.clone(), ids.clone());
-            tokio::spawn(async move { queues.follow(&batch, &ids, |_| {}).await })
+            let submitted: std::collections::HashMap<String, u64> = jobs
+                .iter()
+                .map(|j| (j.id.clone(), j.submitted_ms))
+                .collect();
+            let metrics = metrics.clone();
+            tokio::spawn(async move {
+                queues
+                    .follow(&batch, &ids, Duration::from_secs(60), |r| {
+                        let state = match r.state {
+                            JobState::Completed => "completed",
+                            JobState::Failed => "failed",
+                            _ => "parked",
+                        };
+                        metrics.add("oanix_batch_jobs", "state=\"pending\"", -1.0);
+                        metrics.add("oanix_batch_jobs", &format!("state=\"{state}\""), 1.0);
+                        let from = submitted.get(&r.id).copied().unwrap_or(r.finished_ms);
+                        let secs = r.finished_ms.saturating_sub(from) as f64 / 1e3;
+                        metrics.observe("oanix_batch_submit_to_result_seconds", secs);
+                    })
+                    .await
+            })
         };
         queues.submit(&jobs).await?;
         if !json {
             eprintln!("batch {batch}: {} jobs submitted to {url}", jobs.len());
         }
         let results = follow.await.context("following the results")??;
+        if let Some(secs) = args.metrics_linger {
+            // Kept up for a scraper's last look.
+            tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+        }
+        stop_metrics.cancel();
         let wall = started.elapsed();
         let submitted: std::collections::HashMap<&str, u64> = jobs
             .iter()

@@ -10,6 +10,12 @@ use crate::error::{NatsError, Result};
 use crate::job::{JobResult, NatsJob, sha256_hex};
 use crate::queues::Queues;
 
+/// How long a watch may be quiet before it is made again.
+const STALL: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How long a submission keeps trying to get its jobs stored.
+const SUBMIT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Queues {
     /// Stores `wasm` in the module store under its SHA-256, unless it is
     /// there already, and gives the hash.
@@ -36,60 +42,116 @@ impl Queues {
     /// # Errors
     /// [`NatsError::Nats`] when a publication is not acknowledged.
     pub async fn submit(&self, jobs: &[NatsJob]) -> Result<()> {
-        let mut acks = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let payload = serde_json::to_vec(job)
-                .map_err(|e| NatsError::nats(format!("encoding job {}", job.id), e))?;
-            let mut headers = HeaderMap::new();
-            headers.insert("Nats-Msg-Id", job.id.as_str());
-            let ack = self
-                .js
-                .publish_with_headers(job.band.subject(), headers, payload.into())
-                .await
-                .map_err(|e| NatsError::nats(format!("publishing job {}", job.id), e))?;
-            acks.push((job.id.clone(), ack));
+        // Published together, acknowledgments awaited together; a job whose
+        // acknowledgment does not come (the server went away) is published
+        // again — the same message id, so it is stored once — until
+        // `SUBMIT_PATIENCE` has passed.
+        let started = std::time::Instant::now();
+        let mut left: Vec<&NatsJob> = jobs.iter().collect();
+        loop {
+            let mut acks = Vec::with_capacity(left.len());
+            let mut failed = Vec::new();
+            for job in left {
+                let payload = serde_json::to_vec(job)
+                    .map_err(|e| NatsError::nats(format!("encoding job {}", job.id), e))?;
+                let mut headers = HeaderMap::new();
+                headers.insert("Nats-Msg-Id", job.id.as_str());
+                match self
+                    .js
+                    .publish_with_headers(job.band.subject(), headers, payload.into())
+                    .await
+                {
+                    Ok(ack) => acks.push((job, ack)),
+                    Err(e) => failed.push((job, e.to_string())),
+                }
+            }
+            for (job, ack) in acks {
+                match tokio::time::timeout(STALL, ack.into_future()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => failed.push((job, e.to_string())),
+                    Err(_) => failed.push((job, "no acknowledgment".to_owned())),
+                }
+            }
+            let Some((job, why)) = failed.first() else {
+                return Ok(());
+            };
+            if started.elapsed() > SUBMIT_PATIENCE {
+                return Err(NatsError::nats(format!("storing job {}", job.id), why));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            left = failed.into_iter().map(|(j, _)| j).collect();
         }
-        for (id, ack) in acks {
-            ack.await
-                .map_err(|e| NatsError::nats(format!("storing job {id}"), e))?;
-        }
-        Ok(())
     }
 
     /// Follows the results of batch `batch` until `ids` all have one,
     /// calling `seen` for each as it arrives (results written before the
-    /// call are seen too).
+    /// call are seen too). A watch that breaks (the server restarted, the
+    /// connection dropped) is made again, with history, until `patience`
+    /// has passed without a way back to the server.
     ///
     /// # Errors
-    /// [`NatsError::Nats`] when the bucket cannot be watched.
+    /// [`NatsError::Nats`] when the bucket cannot be watched for longer
+    /// than `patience`.
     pub async fn follow(
         &self,
         batch: &str,
         ids: &[String],
+        patience: std::time::Duration,
         mut seen: impl FnMut(&JobResult),
     ) -> Result<HashMap<String, JobResult>> {
-        let mut watch = self
-            .results
-            .watch_with_history(format!("{batch}.>"))
-            .await
-            .map_err(|e| NatsError::nats(format!("watching the results of {batch}"), e))?;
         let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut got = HashMap::new();
+        let mut broken_since: Option<std::time::Instant> = None;
+        // The revision after the last entry seen: a new watch starts there.
+        let mut next_revision: Option<u64> = None;
+        let key = format!("{batch}.>");
         while got.len() < wanted.len() {
-            let Some(entry) = watch.next().await else {
-                return Err(NatsError::nats(
-                    format!("watching the results of {batch}"),
-                    "the watch ended",
-                ));
+            let watch = match next_revision {
+                Some(r) => self.results.watch_from_revision(&key, r).await,
+                None => self.results.watch_with_history(&key).await,
             };
-            let entry = entry.map_err(|e| NatsError::nats(format!("the results of {batch}"), e))?;
-            if !wanted.contains(entry.key.as_str()) || got.contains_key(&entry.key) {
+            let failure = match watch {
+                Err(e) => e.to_string(),
+                Ok(mut watch) => loop {
+                    // A watch whose server went away may wait for ever: a
+                    // quiet one is made again (from where it was).
+                    let next = tokio::time::timeout(STALL, watch.next()).await;
+                    match next {
+                        Err(_) => break "no result for a while; watching again".to_owned(),
+                        Ok(None) => break "the watch ended".to_owned(),
+                        Ok(Some(Err(e))) => break e.to_string(),
+                        Ok(Some(Ok(entry))) => {
+                            broken_since = None;
+                            next_revision = Some(entry.revision + 1);
+                            if !wanted.contains(entry.key.as_str()) || got.contains_key(&entry.key)
+                            {
+                                continue;
+                            }
+                            if let Ok(result) = serde_json::from_slice::<JobResult>(&entry.value) {
+                                seen(&result);
+                                got.insert(entry.key.clone(), result);
+                            }
+                            if got.len() == wanted.len() {
+                                break String::new();
+                            }
+                        }
+                    }
+                },
+            };
+            if got.len() == wanted.len() {
+                break;
+            }
+            if failure.starts_with("no result for a while") {
                 continue;
             }
-            if let Ok(result) = serde_json::from_slice::<JobResult>(&entry.value) {
-                seen(&result);
-                got.insert(entry.key.clone(), result);
+            let since = *broken_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() > patience {
+                return Err(NatsError::nats(
+                    format!("watching the results of {batch}"),
+                    failure,
+                ));
             }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         Ok(got)
     }

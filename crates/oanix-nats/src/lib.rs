@@ -33,7 +33,16 @@
 //!   terminated.
 //!
 //! [`Queues::follow`] watches a batch's results as they come, including
-//! those written before it started.
+//! those written before it started, and watches again when the server
+//! comes back after a restart.
+//!
+//! # Metrics
+//!
+//! [`Metrics`] in the Prometheus text format, served by [`serve_metrics`]
+//! at `/metrics`: a worker's jobs by how they ended, their durations,
+//! environment starts, the queue depth of each band and its jobs' HTTP
+//! capability requests by outcome ([`Worker::metrics`]); a batch's jobs by
+//! state and its submit-to-result latencies ([`Metrics::batch`]).
 //!
 //! # Where it sits
 //!
@@ -43,11 +52,13 @@
 mod batch;
 mod error;
 mod job;
+mod metrics;
 mod queues;
 mod worker;
 
 pub use error::{NatsError, Result};
 pub use job::{Band, JobResult, JobState, MODULES, NatsJob, RESULTS, STREAM, now_ms, sha256_hex};
+pub use metrics::{Metrics, serve_metrics};
 pub use queues::{QueueConfig, Queues};
 pub use worker::{Handled, Worker, WorkerEvent};
 

@@ -17,7 +17,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{NatsError, Result};
 use crate::job::{Band, JobResult, JobState, NatsJob, STREAM, now_ms, sha256_hex};
+use crate::metrics::Metrics;
 use crate::queues::Queues;
+
+/// The longest one request to the server is waited for.
+const CALL: Duration = Duration::from_secs(5);
 
 /// What a worker did with one delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +61,7 @@ pub struct Worker {
     name: String,
     cache: PathBuf,
     modules: HashMap<String, Arc<[u8]>>,
+    metrics: Metrics,
 }
 
 impl Worker {
@@ -68,7 +73,14 @@ impl Worker {
             name: name.into(),
             cache: cache.into(),
             modules: HashMap::new(),
+            metrics: Metrics::worker(),
         }
+    }
+
+    /// The worker's metrics (jobs by how they ended, durations, environment
+    /// starts, queue depth, capability requests by outcome), live.
+    pub fn metrics(&self) -> Metrics {
+        self.metrics.clone()
     }
 
     async fn consumers(&self) -> Result<Vec<(Band, PullConsumer)>> {
@@ -114,14 +126,32 @@ impl Worker {
         mut events: impl FnMut(&WorkerEvent),
     ) -> Result<()> {
         let consumers = self.consumers().await?;
+        let mut depth_seen = Instant::now() - Duration::from_secs(10);
         while !shutdown.is_cancelled() {
+            if depth_seen.elapsed() >= Duration::from_secs(1) {
+                depth_seen = Instant::now();
+                for (band, consumer) in &consumers {
+                    if let Ok(Ok(info)) = tokio::time::timeout(CALL, consumer.get_info()).await {
+                        let labels = format!("band=\"{}\"", band.as_str());
+                        self.metrics.set(
+                            "oanix_worker_queue_depth",
+                            &labels,
+                            info.num_pending as f64,
+                        );
+                    }
+                }
+            }
             let mut taken = None;
             // Highest band first, each asked without waiting.
             for (_, consumer) in &consumers {
-                let Ok(mut batch) = consumer.fetch().max_messages(1).messages().await else {
-                    continue;
-                };
-                if let Some(Ok(message)) = batch.next().await {
+                // Bounded: a request made as the server goes away is not
+                // answered, and the client does not give up on it by itself.
+                let fetched = tokio::time::timeout(CALL, async {
+                    let mut batch = consumer.fetch().max_messages(1).messages().await.ok()?;
+                    batch.next().await?.ok()
+                })
+                .await;
+                if let Ok(Some(message)) = fetched {
                     taken = Some(message);
                     break;
                 }
@@ -129,6 +159,17 @@ impl Worker {
             match taken {
                 Some(message) => {
                     let h = self.handle(message, &mut events).await;
+                    let state = match &h {
+                        Handled::Ran(_) => "ran",
+                        Handled::AlreadyDone(_) => "already_done",
+                        Handled::LateResult(_) => "late_result",
+                        Handled::Parked(_) => "parked",
+                    };
+                    self.metrics.add(
+                        "oanix_worker_jobs_total",
+                        &format!("state=\"{state}\""),
+                        1.0,
+                    );
                     events(&WorkerEvent::Done(h));
                 }
                 None => {
@@ -183,7 +224,10 @@ impl Worker {
                 return Handled::Parked(format!("unreadable job: {e}"));
             }
         };
-        if matches!(self.queues.result(&job.id).await, Ok(Some(_))) {
+        if matches!(
+            tokio::time::timeout(CALL, self.queues.result(&job.id)).await,
+            Ok(Ok(Some(_)))
+        ) {
             let _ = message.ack().await;
             return Handled::AlreadyDone(job.id);
         }
@@ -225,7 +269,22 @@ impl Worker {
             }
         };
         let result = match result {
-            Ok(r) => r,
+            Ok((r, stats)) => {
+                if stats.env_started {
+                    self.metrics
+                        .add("oanix_worker_environment_starts_total", "", 1.0);
+                }
+                for (outcome, n) in stats.http {
+                    self.metrics.add(
+                        "oanix_worker_capability_requests_total",
+                        &format!("capability=\"http\",outcome=\"{outcome}\""),
+                        n as f64,
+                    );
+                }
+                self.metrics
+                    .observe("oanix_worker_job_duration_seconds", r.duration_ms / 1e3);
+                r
+            }
             Err(e) => self.parked(&id, attempt, format!("the run panicked: {e}")),
         };
         match self.put_result(&result).await {
@@ -298,8 +357,16 @@ async fn save(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
     tokio::fs::rename(&temp, path).await.map_err(io)
 }
 
+/// What a run adds to the worker's metrics.
+#[derive(Debug, Default)]
+struct RunStats {
+    env_started: bool,
+    http: Vec<(&'static str, u64)>,
+}
+
 /// Runs `job` in an environment built from its manifest.
-fn run_job(job: &NatsJob, wasm: &[u8], worker: &str, attempt: i64) -> JobResult {
+fn run_job(job: &NatsJob, wasm: &[u8], worker: &str, attempt: i64) -> (JobResult, RunStats) {
+    let mut stats = RunStats::default();
     let started = Instant::now();
     let mut out = JobResult {
         id: job.id.clone(),
@@ -323,6 +390,7 @@ fn run_job(job: &NatsJob, wasm: &[u8], worker: &str, attempt: i64) -> JobResult 
     match built {
         Err(e) => out.error = Some(e.to_string()),
         Ok(env) => {
+            stats.env_started = true;
             let mut config = env.run_config().args(job.args.iter().cloned());
             if let Some(t) = job.timeout_secs.filter(|t| t.is_finite() && *t > 0.0) {
                 config = config.timeout(Duration::from_secs_f64(t));
@@ -346,9 +414,18 @@ fn run_job(job: &NatsJob, wasm: &[u8], worker: &str, attempt: i64) -> JobResult 
             if let Some(task) = env.task() {
                 out.result = task.result().ok().flatten();
             }
+            if let Some(http) = env.http() {
+                let st = http.status();
+                stats.http = vec![
+                    ("completed", st.completed),
+                    ("failed", st.failed),
+                    ("refused", st.refused),
+                    ("invalid", st.invalid),
+                ];
+            }
         }
     }
     out.duration_ms = started.elapsed().as_secs_f64() * 1e3;
     out.finished_ms = now_ms();
-    out
+    (out, stats)
 }

@@ -49,6 +49,10 @@ fn start_nats(program: &Path, store: &Path) -> Nats {
         .local_addr()
         .unwrap()
         .port();
+    start_nats_on(program, store, port)
+}
+
+fn start_nats_on(program: &Path, store: &Path, port: u16) -> Nats {
     let child = Command::new(program)
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(store)
@@ -87,8 +91,11 @@ impl WorkerProc {
             .unwrap();
         let (tx, lines) = mpsc::channel();
         let err = child.stderr.take().unwrap();
+        let who = name.to_owned();
         std::thread::spawn(move || {
             for line in BufReader::new(err).lines().map_while(Result::ok) {
+                // Shown with the test's output when it fails.
+                eprintln!("[worker {who}] {line}");
                 let _ = tx.send(line);
             }
         });
@@ -119,6 +126,35 @@ impl WorkerProc {
             .status();
         self.child.wait().unwrap()
     }
+}
+
+/// The samples at `url` as `[name, labels as JSON, value]`, parsed by the
+/// official Python client's parser (`OANIX_PROM_PYTHON`, set by `.ci/run`).
+fn scrape(url: &str) -> Option<Vec<Value>> {
+    let Some(python) = std::env::var_os("OANIX_PROM_PYTHON").filter(|p| !p.is_empty()) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "prometheus-client is not installed: `.ci/run` installs it and sets OANIX_PROM_PYTHON"
+        );
+        eprintln!("note: OANIX_PROM_PYTHON is not set, the metrics were not parsed");
+        return None;
+    };
+    let script = r#"
+import json, sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+text = urllib.request.urlopen(sys.argv[1]).read().decode()
+out = []
+for family in text_string_to_metric_families(text):
+    for s in family.samples:
+        out.append([s.name, json.dumps(s.labels, sort_keys=True), s.value])
+print(json.dumps(out))
+"#;
+    let out = Command::new(python)
+        .args(["-c", script, url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::text(&out.stderr));
+    Some(serde_json::from_slice(&out.stdout).unwrap())
 }
 
 /// A WASI module that counts to `n` (about a second per 10⁹ on this
@@ -184,9 +220,10 @@ fn a_batch_over_two_workers_has_one_result_per_job() {
     let d = tempfile::tempdir().unwrap();
     let nats = start_nats(&program, &d.path().join("js"));
     let manifest = module(d.path(), 1000);
-    let a = WorkerProc::start(&nats.url, "a", d.path(), &[]);
+    let a = WorkerProc::start(&nats.url, "a", d.path(), &["--metrics", "127.0.0.1:0"]);
     let b = WorkerProc::start(&nats.url, "b", d.path(), &[]);
     a.wait_for("taking jobs");
+    let metrics_url = a.wait_for("metrics on ").replace("metrics on ", "");
     b.wait_for("taking jobs");
     let report = batch(
         &nats.url,
@@ -206,18 +243,116 @@ fn a_batch_over_two_workers_has_one_result_per_job() {
         assert_eq!(r["stdout_head"], "counted\n");
         assert!(["a", "b"].contains(&r["worker"].as_str().unwrap()), "{r}");
     }
+    // The worker's metrics, read by Prometheus's own parser.
+    let ran_by_a = results.iter().filter(|r| r["worker"] == "a").count() as f64;
+    if let Some(samples) = scrape(&metrics_url) {
+        let value = |name: &str, labels: &str| {
+            samples
+                .iter()
+                .find(|s| s[0] == name && s[1] == labels)
+                .and_then(|s| s[2].as_f64())
+                .unwrap_or_else(|| panic!("no {name} {labels} in {samples:?}"))
+        };
+        assert_eq!(
+            value("oanix_worker_jobs_total", r#"{"state": "ran"}"#),
+            ran_by_a
+        );
+        assert_eq!(
+            value("oanix_worker_environment_starts_total", "{}"),
+            ran_by_a
+        );
+        assert_eq!(
+            value("oanix_worker_job_duration_seconds_count", "{}"),
+            ran_by_a
+        );
+        assert_eq!(
+            value("oanix_worker_queue_depth", r#"{"band": "high"}"#),
+            0.0
+        );
+    }
     // The same batch again: the stream drops the duplicates, every result is
     // there already, nothing runs twice.
-    let again = batch(
-        &nats.url,
-        &manifest,
-        d.path(),
-        &["--jobs", "30", "--batch-id", "two"],
-    );
+    // Its metrics are served while it lingers, and read by the same parser.
+    let mut again = Command::new(env!("CARGO_BIN_EXE_oanix"))
+        .arg("--json")
+        .arg("batch")
+        .arg(&manifest)
+        .args(["--nats", &nats.url, "--jobs", "30", "--batch-id", "two"])
+        .args(["--metrics", "127.0.0.1:0", "--metrics-linger", "3"])
+        .current_dir(d.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(again.stderr.take().unwrap()).lines();
+    let batch_metrics = loop {
+        let line = lines.next().expect("the batch's metrics address").unwrap();
+        if let Some(url) = line.strip_prefix("metrics on ") {
+            break url.to_owned();
+        }
+    };
+    // Until every result is counted (the second batch finds them all written).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Some(samples) = scrape(&batch_metrics) {
+        let get = |labels: &str| {
+            samples
+                .iter()
+                .find(|s| s[0] == "oanix_batch_jobs" && s[1] == labels)
+                .and_then(|s| s[2].as_f64())
+        };
+        if get(r#"{"state": "completed"}"#) == Some(30.0) {
+            assert_eq!(get(r#"{"state": "pending"}"#), Some(0.0));
+            let count = samples
+                .iter()
+                .find(|s| s[0] == "oanix_batch_submit_to_result_seconds_count")
+                .and_then(|s| s[2].as_f64());
+            assert_eq!(count, Some(30.0), "{samples:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{samples:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = again.wait_with_output().unwrap();
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(again["completed"], 30, "{again}");
     assert_eq!(again["results"], report["results"]);
     assert!(a.stop().success());
     assert!(b.stop().success());
+}
+
+#[test]
+fn a_batch_survives_a_restart_of_the_server() {
+    let Some(program) = nats_server() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("js");
+    let mut nats = start_nats(&program, &store);
+    let port: u16 = nats.url.rsplit(':').next().unwrap().parse().unwrap();
+    let manifest = module(d.path(), 150_000_000);
+    let args = ["--ack-wait", "1"];
+    let a = WorkerProc::start(&nats.url, "a", d.path(), &args);
+    let b = WorkerProc::start(&nats.url, "b", d.path(), &args);
+    a.wait_for("taking jobs");
+    b.wait_for("taking jobs");
+    let (url, m, dir) = (nats.url.clone(), manifest.clone(), d.path().to_path_buf());
+    let submitted = std::thread::spawn(move || {
+        batch(&url, &m, &dir, &["--jobs", "40", "--batch-id", "restart"])
+    });
+    a.wait_for("ran restart.");
+    // The server goes down mid-batch and comes back on its store.
+    drop(nats);
+    std::thread::sleep(Duration::from_millis(500));
+    nats = start_nats_on(&program, &store, port);
+    let report = submitted.join().unwrap();
+    assert_eq!(report["completed"], 40, "{report}");
+    let results = report["results"].as_array().unwrap();
+    let mut ids: Vec<&str> = results.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 40, "{report}");
+    assert!(results.iter().all(|r| r["exit_code"] == 0), "{report}");
+    assert!(a.stop().success());
+    assert!(b.stop().success());
+    drop(nats);
 }
 
 #[test]
