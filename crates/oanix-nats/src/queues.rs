@@ -64,47 +64,60 @@ impl Queues {
             .await
             .map_err(|e| NatsError::nats(format!("connecting to {url}"), e))?;
         let js = jetstream::new(client);
-        js.get_or_create_stream(stream::Config {
-            name: STREAM.into(),
-            subjects: vec!["oanix.jobs.>".into()],
-            retention: stream::RetentionPolicy::WorkQueue,
-            storage: stream::StorageType::File,
-            duplicate_window: Duration::from_secs(120),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| NatsError::nats(format!("the stream {STREAM}"), e))?;
+        ensure_stream(
+            &js,
+            stream::Config {
+                name: STREAM.into(),
+                subjects: vec!["oanix.jobs.>".into()],
+                retention: stream::RetentionPolicy::WorkQueue,
+                storage: stream::StorageType::File,
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            },
+        )
+        .await?;
         // The bucket's stream is made here rather than by `create_key_value`,
         // which first asks for the account's limits in a form servers before
         // 2.10 do not give (Debian's nats-server is 2.9). The settings are
         // those of a key-value bucket with one value per key.
-        js.get_or_create_stream(stream::Config {
-            name: format!("KV_{RESULTS}"),
-            subjects: vec![format!("$KV.{RESULTS}.>")],
-            max_messages_per_subject: 1,
-            storage: stream::StorageType::File,
-            allow_rollup: true,
-            deny_delete: true,
-            allow_direct: true,
-            discard: stream::DiscardPolicy::New,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| NatsError::nats(format!("the bucket {RESULTS}"), e))?;
+        ensure_stream(
+            &js,
+            stream::Config {
+                name: format!("KV_{RESULTS}"),
+                subjects: vec![format!("$KV.{RESULTS}.>")],
+                max_messages_per_subject: 1,
+                storage: stream::StorageType::File,
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                discard: stream::DiscardPolicy::New,
+                ..Default::default()
+            },
+        )
+        .await?;
         let results = js
             .get_key_value(RESULTS)
             .await
             .map_err(|e| NatsError::nats(format!("the bucket {RESULTS}"), e))?;
         let modules = match js.get_object_store(MODULES).await {
             Ok(store) => store,
-            Err(_) => js
-                .create_object_store(object_store::Config {
-                    bucket: MODULES.into(),
-                    storage: stream::StorageType::File,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| NatsError::nats(format!("the object store {MODULES}"), e))?,
+            Err(_) => {
+                let made = js
+                    .create_object_store(object_store::Config {
+                        bucket: MODULES.into(),
+                        storage: stream::StorageType::File,
+                        ..Default::default()
+                    })
+                    .await;
+                match made {
+                    Ok(store) => store,
+                    // Another process made it meanwhile.
+                    Err(e) => js
+                        .get_object_store(MODULES)
+                        .await
+                        .map_err(|_| NatsError::nats(format!("the object store {MODULES}"), e))?,
+                }
+            }
         };
         Ok(Self {
             js,
@@ -130,5 +143,19 @@ impl Queues {
             .await
             .map_err(|e| NatsError::nats(format!("reading the result of {id}"), e))?;
         Ok(entry.and_then(|b| serde_json::from_slice(&b).ok()))
+    }
+}
+
+/// The stream `config` names, made if missing. Processes that start
+/// together race to make it: one whose make fails because another's came
+/// first takes the stream that is there.
+async fn ensure_stream(js: &jetstream::Context, config: stream::Config) -> Result<()> {
+    let name = config.name.clone();
+    match js.get_or_create_stream(config).await {
+        Ok(_) => Ok(()),
+        Err(e) => match js.get_stream(&name).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(NatsError::nats(format!("the stream {name}"), e)),
+        },
     }
 }
