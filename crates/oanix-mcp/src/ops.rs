@@ -241,6 +241,7 @@ pub(crate) fn read_file(env: &OanixEnv, config: &McpConfig, a: ReadArgs) -> Outc
         None => config.max_read_bytes,
     };
     let (bytes, eof) = read_range(env.namespace(), &p, a.offset, length)?;
+    let length = bytes.len();
     let (encoding, content) = match (a.encoding, String::from_utf8(bytes)) {
         (Encoding::Base64, Ok(text)) => ("base64", BASE64.encode(text.as_bytes())),
         (_, Ok(text)) => ("text", text),
@@ -251,10 +252,6 @@ pub(crate) fn read_file(env: &OanixEnv, config: &McpConfig, a: ReadArgs) -> Outc
             )));
         }
         (_, Err(e)) => ("base64", BASE64.encode(e.as_bytes())),
-    };
-    let length = match encoding {
-        "text" => content.len(),
-        _ => BASE64.decode(&content).map_or(0, |b| b.len()),
     };
     Ok(json!({
         "path": p,
