@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
 
 use batch::BatchArgs;
 use mcp::McpArgs;
-use nats::WorkerArgs;
+use nats::{CancelArgs, WorkerArgs};
 use run::RunArgs;
 use snapshot::{CompareArgs, SnapshotArgs, SnapshotsArgs};
 
@@ -80,6 +80,9 @@ enum Command {
     /// Run jobs taken from a NATS JetStream server (`oanix batch --nats`
     /// submits them), each in an environment of its own, until stopped.
     Worker(WorkerArgs),
+    /// Cancel jobs submitted with `oanix batch --nats`: those without a
+    /// result get a cancelled one, and a worker running one stops it.
+    Cancel(CancelArgs),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => snapshot::compare(&args, json),
         Command::Mcp(mut args) => mcp::mcp(&mut args),
         Command::Worker(args) => nats::worker(&args),
+        Command::Cancel(args) => nats::cancel(&args, json),
     };
     match result {
         Ok(code) => ExitCode::from(code),

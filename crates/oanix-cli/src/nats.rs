@@ -38,6 +38,69 @@ pub(crate) struct WorkerArgs {
     metrics: Option<String>,
 }
 
+/// Arguments of `oanix cancel`.
+#[derive(Debug, Args)]
+pub(crate) struct CancelArgs {
+    /// The NATS server (`nats://HOST:4222`).
+    #[arg(long, value_name = "URL")]
+    nats: String,
+    /// Why (written in each cancelled job's result).
+    #[arg(long, default_value = "cancelled by the user")]
+    reason: String,
+    /// Job ids (`BATCH.N`), or `BATCH.FIRST-LAST` for a range of a batch's
+    /// jobs (`b1.0-999`).
+    #[arg(required = true, value_name = "JOB")]
+    jobs: Vec<String>,
+}
+
+/// The job ids `spec` names: `BATCH.N`, or `BATCH.FIRST-LAST`.
+fn job_ids(spec: &str) -> Result<Vec<String>> {
+    let Some((batch, n)) = spec.rsplit_once('.') else {
+        bail!("{spec:?}: a job id is BATCH.N (or BATCH.FIRST-LAST)");
+    };
+    if batch.is_empty() {
+        bail!("{spec:?}: no batch before the '.'");
+    }
+    let number = |s: &str| {
+        s.parse::<usize>()
+            .with_context(|| format!("{spec:?}: {s:?} is not a job number"))
+    };
+    match n.split_once('-') {
+        None => Ok(vec![format!("{batch}.{}", number(n)?)]),
+        Some((first, last)) => {
+            let (first, last) = (number(first)?, number(last)?);
+            if first > last {
+                bail!("{spec:?}: the range ends before it starts");
+            }
+            Ok((first..=last).map(|i| format!("{batch}.{i}")).collect())
+        }
+    }
+}
+
+/// `oanix cancel`: cancels the jobs named, prints how many were.
+pub(crate) fn cancel(args: &CancelArgs, json: bool) -> Result<u8> {
+    let mut ids = Vec::new();
+    for spec in &args.jobs {
+        ids.extend(job_ids(spec)?);
+    }
+    runtime()?.block_on(async {
+        let queues = Queues::connect(&args.nats, QueueConfig::default()).await?;
+        let cancelled = queues.cancel(&ids, &args.reason).await?;
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "named": ids.len(), "cancelled": cancelled })
+            );
+        } else {
+            println!(
+                "{cancelled} of {} jobs cancelled (the others had a result already)",
+                ids.len()
+            );
+        }
+        anyhow::Ok(0)
+    })
+}
+
 /// Binds `addr` and serves `metrics` there until `shutdown`.
 async fn metrics_endpoint(
     addr: &str,
@@ -118,6 +181,7 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<u8> {
                         );
                     }
                     Handled::Parked(id) => eprintln!("{id}: parked"),
+                    Handled::Cancelled(id) => eprintln!("{id}: cancelled, stopped"),
                     _ => {}
                 }
                 count += 1;
@@ -187,6 +251,7 @@ pub(crate) fn batch(args: &BatchArgs, url: &str, json: bool) -> Result<u8> {
                         let state = match r.state {
                             JobState::Completed => "completed",
                             JobState::Failed => "failed",
+                            JobState::Cancelled => "cancelled",
                             _ => "parked",
                         };
                         metrics.add("oanix_batch_jobs", "state=\"pending\"", -1.0);
@@ -198,11 +263,32 @@ pub(crate) fn batch(args: &BatchArgs, url: &str, json: bool) -> Result<u8> {
                     .await
             })
         };
-        queues.submit(&jobs).await?;
+        // SIGINT or SIGTERM cancels the jobs without a result; the batch
+        // then ends as the cancelled results come in.
+        let stop = crate::signals::stop_on_signals()?;
+        let cancel = {
+            let (queues, ids, stop) = (queues.clone(), ids.clone(), stop.clone());
+            tokio::spawn(async move {
+                stop.cancelled().await;
+                eprintln!("cancelling the jobs without a result");
+                queues.cancel(&ids, "the batch was stopped").await
+            })
+        };
+        tokio::select! {
+            submitted = queues.submit(&jobs) => submitted?,
+            () = stop.cancelled() => {}
+        }
         if !json {
             eprintln!("batch {batch}: {} jobs submitted to {url}", jobs.len());
         }
-        let results = follow.await.context("following the results")??;
+        let mut follow = follow;
+        let results = tokio::select! {
+            r = &mut follow => r.context("following the results")??,
+            c = cancel => {
+                c.context("cancelling")??;
+                follow.await.context("following the results")??
+            }
+        };
         if let Some(secs) = args.metrics_linger {
             // Kept up for a scraper's last look.
             tokio::time::sleep(Duration::from_secs_f64(secs)).await;
@@ -229,10 +315,11 @@ pub(crate) fn batch(args: &BatchArgs, url: &str, json: bool) -> Result<u8> {
             .values()
             .filter(|r| r.state == JobState::Completed && r.exit_code == Some(0))
             .count();
-        let (completed, failed, parked) = (
+        let (completed, failed, parked, cancelled) = (
             count(JobState::Completed),
             count(JobState::Failed),
             count(JobState::Parked),
+            count(JobState::Cancelled),
         );
         let (p50, p99) = (quantile(&latencies, 0.5), quantile(&latencies, 0.99));
         if json {
@@ -246,6 +333,7 @@ pub(crate) fn batch(args: &BatchArgs, url: &str, json: bool) -> Result<u8> {
                     "completed": completed,
                     "failed": failed,
                     "parked": parked,
+                    "cancelled": cancelled,
                     "p50_ms": p50.as_secs_f64() * 1e3,
                     "p99_ms": p99.as_secs_f64() * 1e3,
                     "wall_ms": wall.as_secs_f64() * 1e3,
@@ -253,10 +341,12 @@ pub(crate) fn batch(args: &BatchArgs, url: &str, json: bool) -> Result<u8> {
                 })
             );
         } else {
-            println!("| jobs | completed | failed | parked | p50 submit→result | p99 | wall |");
-            println!("|---:|---:|---:|---:|---:|---:|---:|");
             println!(
-                "| {} | {completed} | {failed} | {parked} | {} ms | {} ms | {:.1} ms |",
+                "| jobs | completed | failed | parked | cancelled | p50 submit→result | p99 | wall |"
+            );
+            println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+            println!(
+                "| {} | {completed} | {failed} | {parked} | {cancelled} | {} ms | {} ms | {:.1} ms |",
                 args.jobs,
                 p50.as_millis(),
                 p99.as_millis(),

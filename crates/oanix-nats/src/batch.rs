@@ -7,11 +7,15 @@ use async_nats::HeaderMap;
 use futures_util::StreamExt as _;
 
 use crate::error::{NatsError, Result};
-use crate::job::{JobResult, NatsJob, sha256_hex};
-use crate::queues::Queues;
+use crate::job::{JobResult, NatsJob, cancel_subject, sha256_hex};
+use crate::queues::{Queues, put_result};
 
 /// How long a watch may be quiet before it is made again.
 const STALL: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How many publications a submission has waiting for their
+/// acknowledgment at most (the client's own bound is 5 000).
+const WINDOW: usize = 1024;
 
 /// How long a submission keeps trying to get its jobs stored.
 const SUBMIT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -42,10 +46,20 @@ impl Queues {
     /// # Errors
     /// [`NatsError::Nats`] when a publication is not acknowledged.
     pub async fn submit(&self, jobs: &[NatsJob]) -> Result<()> {
-        // Published together, acknowledgments awaited together; a job whose
-        // acknowledgment does not come (the server went away) is published
-        // again — the same message id, so it is stored once — until
-        // `SUBMIT_PATIENCE` has passed.
+        // Published in windows of `WINDOW`, each window's acknowledgments
+        // awaited before the next is published: the client lets a bounded
+        // number of acknowledgments be outstanding and makes a publication
+        // past them wait, so publishing everything before awaiting anything
+        // would stop at that bound. A job whose acknowledgment does not come
+        // (the server went away) is published again — the same message id,
+        // so it is stored once — until `SUBMIT_PATIENCE` has passed.
+        for window in jobs.chunks(WINDOW) {
+            self.submit_window(window).await?;
+        }
+        Ok(())
+    }
+
+    async fn submit_window(&self, jobs: &[NatsJob]) -> Result<()> {
         let started = std::time::Instant::now();
         let mut left: Vec<&NatsJob> = jobs.iter().collect();
         loop {
@@ -81,6 +95,48 @@ impl Queues {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             left = failed.into_iter().map(|(j, _)| j).collect();
         }
+    }
+
+    /// Cancels the jobs `ids` that have no result yet, for `reason`: each
+    /// gets a [`JobState::Cancelled`](crate::JobState::Cancelled) result
+    /// (written with the same create as a worker's, so a job that finished
+    /// first keeps its own result), and the workers are told, so that one
+    /// running it stops it and one holding it does not start it. A worker
+    /// that takes such a job later finds its result and acknowledges it
+    /// without running it. Gives how many were cancelled.
+    ///
+    /// # Errors
+    /// [`NatsError::Nats`] when a result cannot be written.
+    pub async fn cancel(&self, ids: &[String], reason: &str) -> Result<usize> {
+        let client = self.js.client();
+        let mut cancelled = 0;
+        for window in ids.chunks(WINDOW) {
+            let written = futures_util::future::join_all(window.iter().map(|id| async move {
+                let result = JobResult::cancelled(id, reason);
+                match tokio::time::timeout(STALL, put_result(&self.results, &result)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(NatsError::nats(
+                        format!("cancelling {id}"),
+                        "the server did not answer",
+                    )),
+                }
+            }))
+            .await;
+            for (id, written) in window.iter().zip(written) {
+                if written? {
+                    cancelled += 1;
+                    client
+                        .publish(cancel_subject(id), bytes::Bytes::new())
+                        .await
+                        .map_err(|e| NatsError::nats(format!("telling the cancel of {id}"), e))?;
+                }
+            }
+        }
+        client
+            .flush()
+            .await
+            .map_err(|e| NatsError::nats("telling the cancels", e))?;
+        Ok(cancelled)
     }
 
     /// Follows the results of batch `batch` until `ids` all have one,

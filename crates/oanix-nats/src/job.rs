@@ -88,6 +88,9 @@ pub enum JobState {
     /// Not run again: it was delivered more times than allowed without a
     /// result (it kills its workers), or it could not be read.
     Parked,
+    /// Cancelled before it had a result ([`crate::Queues::cancel`]): not
+    /// run, or stopped while it ran.
+    Cancelled,
 }
 
 /// A job's result, written once under its id.
@@ -119,6 +122,34 @@ pub struct JobResult {
     /// When it was written, in milliseconds since the Unix epoch.
     pub finished_ms: u64,
 }
+
+impl JobResult {
+    /// The result of job `id`, cancelled for `reason` before it had one.
+    pub fn cancelled(id: &str, reason: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            state: JobState::Cancelled,
+            exit_code: None,
+            error: Some(reason.to_owned()),
+            result: None,
+            stdout_sha256: sha256_hex(b""),
+            stderr_sha256: sha256_hex(b""),
+            stdout_head: String::new(),
+            worker: String::new(),
+            attempt: 0,
+            duration_ms: 0.0,
+            finished_ms: now_ms(),
+        }
+    }
+}
+
+/// The subject on which the cancellation of job `id` is told to workers.
+pub(crate) fn cancel_subject(id: &str) -> String {
+    format!("{CANCELS}.{id}")
+}
+
+/// The subjects of cancellations (core NATS, not stored).
+pub(crate) const CANCELS: &str = "oanix.cancel";
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {

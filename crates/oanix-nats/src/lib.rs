@@ -13,20 +13,37 @@
 //!   ([`Queues::upload_module`]) and cached by each worker (checked against
 //!   its hash).
 //! - **Workers** ([`Worker`]) share one durable pull consumer per band and
-//!   take from the highest band that has a job each time they take one
-//!   (strict at each take; a lower band's job already taken runs to its
-//!   end). A job runs in an environment of its own built from its
-//!   manifest; while it runs the worker sends progress acks, so the ack
-//!   wait ([`QueueConfig::ack_wait`]) bounds how long a dead worker holds a
-//!   job, not how long a job may run.
+//!   take from the highest band that has a job each time they take. A
+//!   worker takes several jobs at once when jobs are short — about 20 ms
+//!   of work by the recent run times, at most 32, one while they are not
+//!   known or long — so the ordering is strict at each take: a higher
+//!   band's job published meanwhile waits at most for the jobs that worker
+//!   already holds (a lower band's job taken runs to its end). A job runs
+//!   in an environment of its own built from its manifest (parsed once per
+//!   worker); while a worker holds jobs it sends progress acks for them, so
+//!   the ack wait ([`QueueConfig::ack_wait`]) bounds how long a dead or
+//!   cut-off worker holds a job, not how long a job may run. Results are
+//!   written while the next job runs. An idle worker listens on the bands'
+//!   subjects and asks again as soon as a job is published (and each
+//!   second), rather than polling.
 //! - **Results** ([`JobResult`]: state, exit code, `/task/result.json`,
 //!   digests of the output, worker, attempt) are written to the key-value
 //!   bucket `oanix_results` under the job id with a create that fails when
-//!   the key exists. That makes a job's effect happen once: a redelivered
-//!   job whose result exists is acknowledged without running; a second run
-//!   (its first worker was cut off but finished) finds the key taken and
-//!   its late result is dropped. The job may *run* more than once — at
-//!   least once delivery — but it has one result (exactly once in effect).
+//!   the key exists. That makes a job's effect happen once: a worker asks
+//!   for the results of the jobs it takes (all at once) and acknowledges
+//!   without running those that have one (a redelivery of a finished job, a
+//!   cancelled job, a batch submitted again after the two minutes of
+//!   deduplication); a second run (its first worker was cut off but
+//!   finished) finds the key taken and its late result is dropped. A result
+//!   the server does not take is tried again for two minutes. The job may
+//!   *run* more than once — at least once delivery — but it has one result
+//!   (exactly once in effect).
+//! - **Cancellation** ([`Queues::cancel`]) writes a `Cancelled` result with
+//!   the same create (a job that finished first keeps its result) and tells
+//!   the workers on `oanix.cancel.ID`: one running the job stops its guest
+//!   at the next epoch tick (a host call it is blocked in is not
+//!   interrupted; its timeout still ends it), one holding it does not start
+//!   it, and one that takes it later finds its result.
 //! - **Poison jobs**: a job delivered more than [`QueueConfig::max_attempts`]
 //!   times without a result (it killed each worker that took it) is not run
 //!   again: its result is `Parked` with the reason, and the message is

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, kv, object_store, stream};
 
 use crate::error::{NatsError, Result};
-use crate::job::{MODULES, RESULTS, STREAM};
+use crate::job::{JobResult, MODULES, RESULTS, STREAM};
 
 /// How jobs are delivered.
 #[derive(Debug, Clone)]
@@ -136,7 +136,7 @@ impl Queues {
     ///
     /// # Errors
     /// [`NatsError::Nats`] when the bucket cannot be read.
-    pub async fn result(&self, id: &str) -> Result<Option<crate::JobResult>> {
+    pub async fn result(&self, id: &str) -> Result<Option<JobResult>> {
         let entry = self
             .results
             .get(id)
@@ -157,5 +157,23 @@ async fn ensure_stream(js: &jetstream::Context, config: stream::Config) -> Resul
             Ok(_) => Ok(()),
             Err(_) => Err(NatsError::nats(format!("the stream {name}"), e)),
         },
+    }
+}
+
+/// Writes `result` under its job id unless a result is there: whether it
+/// was written.
+pub(crate) async fn put_result(
+    results: &kv::Store,
+    result: &JobResult,
+) -> std::result::Result<bool, NatsError> {
+    let bytes = serde_json::to_vec(result)
+        .map_err(|e| NatsError::nats(format!("encoding the result of {}", result.id), e))?;
+    match results.create(&result.id, bytes.into()).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(NatsError::nats(
+            format!("writing the result of {}", result.id),
+            e,
+        )),
     }
 }

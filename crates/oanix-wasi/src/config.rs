@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// Where a guest's standard input comes from.
@@ -73,6 +74,7 @@ pub struct RunConfig {
     pub(crate) max_io_bytes: usize,
     pub(crate) preopens: Vec<(String, String)>,
     pub(crate) live_logs: bool,
+    pub(crate) stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for RunConfig {
@@ -92,6 +94,7 @@ impl Default for RunConfig {
             max_io_bytes: DEFAULT_MAX_IO_BYTES,
             preopens: vec![("/".to_owned(), "/".to_owned())],
             live_logs: true,
+            stop: None,
         }
     }
 }
@@ -162,6 +165,16 @@ impl RunConfig {
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// A flag that stops the run when it is set (by another thread): the
+    /// guest's code is interrupted at the runtime's next epoch tick and the
+    /// run ends with [`TrapKind::Cancelled`]. A host call the guest is
+    /// blocked in is not interrupted by it (the timeout still ends one).
+    #[must_use]
+    pub fn stop_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.stop = Some(flag);
         self
     }
 
@@ -287,6 +300,8 @@ pub enum TrapKind {
     MemoryLimit,
     /// The guest's call stack exceeded the WebAssembly stack limit.
     StackOverflow,
+    /// The run was stopped through its [`RunConfig::stop_flag`].
+    Cancelled,
     /// Any other trap: `unreachable` (a Rust panic with `abort`), an
     /// out-of-bounds access, a division by zero...
     Guest,
@@ -299,6 +314,7 @@ impl fmt::Display for TrapKind {
             Self::OutOfFuel => "out of fuel",
             Self::MemoryLimit => "memory limit",
             Self::StackOverflow => "stack overflow",
+            Self::Cancelled => "cancelled",
             Self::Guest => "guest trap",
         })
     }

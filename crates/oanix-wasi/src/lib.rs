@@ -85,6 +85,10 @@
 //!   [`deadline::scoped`](oanix_vfs::deadline::scoped), so a blocking read
 //!   of a capability response ends when the run's time does, and the run
 //!   then stops with [`TrapKind::Timeout`];
+//! - an optional **stop flag** ([`RunConfig::stop_flag`]): another thread
+//!   sets it and the guest is interrupted at the next tick
+//!   ([`TrapKind::Cancelled`]; a host call it is blocked in is not cut
+//!   short by it);
 //! - optional **fuel** ([`TrapKind::OutOfFuel`]);
 //! - **memory and table limits** through a resource limiter: growth past
 //!   them fails, and the trap that follows is [`TrapKind::MemoryLimit`];

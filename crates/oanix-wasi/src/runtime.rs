@@ -2,6 +2,7 @@
 //! of preview1 commands over a namespace with hard limits.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -316,22 +317,22 @@ impl WasiRuntime {
                 "a fuel budget needs a runtime with fuel metering".to_owned(),
             ));
         }
-        let _ticking = match run_deadline {
-            Some(d) => {
-                store.set_epoch_deadline(1);
-                store.epoch_deadline_callback(move |_| {
-                    Ok(if Instant::now() >= d {
-                        UpdateDeadline::Interrupt
-                    } else {
-                        UpdateDeadline::Continue(1)
-                    })
-                });
-                Some(self.ticker.activate())
-            }
-            None => {
-                store.set_epoch_deadline(u64::MAX / 2);
-                None
-            }
+        let stop = config.stop.clone();
+        let _ticking = if run_deadline.is_some() || stop.is_some() {
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |_| {
+                if stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+                    return Err(Stopped.into());
+                }
+                Ok(match run_deadline {
+                    Some(d) if Instant::now() >= d => UpdateDeadline::Interrupt,
+                    _ => UpdateDeadline::Continue(1),
+                })
+            });
+            Some(self.ticker.activate())
+        } else {
+            store.set_epoch_deadline(u64::MAX / 2);
+            None
         };
 
         let mut execute = || -> std::result::Result<Ending, WasiError> {
@@ -382,6 +383,18 @@ impl WasiRuntime {
     }
 }
 
+/// The trap of a run stopped through its stop flag.
+#[derive(Debug)]
+struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the run was stopped")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
 /// Sorts out how a call into the guest failed.
 fn classify(
     err: wasmtime::Error,
@@ -391,7 +404,9 @@ fn classify(
     if let Some(Exit(code)) = err.downcast_ref::<Exit>() {
         return Ok(Ending::Exit(*code));
     }
-    let kind = if err.downcast_ref::<DeadlineReached>().is_some() {
+    let kind = if err.downcast_ref::<Stopped>().is_some() {
+        TrapKind::Cancelled
+    } else if err.downcast_ref::<DeadlineReached>().is_some() {
         TrapKind::Timeout
     } else {
         match err.downcast_ref::<wasmtime::Trap>() {

@@ -4,7 +4,6 @@
 //! every worker that takes it.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -13,26 +12,14 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// A NATS server with JetStream on loopback, stopped when dropped.
-struct Nats {
-    child: Child,
-    url: String,
-}
+type Nats = server::Server;
 
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[path = "../support/nats_server.rs"]
+mod server;
 
-/// `nats-server`: `OANIX_NATS_SERVER`, or on the `PATH`.
+/// `nats-server`, which CI must have.
 fn nats_server() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("OANIX_NATS_SERVER").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    let found = std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join("nats-server"))
-        .find(|c| c.is_file());
+    let found = server::find();
     if found.is_none() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
@@ -44,31 +31,17 @@ fn nats_server() -> Option<PathBuf> {
 }
 
 fn start_nats(program: &Path, store: &Path) -> Nats {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    start_nats_on(program, store, port)
+    start_nats_on(program, store, server::free_port())
 }
 
 fn start_nats_on(program: &Path, store: &Path, port: u16) -> Nats {
-    let child = Command::new(program)
-        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-        .arg(store)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nats-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Nats {
-        child,
-        url: format!("nats://127.0.0.1:{port}"),
-    }
+    start_nats_at(program, store, "127.0.0.1", port)
+}
+
+/// A server listening on `addr` (`0.0.0.0`: every interface, for a worker
+/// in another network namespace).
+fn start_nats_at(program: &Path, store: &Path, addr: &str, port: u16) -> Nats {
+    server::start(program, store, addr, port)
 }
 
 /// A worker process, its stderr lines sent to `lines`.
@@ -79,7 +52,20 @@ struct WorkerProc {
 
 impl WorkerProc {
     fn start(url: &str, name: &str, dir: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_oanix"))
+        Self::start_under(&[], url, name, dir, extra)
+    }
+
+    /// A worker started through `prefix` (`ip netns exec NS`).
+    fn start_under(prefix: &[&str], url: &str, name: &str, dir: &Path, extra: &[&str]) -> Self {
+        let mut command = match prefix.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(env!("CARGO_BIN_EXE_oanix"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_oanix")),
+        };
+        let mut child = command
             .args(["worker", "--nats", url, "--name", name, "--cache"])
             .arg(dir.join(format!("cache-{name}")))
             .args(extra)
@@ -104,7 +90,12 @@ impl WorkerProc {
 
     /// Waits for a line containing `needle`.
     fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.wait_within(needle, Duration::from_secs(30))
+    }
+
+    /// Waits up to `patience` for a line containing `needle`.
+    fn wait_within(&self, needle: &str, patience: Duration) -> String {
+        let deadline = Instant::now() + patience;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
@@ -410,4 +401,229 @@ fn a_job_that_ends_every_worker_is_parked_with_its_reason() {
         "{r}"
     );
     assert!(last.stop().success());
+}
+
+/// A server, a manifest of jobs that count for five minutes (only a
+/// cancellation ends them soon) and one worker taking jobs.
+fn long_jobs() -> Option<(tempfile::TempDir, Nats, PathBuf, WorkerProc)> {
+    let program = nats_server()?;
+    let d = tempfile::tempdir().unwrap();
+    let nats = start_nats(&program, &d.path().join("js"));
+    let manifest = module(d.path(), 300_000_000_000);
+    let w = WorkerProc::start(&nats.url, "w", d.path(), &[]);
+    w.wait_for("taking jobs");
+    Some((d, nats, manifest, w))
+}
+
+#[test]
+fn a_stopped_batch_cancels_its_jobs_and_the_running_one_stops() {
+    let Some((d, nats, manifest, w)) = long_jobs() else {
+        return;
+    };
+    let submitted = Command::new(env!("CARGO_BIN_EXE_oanix"))
+        .arg("--json")
+        .arg("batch")
+        .arg(&manifest)
+        .args(["--nats", &nats.url, "--jobs", "3", "--batch-id", "stop"])
+        .current_dir(d.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    w.wait_for("took stop.0 (delivery 1)");
+    let interrupted = Command::new("kill")
+        .args(["-INT", &submitted.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    // The running job is stopped, the two others are never started.
+    w.wait_for("stop.0: cancelled, stopped");
+    let out = submitted.wait_with_output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", crate::text(&out.stderr)));
+    assert_eq!(report["cancelled"], 3, "{report}");
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    for r in report["results"].as_array().unwrap() {
+        assert_eq!(r["state"], "cancelled", "{r}");
+        assert_eq!(r["error"], "the batch was stopped", "{r}");
+    }
+    for n in 1..3 {
+        w.wait_for(&format!("stop.{n}: done already, acknowledged"));
+    }
+    // `oanix cancel` on jobs that have a result changes nothing.
+    let out = Command::new(env!("CARGO_BIN_EXE_oanix"))
+        .args(["--json", "cancel", "--nats", &nats.url, "stop.0-2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::text(&out.stderr));
+    let told: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(told, serde_json::json!({ "named": 3, "cancelled": 0 }));
+    let bad = Command::new(env!("CARGO_BIN_EXE_oanix"))
+        .args(["cancel", "--nats", &nats.url, "stop.2-1"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(crate::text(&bad.stderr).contains("the range ends before it starts"));
+    assert!(w.stop().success());
+}
+
+#[test]
+fn oanix_cancel_stops_a_job_another_batch_is_waiting_for() {
+    let Some((d, nats, manifest, w)) = long_jobs() else {
+        return;
+    };
+    let (url, m, dir) = (nats.url.clone(), manifest.clone(), d.path().to_path_buf());
+    let submitted =
+        std::thread::spawn(move || batch(&url, &m, &dir, &["--jobs", "1", "--batch-id", "c"]));
+    w.wait_for("took c.0 (delivery 1)");
+    let out = Command::new(env!("CARGO_BIN_EXE_oanix"))
+        .args([
+            "cancel",
+            "--nats",
+            &nats.url,
+            "--reason",
+            "not needed",
+            "c.0",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::text(&out.stderr));
+    assert!(crate::text(&out.stdout).contains("1 of 1 jobs cancelled"));
+    w.wait_for("c.0: cancelled, stopped");
+    let report = submitted.join().unwrap();
+    assert_eq!(report["cancelled"], 1, "{report}");
+    assert_eq!(report["results"][0]["error"], "not needed");
+    assert!(w.stop().success());
+}
+
+/// A network namespace joined to this one by a veth pair (`10.231.N.1` on
+/// this side, `.2` inside), deleted when dropped.
+struct NetNs {
+    name: String,
+    outer: String,
+    host: String,
+}
+
+impl NetNs {
+    /// `None` (with a note) where namespaces cannot be made: not root, no
+    /// `ip`. In CI they must be.
+    fn new() -> Option<Self> {
+        let id = std::process::id();
+        let n = id % 250 + 1;
+        let ns = Self {
+            name: format!("oanix-part-{id}"),
+            outer: format!("oxh{}", id % 1_000_000),
+            host: format!("10.231.{n}.1"),
+        };
+        let inner = format!("oxn{}", id % 1_000_000);
+        let made = ns.ip(&["netns", "add", &ns.name])
+            && ns.ip(&[
+                "link", "add", &ns.outer, "type", "veth", "peer", "name", &inner,
+            ])
+            && ns.ip(&["link", "set", &inner, "netns", &ns.name])
+            && ns.ip(&["addr", "add", &format!("{}/30", ns.host), "dev", &ns.outer])
+            && ns.ip(&["link", "set", &ns.outer, "up"])
+            && ns.inside(&[
+                "ip",
+                "addr",
+                "add",
+                &format!("10.231.{n}.2/30"),
+                "dev",
+                &inner,
+            ])
+            && ns.inside(&["ip", "link", "set", &inner, "up"])
+            && ns.inside(&["ip", "link", "set", "lo", "up"]);
+        if !made {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "a network namespace with a veth pair could not be made (CI runs as root with iproute2)"
+            );
+            eprintln!(
+                "note: no network namespace (not root, or no `ip`): the partition test did not run"
+            );
+            return None;
+        }
+        Some(ns)
+    }
+
+    fn ip(&self, args: &[&str]) -> bool {
+        Command::new("ip")
+            .args(args)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn inside(&self, args: &[&str]) -> bool {
+        let mut all = vec!["netns", "exec", &self.name];
+        all.extend_from_slice(args);
+        self.ip(&all)
+    }
+
+    /// Cuts (`false`) or restores (`true`) the link.
+    fn link(&self, up: bool) {
+        let state = if up { "up" } else { "down" };
+        assert!(
+            self.ip(&["link", "set", &self.outer, state]),
+            "ip link set {state}"
+        );
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        // The veth pair goes with the namespace.
+        self.ip(&["netns", "del", &self.name]);
+        self.ip(&["link", "del", &self.outer]);
+    }
+}
+
+#[test]
+fn a_worker_cut_off_from_the_server_loses_its_job_and_its_late_result_is_dropped() {
+    let Some(program) = nats_server() else { return };
+    let Some(ns) = NetNs::new() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let port = server::free_port();
+    let nats = start_nats_at(&program, &d.path().join("js"), "0.0.0.0", port);
+    // About three seconds of counting.
+    let manifest = module(d.path(), 3_000_000_000);
+    let args = ["--ack-wait", "2"];
+    let cut = WorkerProc::start_under(
+        &["ip", "netns", "exec", &ns.name],
+        &format!("nats://{}:{port}", ns.host),
+        "cut",
+        d.path(),
+        &args,
+    );
+    cut.wait_for("taking jobs");
+    let (url, m, dir) = (nats.url.clone(), manifest.clone(), d.path().to_path_buf());
+    let submitted =
+        std::thread::spawn(move || batch(&url, &m, &dir, &["--jobs", "1", "--batch-id", "part"]));
+    cut.wait_for("took part.0 (delivery 1)");
+    ns.link(false);
+    // Its progress acks no longer arrive: after the ack wait the job goes
+    // to a worker that can reach the server.
+    let other = WorkerProc::start(&nats.url, "other", d.path(), &args);
+    other.wait_for("took part.0 (delivery 2)");
+    let report = submitted.join().unwrap();
+    assert_eq!(report["completed"], 1, "{report}");
+    let r = &report["results"][0];
+    assert_eq!(r["worker"], "other", "{r}");
+    assert_eq!(r["attempt"], 2, "{r}");
+    // Back on the network, the cut-off worker's result comes too late.
+    ns.link(true);
+    cut.wait_within(
+        "part.0: another delivery's result came first; this one was dropped",
+        Duration::from_secs(90),
+    );
+    let again = batch(
+        &nats.url,
+        &manifest,
+        d.path(),
+        &["--jobs", "1", "--batch-id", "part"],
+    );
+    assert_eq!(again["results"], report["results"]);
+    assert!(cut.stop().success());
+    assert!(other.stop().success());
+    drop(nats);
 }

@@ -1,6 +1,8 @@
 //! Hard limits on untrusted guests: wall-clock timeouts, fuel, memory and
 //! stack, and a thousand hostile runs that leave the host healthy.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use oanix_prims::MemFs;
@@ -31,6 +33,37 @@ fn an_endless_loop_is_stopped_by_the_timeout() {
     assert_eq!(r.exit_code, None);
     assert!(r.duration >= Duration::from_millis(200));
     assert!(r.duration < Duration::from_secs(5), "{:?}", r.duration);
+}
+
+#[test]
+fn an_endless_loop_is_stopped_by_its_stop_flag() {
+    // With a timeout far away, and with none: the flag alone ends the run.
+    for config in [
+        RunConfig::new().timeout(Duration::from_secs(60)),
+        RunConfig::new().no_timeout(),
+    ] {
+        let flag = Arc::new(AtomicBool::new(false));
+        let setter = {
+            let flag = Arc::clone(&flag);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(150));
+                flag.store(true, Ordering::Relaxed);
+            })
+        };
+        let r = hostile("spin", config.stop_flag(Arc::clone(&flag)));
+        setter.join().unwrap();
+        assert_eq!(trap_kind(&r), Some(TrapKind::Cancelled), "{:?}", r.trap);
+        assert_eq!(r.exit_code, None);
+        assert!(r.duration < Duration::from_secs(10), "{:?}", r.duration);
+    }
+    // A flag never set changes nothing.
+    let r = hostile(
+        "spin",
+        RunConfig::new()
+            .timeout(Duration::from_millis(100))
+            .stop_flag(Arc::new(AtomicBool::new(false))),
+    );
+    assert_eq!(trap_kind(&r), Some(TrapKind::Timeout), "{:?}", r.trap);
 }
 
 #[test]
