@@ -15,6 +15,7 @@ mod nats;
 mod run;
 mod signals;
 mod snapshot;
+mod telemetry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use oanix_env::EnvPlan;
 use oanix_nats::{Band, Handled, JobState, NatsJob, QueueConfig, Queues, Worker, WorkerEvent};
+use tracing::Instrument as _;
 
 use crate::batch::{BatchArgs, quantile};
 
@@ -151,6 +152,7 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<u8> {
             .join(".cache/oanix/modules"),
     };
     let config = config(args.ack_wait, args.max_attempts)?;
+    let _telemetry = crate::telemetry::init("oanix-worker")?;
     runtime()?.block_on(async {
         let queues = Queues::connect(&args.nats, config).await?;
         let shutdown = crate::signals::stop_on_signals()?;
@@ -223,7 +225,9 @@ pub(crate) fn batch(args: &BatchArgs, url: &str, json: bool) -> Result<u8> {
     {
         bail!("--batch-id {batch:?}: use letters, digits, '-' and '_'");
     }
-    runtime()?.block_on(async {
+    let _telemetry = crate::telemetry::init("oanix-batch")?;
+    let root = tracing::info_span!("oanix.batch", batch = %batch, jobs = args.jobs);
+    let run = async {
         let queues = Queues::connect(url, QueueConfig::default()).await?;
         let hash = queues.upload_module(&wasm).await?;
         let jobs: Vec<NatsJob> = (0..args.jobs)
@@ -245,23 +249,26 @@ pub(crate) fn batch(args: &BatchArgs, url: &str, json: bool) -> Result<u8> {
                 .map(|j| (j.id.clone(), j.submitted_ms))
                 .collect();
             let metrics = metrics.clone();
-            tokio::spawn(async move {
-                queues
-                    .follow(&batch, &ids, Duration::from_secs(60), |r| {
-                        let state = match r.state {
-                            JobState::Completed => "completed",
-                            JobState::Failed => "failed",
-                            JobState::Cancelled => "cancelled",
-                            _ => "parked",
-                        };
-                        metrics.add("oanix_batch_jobs", "state=\"pending\"", -1.0);
-                        metrics.add("oanix_batch_jobs", &format!("state=\"{state}\""), 1.0);
-                        let from = submitted.get(&r.id).copied().unwrap_or(r.finished_ms);
-                        let secs = r.finished_ms.saturating_sub(from) as f64 / 1e3;
-                        metrics.observe("oanix_batch_submit_to_result_seconds", secs);
-                    })
-                    .await
-            })
+            tokio::spawn(
+                async move {
+                    queues
+                        .follow(&batch, &ids, Duration::from_secs(60), |r| {
+                            let state = match r.state {
+                                JobState::Completed => "completed",
+                                JobState::Failed => "failed",
+                                JobState::Cancelled => "cancelled",
+                                _ => "parked",
+                            };
+                            metrics.add("oanix_batch_jobs", "state=\"pending\"", -1.0);
+                            metrics.add("oanix_batch_jobs", &format!("state=\"{state}\""), 1.0);
+                            let from = submitted.get(&r.id).copied().unwrap_or(r.finished_ms);
+                            let secs = r.finished_ms.saturating_sub(from) as f64 / 1e3;
+                            metrics.observe("oanix_batch_submit_to_result_seconds", secs);
+                        })
+                        .await
+                }
+                .in_current_span(),
+            )
         };
         // SIGINT or SIGTERM cancels the jobs without a result; the batch
         // then ends as the cancelled results come in.
@@ -354,5 +361,6 @@ pub(crate) fn batch(args: &BatchArgs, url: &str, json: bool) -> Result<u8> {
             );
         }
         anyhow::Ok(u8::from(ok != args.jobs))
-    })
+    };
+    runtime()?.block_on(run.instrument(root))
 }

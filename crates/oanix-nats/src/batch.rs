@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use async_nats::HeaderMap;
 use futures_util::StreamExt as _;
+use tracing::Instrument as _;
 
 use crate::error::{NatsError, Result};
 use crate::job::{JobResult, NatsJob, cancel_subject, sha256_hex};
@@ -53,13 +54,20 @@ impl Queues {
         // would stop at that bound. A job whose acknowledgment does not come
         // (the server went away) is published again — the same message id,
         // so it is stored once — until `SUBMIT_PATIENCE` has passed.
+        let span = tracing::info_span!(
+            "oanix.submit",
+            jobs = jobs.len(),
+            batch = jobs.first().map_or("", |j| j.batch.as_str())
+        );
         for window in jobs.chunks(WINDOW) {
-            self.submit_window(window).await?;
+            self.submit_window(window, &span)
+                .instrument(span.clone())
+                .await?;
         }
         Ok(())
     }
 
-    async fn submit_window(&self, jobs: &[NatsJob]) -> Result<()> {
+    async fn submit_window(&self, jobs: &[NatsJob], span: &tracing::Span) -> Result<()> {
         let started = std::time::Instant::now();
         let mut left: Vec<&NatsJob> = jobs.iter().collect();
         loop {
@@ -70,6 +78,8 @@ impl Queues {
                     .map_err(|e| NatsError::nats(format!("encoding job {}", job.id), e))?;
                 let mut headers = HeaderMap::new();
                 headers.insert("Nats-Msg-Id", job.id.as_str());
+                // The worker's spans continue the submission's trace.
+                crate::trace::inject(span, &mut headers);
                 match self
                     .js
                     .publish_with_headers(job.band.subject(), headers, payload.into())
@@ -154,6 +164,19 @@ impl Queues {
         ids: &[String],
         patience: std::time::Duration,
         mut seen: impl FnMut(&JobResult),
+    ) -> Result<HashMap<String, JobResult>> {
+        let span = tracing::info_span!("oanix.follow", batch, jobs = ids.len());
+        self.follow_in(batch, ids, patience, &mut seen)
+            .instrument(span)
+            .await
+    }
+
+    async fn follow_in(
+        &self,
+        batch: &str,
+        ids: &[String],
+        patience: std::time::Duration,
+        seen: &mut impl FnMut(&JobResult),
     ) -> Result<HashMap<String, JobResult>> {
         let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut got = HashMap::new();

@@ -71,6 +71,7 @@ mod error;
 mod job;
 mod metrics;
 mod queues;
+mod trace;
 mod worker;
 
 pub use error::{NatsError, Result};

@@ -14,6 +14,7 @@ use futures_util::StreamExt as _;
 use oanix_env::EnvPlan;
 use tokio::io::AsyncReadExt as _;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::error::{NatsError, Result};
 use crate::job::{Band, CANCELS, JobResult, JobState, NatsJob, STREAM, now_ms, sha256_hex};
@@ -480,10 +481,22 @@ impl Worker {
             id: id.clone(),
             attempt,
         });
+        // The run continues the submitter's trace (the message's headers).
+        let span = tracing::info_span!(
+            "oanix.job.run",
+            job = %id,
+            attempt,
+            worker = %self.name,
+            state = tracing::field::Empty,
+        );
+        crate::trace::continue_in(&span, message.headers.as_ref());
+        let in_span = span.clone();
         let run = move || {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run_job(&job, plan, &wasm, &worker, attempt, stop)
-            }))
+            in_span.in_scope(|| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_job(&job, plan, &wasm, &worker, attempt, stop)
+                }))
+            })
         };
         // On a runtime with several threads the run takes this one (the
         // others go on with the network); otherwise it gets a thread.
@@ -513,13 +526,22 @@ impl Worker {
                 self.parked(&id, attempt, format!("the run panicked: {why}"))
             }
         };
+        span.record("state", format!("{:?}", result.state).to_lowercase());
         if result.state == JobState::Cancelled {
             // Its cancelled result is written already.
             let _ = message.ack().await;
             return Some(Handled::Cancelled(id));
         }
         let results = self.queues.results.clone();
-        writes.spawn(async move {
+        let written = tracing::info_span!(
+            parent: &span,
+            "oanix.job.result",
+            job = %id,
+            outcome = tracing::field::Empty,
+        );
+        drop(span);
+        let outcome = written.clone();
+        let write = async move {
             // Tried again while the server does not answer: a finished
             // job's result is worth the wait.
             let started = Instant::now();
@@ -538,7 +560,19 @@ impl Worker {
                     _ => tokio::time::sleep(Duration::from_millis(200)).await,
                 }
             }
-        });
+        };
+        writes.spawn(
+            async move {
+                let h = write.await;
+                let how = match &h {
+                    Handled::Ran(_) => "written",
+                    _ => "dropped: another result came first",
+                };
+                outcome.record("outcome", how);
+                h
+            }
+            .instrument(written),
+        );
         None
     }
 

@@ -627,3 +627,187 @@ fn a_worker_cut_off_from_the_server_loses_its_job_and_its_late_result_is_dropped
     assert!(other.stop().success());
     drop(nats);
 }
+
+/// An OTLP/HTTP collector on loopback: the JSON bodies POSTed to
+/// `/v1/traces`, answered with an empty success.
+struct Collector {
+    url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl Collector {
+    fn start() -> Self {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&bodies);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let kept = std::sync::Arc::clone(&kept);
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut stream = stream;
+                    // One request after another on the connection.
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let mut length = 0;
+                        loop {
+                            let mut header = String::new();
+                            reader.read_line(&mut header).unwrap();
+                            let header = header.trim_end();
+                            if header.is_empty() {
+                                break;
+                            }
+                            if let Some((k, v)) = header.split_once(':')
+                                && k.eq_ignore_ascii_case("content-length")
+                            {
+                                length = v.trim().parse().unwrap();
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        reader.read_exact(&mut body).unwrap();
+                        assert!(line.starts_with("POST /v1/traces "), "{line}");
+                        kept.lock()
+                            .unwrap()
+                            .push(serde_json::from_slice(&body).unwrap());
+                        let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                        stream.write_all(reply.as_bytes()).unwrap();
+                    }
+                });
+            }
+        });
+        Self { url, bodies }
+    }
+
+    /// Every span received: `(service, span)`.
+    fn spans(&self) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        for body in self.bodies.lock().unwrap().iter() {
+            for rs in body["resourceSpans"].as_array().into_iter().flatten() {
+                let service = rs["resource"]["attributes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|a| a["key"] == "service.name")
+                    .and_then(|a| a["value"]["stringValue"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                for ss in rs["scopeSpans"].as_array().into_iter().flatten() {
+                    for span in ss["spans"].as_array().into_iter().flatten() {
+                        out.push((service.clone(), span.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The string attribute `key` of an OTLP span.
+fn attribute<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
+    span["attributes"]
+        .as_array()?
+        .iter()
+        .find(|a| a["key"] == key)
+        .map(|a| &a["value"])
+}
+
+#[test]
+fn one_trace_runs_from_the_submission_through_the_workers_to_the_results() {
+    let Some(program) = nats_server() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let nats = start_nats(&program, &d.path().join("js"));
+    let manifest = module(d.path(), 1000);
+    let collector = Collector::start();
+    // The exporter reads the standard variables; both processes export.
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_oanix"))
+        .args(["worker", "--nats", &nats.url, "--name", "traced", "--cache"])
+        .arg(d.path().join("cache"))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.url)
+        .current_dir(d.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(worker.stderr.take().unwrap()).lines();
+    assert!(
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.contains("taking jobs"))
+    );
+    std::thread::spawn(move || for _ in lines {});
+    let out = Command::new(env!("CARGO_BIN_EXE_oanix"))
+        .arg("--json")
+        .arg("batch")
+        .arg(&manifest)
+        .args(["--nats", &nats.url, "--jobs", "3", "--batch-id", "traced"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.url)
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::text(&out.stderr));
+    // A stopped worker sends the spans it has not sent yet.
+    Command::new("kill")
+        .arg(worker.id().to_string())
+        .status()
+        .unwrap();
+    assert!(worker.wait().unwrap().success());
+    let spans = collector.spans();
+    let named = |service: &str, name: &str| -> Vec<&Value> {
+        spans
+            .iter()
+            .filter(|(s, span)| s == service && span["name"] == name)
+            .map(|(_, span)| span)
+            .collect()
+    };
+    let batch = named("oanix-batch", "oanix.batch");
+    assert_eq!(batch.len(), 1, "{spans:?}");
+    let trace = batch[0]["traceId"].as_str().unwrap();
+    let submit = named("oanix-batch", "oanix.submit");
+    assert_eq!(submit.len(), 1, "{spans:?}");
+    assert_eq!(submit[0]["traceId"], trace);
+    assert_eq!(submit[0]["parentSpanId"], batch[0]["spanId"]);
+    let follow = named("oanix-batch", "oanix.follow");
+    assert_eq!(follow.len(), 1, "{spans:?}");
+    assert_eq!(follow[0]["parentSpanId"], batch[0]["spanId"]);
+    // Each run in the worker process is a child of the submission, and
+    // each result a child of its run.
+    let runs = named("oanix-worker", "oanix.job.run");
+    let mut jobs: Vec<&str> = runs
+        .iter()
+        .map(|r| {
+            attribute(r, "job")
+                .and_then(|v| v["stringValue"].as_str())
+                .unwrap()
+        })
+        .collect();
+    jobs.sort_unstable();
+    assert_eq!(jobs, ["traced.0", "traced.1", "traced.2"], "{runs:?}");
+    for run in &runs {
+        assert_eq!(run["traceId"], trace, "{run}");
+        assert_eq!(run["parentSpanId"], submit[0]["spanId"], "{run}");
+        assert_eq!(
+            attribute(run, "state").and_then(|v| v["stringValue"].as_str()),
+            Some("completed"),
+            "{run}"
+        );
+    }
+    let results = named("oanix-worker", "oanix.job.result");
+    assert_eq!(results.len(), 3, "{spans:?}");
+    for result in results {
+        assert_eq!(result["traceId"], trace);
+        assert!(
+            runs.iter().any(|r| r["spanId"] == result["parentSpanId"]),
+            "{result}"
+        );
+        assert_eq!(
+            attribute(result, "outcome").and_then(|v| v["stringValue"].as_str()),
+            Some("written"),
+            "{result}"
+        );
+    }
+}
