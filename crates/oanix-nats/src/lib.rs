@@ -61,6 +61,17 @@
 //! capability requests by outcome ([`Worker::metrics`]); a batch's jobs by
 //! state and its submit-to-result latencies ([`Metrics::batch`]).
 //!
+//! # Traces
+//!
+//! Submissions, runs and result writes are `tracing` spans (`oanix.submit`,
+//! `oanix.follow`, `oanix.job.run`, `oanix.job.result`). With the feature
+//! `otel` the submitting span's W3C trace context travels in each job
+//! message's headers (through OpenTelemetry's global propagator) and a
+//! worker's run span continues it, so that a collector shows one trace from
+//! the submission through every worker to each result. The library
+//! installs no subscriber; `oanix worker` and `oanix batch --nats` export
+//! over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//!
 //! # Where it sits
 //!
 //! Above `oanix-env` (the environments jobs run in) and `oanix-wasi`; the

@@ -67,6 +67,8 @@
 //! - `nats`: jobs across machines on NATS JetStream — workers, batches,
 //!   results written once per job (module `nats`, crate `oanix-nats`;
 //!   implies `env`).
+//! - `nats-otel`: `nats` with the trace context carried in job messages,
+//!   for OpenTelemetry traces across workers (`oanix-nats/otel`).
 //!
 //! # Example
 //!
